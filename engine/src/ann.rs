@@ -1,0 +1,134 @@
+//! Vector search: the HNSW graph (hnsw_rs, dot distance on unit vectors)
+//! and the exact scan it is measured against.
+//!
+//! Vectors enter the graph scaled by [`HNSW_SCALE`] (< 1): hnsw_rs's scalar
+//! `DistDot` asserts `1 - dot >= 0`, which rounding can break for two unit
+//! vectors; scaling keeps the order and the assertion. Invariant: every
+//! similarity returned here is a cosine in [-1, 1].
+
+use hnsw_rs::anndists::dist::distances::DistDot;
+use hnsw_rs::hnsw::Hnsw;
+use rayon::prelude::*;
+
+use crate::bitset::Bitset;
+use crate::table::VectorTable;
+use crate::topk::TopK;
+use crate::vector::dot;
+
+pub type Graph = Hnsw<'static, f32, DistDot>;
+
+pub const HNSW_SCALE: f32 = 0.999;
+
+#[derive(Debug, Clone, Copy)]
+pub struct HnswParams {
+    pub max_nb_connection: usize,
+    pub ef_construction: usize,
+}
+
+impl Default for HnswParams {
+    fn default() -> Self {
+        HnswParams {
+            max_nb_connection: 16,
+            ef_construction: 100,
+        }
+    }
+}
+
+/// Builds the graph with parallel insertion, reporting progress per batch.
+pub fn build_hnsw(v: &VectorTable, p: HnswParams, progress: &(dyn Fn(u64) + Sync)) -> Graph {
+    let n = v.len();
+    let mut g: Graph = Hnsw::new(
+        p.max_nb_connection,
+        n.max(1),
+        16,
+        p.ef_construction,
+        DistDot,
+    );
+    let scaled: Vec<f32> = v.data.iter().map(|x| x * HNSW_SCALE).collect();
+    const BATCH: usize = 20_000;
+    let mut start = 0;
+    while start < n {
+        let end = (start + BATCH).min(n);
+        let items: Vec<(&[f32], usize)> = (start..end)
+            .map(|i| (&scaled[i * v.dim..(i + 1) * v.dim], i))
+            .collect();
+        g.parallel_insert_slice(&items);
+        progress((end - start) as u64);
+        start = end;
+    }
+    g.set_searching_mode(true);
+    g
+}
+
+/// Approximate neighbours of a unit `query`: (cosine, ordinal), best first.
+/// With `allowed`, only those ordinals are returned (hnsw_rs filtered search).
+pub fn hnsw_search(
+    g: &Graph,
+    query: &[f32],
+    k: usize,
+    ef: usize,
+    allowed: Option<&Bitset>,
+) -> Vec<(f32, u32)> {
+    let q: Vec<f32> = query.iter().map(|x| x * HNSW_SCALE).collect();
+    let res = match allowed {
+        Some(b) => {
+            let f = |id: &usize| b.get(*id);
+            g.search_filter(&q, k, ef.max(k), Some(&f))
+        }
+        None => g.search(&q, k, ef.max(k)),
+    };
+    res.into_iter()
+        .map(|n| {
+            let sim = (1.0 - n.distance) / (HNSW_SCALE * HNSW_SCALE);
+            (sim.clamp(-1.0, 1.0), n.d_id as u32)
+        })
+        .collect()
+}
+
+/// Exact top-k by cosine over `allowed` (or everyone), in parallel chunks.
+pub fn exact_top_k(
+    v: &VectorTable,
+    query: &[f32],
+    k: usize,
+    allowed: Option<&Bitset>,
+) -> Vec<(f32, u32)> {
+    let n = v.len();
+    let chunk = 32 * 1024;
+    (0..n.div_ceil(chunk))
+        .into_par_iter()
+        .map(|c| {
+            let mut t = TopK::new(k);
+            for i in c * chunk..((c + 1) * chunk).min(n) {
+                if allowed.is_none_or(|b| b.get(i)) {
+                    t.push(dot(query, v.row(i)), i as u32);
+                }
+            }
+            t
+        })
+        .reduce(|| TopK::new(k), TopK::merge)
+        .into_sorted()
+}
+
+/// recall@10 of the graph against exact search, over `queries` rows of the
+/// table used as queries (deterministic: every `step`-th row).
+pub fn recall_at_10(g: &Graph, v: &VectorTable, queries: usize, ef: usize) -> f64 {
+    let n = v.len();
+    if n == 0 || queries == 0 {
+        return 1.0;
+    }
+    let step = (n / queries).max(1);
+    let rows: Vec<usize> = (0..n).step_by(step).take(queries).collect();
+    let hits: usize = rows
+        .par_iter()
+        .map(|&r| {
+            let q = v.row(r);
+            let exact: Vec<u32> = exact_top_k(v, q, 10, None)
+                .into_iter()
+                .map(|x| x.1)
+                .collect();
+            let approx = hnsw_search(g, q, 10, ef, None);
+            approx.iter().filter(|a| exact.contains(&a.1)).count()
+        })
+        .sum();
+    hits as f64 / (rows.len() * 10).min(n * rows.len()) as f64
+}

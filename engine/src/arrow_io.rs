@@ -1,0 +1,332 @@
+//! Conversions between the engine's column vectors and Arrow arrays.
+//!
+//! Pure functions, no I/O. Invariant: for every helper pair,
+//! `read_x(build_x(v)) == v` (nulls stand for unknown values).
+
+use std::sync::Arc;
+
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, Float64Array, ListArray,
+    RecordBatch, StringArray, StructArray, UInt32Array, UInt64Array, UInt8Array,
+};
+use arrow_buffer::{NullBuffer, OffsetBuffer};
+use arrow_schema::{DataType, Field, Fields};
+
+use crate::storage::StorageError;
+
+pub fn str_col(v: &[String]) -> ArrayRef {
+    Arc::new(StringArray::from_iter_values(v.iter()))
+}
+
+pub fn opt_str_col(v: &[Option<String>]) -> ArrayRef {
+    Arc::new(v.iter().map(|s| s.as_deref()).collect::<StringArray>())
+}
+
+pub fn u64_col(v: &[u64]) -> ArrayRef {
+    Arc::new(UInt64Array::from(v.to_vec()))
+}
+
+pub fn u32_col(v: &[u32]) -> ArrayRef {
+    Arc::new(UInt32Array::from(v.to_vec()))
+}
+
+pub fn u8_col(v: &[u8]) -> ArrayRef {
+    Arc::new(UInt8Array::from(v.to_vec()))
+}
+
+pub fn opt_u64_col(v: &[Option<u64>]) -> ArrayRef {
+    Arc::new(UInt64Array::from(v.to_vec()))
+}
+
+pub fn opt_u32_col(v: &[Option<u32>]) -> ArrayRef {
+    Arc::new(UInt32Array::from(v.to_vec()))
+}
+
+pub fn opt_f32_col(v: &[Option<f32>]) -> ArrayRef {
+    Arc::new(Float32Array::from(v.to_vec()))
+}
+
+pub fn f32_col(v: &[f32]) -> ArrayRef {
+    Arc::new(Float32Array::from(v.to_vec()))
+}
+
+pub fn opt_f64_col(v: &[Option<f64>]) -> ArrayRef {
+    Arc::new(Float64Array::from(v.to_vec()))
+}
+
+pub fn f64_col(v: &[f64]) -> ArrayRef {
+    Arc::new(Float64Array::from(v.to_vec()))
+}
+
+pub fn i64_col(v: &[i64]) -> ArrayRef {
+    Arc::new(arrow_array::Int64Array::from(v.to_vec()))
+}
+
+pub fn opt_bool_col(v: &[Option<bool>]) -> ArrayRef {
+    Arc::new(BooleanArray::from(v.to_vec()))
+}
+
+fn nulls_of<T>(v: &[Option<T>]) -> Option<NullBuffer> {
+    if v.iter().all(Option::is_some) {
+        None
+    } else {
+        Some(NullBuffer::from(
+            v.iter().map(Option::is_some).collect::<Vec<bool>>(),
+        ))
+    }
+}
+
+/// `list<utf8>`; `None` rows are null lists.
+pub fn list_str_col(v: &[Option<Vec<String>>]) -> ArrayRef {
+    let lens = v.iter().map(|x| x.as_ref().map_or(0, Vec::len));
+    let offsets = OffsetBuffer::<i32>::from_lengths(lens);
+    let values = StringArray::from_iter_values(v.iter().flatten().flatten());
+    let field = Arc::new(Field::new("item", DataType::Utf8, false));
+    Arc::new(ListArray::new(
+        field,
+        offsets,
+        Arc::new(values),
+        nulls_of(v),
+    ))
+}
+
+pub fn share_map_type() -> DataType {
+    DataType::List(Arc::new(Field::new(
+        "item",
+        DataType::Struct(share_struct_fields()),
+        false,
+    )))
+}
+
+fn share_struct_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("key", DataType::Utf8, false),
+        Field::new("share", DataType::Float32, false),
+    ])
+}
+
+/// `list<struct<key: utf8, share: f32>>`.
+pub fn share_map_col(v: &[Option<Vec<(String, f32)>>]) -> ArrayRef {
+    let lens = v.iter().map(|x| x.as_ref().map_or(0, Vec::len));
+    let offsets = OffsetBuffer::<i32>::from_lengths(lens);
+    let keys = StringArray::from_iter_values(v.iter().flatten().flatten().map(|(k, _)| k));
+    let shares = Float32Array::from_iter_values(v.iter().flatten().flatten().map(|(_, s)| *s));
+    let st = StructArray::new(
+        share_struct_fields(),
+        vec![Arc::new(keys), Arc::new(shares)],
+        None,
+    );
+    let field = Arc::new(Field::new(
+        "item",
+        DataType::Struct(share_struct_fields()),
+        false,
+    ));
+    Arc::new(ListArray::new(field, offsets, Arc::new(st), nulls_of(v)))
+}
+
+/// `fixed_size_list<f32, N>`.
+pub fn fixed_f32_col<const N: usize>(v: &[Option<[f32; N]>]) -> ArrayRef {
+    let values =
+        Float32Array::from_iter_values(v.iter().flat_map(|x| x.unwrap_or([0.0; N]).into_iter()));
+    let field = Arc::new(Field::new("item", DataType::Float32, false));
+    Arc::new(FixedSizeListArray::new(
+        field,
+        N as i32,
+        Arc::new(values),
+        nulls_of(v),
+    ))
+}
+
+/// A flat `n x dim` f32 matrix as `fixed_size_list<f32, dim>`.
+pub fn matrix_col(flat: &[f32], dim: usize) -> ArrayRef {
+    let field = Arc::new(Field::new("item", DataType::Float32, false));
+    Arc::new(FixedSizeListArray::new(
+        field,
+        dim as i32,
+        Arc::new(Float32Array::from(flat.to_vec())),
+        None,
+    ))
+}
+
+// ---------------------------------------------------------------- readers
+
+/// Typed access to one table's columns, with errors that name the table and
+/// the column.
+pub struct Columns<'a> {
+    pub table: &'a str,
+    pub batch: &'a RecordBatch,
+}
+
+impl<'a> Columns<'a> {
+    fn col(&self, name: &str) -> Result<&'a ArrayRef, StorageError> {
+        self.batch
+            .column_by_name(name)
+            .ok_or_else(|| StorageError::Schema {
+                table: self.table.to_string(),
+                message: format!("missing column `{name}`"),
+            })
+    }
+
+    fn typed<T: 'static>(&self, name: &str) -> Result<&'a T, StorageError> {
+        let c = self.col(name)?;
+        c.as_any()
+            .downcast_ref::<T>()
+            .ok_or_else(|| StorageError::Schema {
+                table: self.table.to_string(),
+                message: format!("column `{name}` has type {}", c.data_type()),
+            })
+    }
+
+    pub fn strings(&self, name: &str) -> Result<Vec<String>, StorageError> {
+        let a: &StringArray = self.typed(name)?;
+        Ok(a.iter().map(|s| s.unwrap_or_default().to_string()).collect())
+    }
+
+    pub fn opt_strings(&self, name: &str) -> Result<Vec<Option<String>>, StorageError> {
+        let a: &StringArray = self.typed(name)?;
+        Ok(a.iter().map(|s| s.map(str::to_string)).collect())
+    }
+
+    pub fn u64s(&self, name: &str) -> Result<Vec<u64>, StorageError> {
+        let a: &UInt64Array = self.typed(name)?;
+        Ok(a.values().to_vec())
+    }
+
+    pub fn opt_u64s(&self, name: &str) -> Result<Vec<Option<u64>>, StorageError> {
+        let a: &UInt64Array = self.typed(name)?;
+        Ok(a.iter().collect())
+    }
+
+    pub fn u32s(&self, name: &str) -> Result<Vec<u32>, StorageError> {
+        let a: &UInt32Array = self.typed(name)?;
+        Ok(a.values().to_vec())
+    }
+
+    pub fn u8s(&self, name: &str) -> Result<Vec<u8>, StorageError> {
+        let a: &UInt8Array = self.typed(name)?;
+        Ok(a.values().to_vec())
+    }
+
+    pub fn opt_u32s(&self, name: &str) -> Result<Vec<Option<u32>>, StorageError> {
+        let a: &UInt32Array = self.typed(name)?;
+        Ok(a.iter().collect())
+    }
+
+    pub fn opt_f32s(&self, name: &str) -> Result<Vec<Option<f32>>, StorageError> {
+        let a: &Float32Array = self.typed(name)?;
+        Ok(a.iter().collect())
+    }
+
+    pub fn f32s(&self, name: &str) -> Result<Vec<f32>, StorageError> {
+        let a: &Float32Array = self.typed(name)?;
+        Ok(a.values().to_vec())
+    }
+
+    pub fn opt_f64s(&self, name: &str) -> Result<Vec<Option<f64>>, StorageError> {
+        let a: &Float64Array = self.typed(name)?;
+        Ok(a.iter().collect())
+    }
+
+    pub fn f64s(&self, name: &str) -> Result<Vec<f64>, StorageError> {
+        let a: &Float64Array = self.typed(name)?;
+        Ok(a.values().to_vec())
+    }
+
+    pub fn i64s(&self, name: &str) -> Result<Vec<i64>, StorageError> {
+        let a: &arrow_array::Int64Array = self.typed(name)?;
+        Ok(a.values().to_vec())
+    }
+
+    pub fn opt_bools(&self, name: &str) -> Result<Vec<Option<bool>>, StorageError> {
+        let a: &BooleanArray = self.typed(name)?;
+        Ok(a.iter().collect())
+    }
+
+    pub fn list_strs(&self, name: &str) -> Result<Vec<Option<Vec<String>>>, StorageError> {
+        let a: &ListArray = self.typed(name)?;
+        let values = a
+            .values()
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| self.bad(name, "list items are not utf8"))?;
+        let offs = a.value_offsets();
+        Ok((0..a.len())
+            .map(|i| {
+                a.is_valid(i).then(|| {
+                    (offs[i] as usize..offs[i + 1] as usize)
+                        .map(|j| values.value(j).to_string())
+                        .collect()
+                })
+            })
+            .collect())
+    }
+
+    pub fn share_maps(&self, name: &str) -> Result<Vec<Option<Vec<(String, f32)>>>, StorageError> {
+        let a: &ListArray = self.typed(name)?;
+        let st = a
+            .values()
+            .as_any()
+            .downcast_ref::<StructArray>()
+            .ok_or_else(|| self.bad(name, "list items are not structs"))?;
+        let keys = st
+            .column_by_name("key")
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+            .ok_or_else(|| self.bad(name, "struct lacks utf8 `key`"))?;
+        let shares = st
+            .column_by_name("share")
+            .and_then(|c| c.as_any().downcast_ref::<Float32Array>())
+            .ok_or_else(|| self.bad(name, "struct lacks f32 `share`"))?;
+        let offs = a.value_offsets();
+        Ok((0..a.len())
+            .map(|i| {
+                a.is_valid(i).then(|| {
+                    (offs[i] as usize..offs[i + 1] as usize)
+                        .map(|j| (keys.value(j).to_string(), shares.value(j)))
+                        .collect()
+                })
+            })
+            .collect())
+    }
+
+    pub fn fixed_f32<const N: usize>(
+        &self,
+        name: &str,
+    ) -> Result<Vec<Option<[f32; N]>>, StorageError> {
+        let a: &FixedSizeListArray = self.typed(name)?;
+        if a.value_length() as usize != N {
+            return Err(self.bad(name, &format!("expected {N} values per row")));
+        }
+        let values = a
+            .values()
+            .as_any()
+            .downcast_ref::<Float32Array>()
+            .ok_or_else(|| self.bad(name, "items are not f32"))?;
+        Ok((0..a.len())
+            .map(|i| {
+                a.is_valid(i).then(|| {
+                    let mut out = [0.0f32; N];
+                    out.copy_from_slice(&values.values()[i * N..i * N + N]);
+                    out
+                })
+            })
+            .collect())
+    }
+
+    /// A `fixed_size_list<f32, dim>` column as a flat matrix and its dim.
+    pub fn matrix(&self, name: &str) -> Result<(Vec<f32>, usize), StorageError> {
+        let a: &FixedSizeListArray = self.typed(name)?;
+        let values = a
+            .values()
+            .as_any()
+            .downcast_ref::<Float32Array>()
+            .ok_or_else(|| self.bad(name, "items are not f32"))?;
+        Ok((values.values().to_vec(), a.value_length() as usize))
+    }
+
+    fn bad(&self, name: &str, what: &str) -> StorageError {
+        StorageError::Schema {
+            table: self.table.to_string(),
+            message: format!("column `{name}`: {what}"),
+        }
+    }
+}

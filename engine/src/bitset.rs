@@ -1,0 +1,192 @@
+//! A fixed-size bitset over creator ordinals, built in parallel chunks.
+//!
+//! Invariant: bits at positions >= `len` are always zero, so `count` and
+//! `iter_ones` never report an ordinal outside the table.
+
+use rayon::prelude::*;
+
+/// Rows per parallel chunk when building from a predicate (a multiple of 64).
+const CHUNK_ROWS: usize = 64 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bitset {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl Bitset {
+    pub fn new(len: usize) -> Bitset {
+        Bitset {
+            words: vec![0; len.div_ceil(64)],
+            len,
+        }
+    }
+
+    pub fn full(len: usize) -> Bitset {
+        let mut b = Bitset {
+            words: vec![u64::MAX; len.div_ceil(64)],
+            len,
+        };
+        b.clear_tail();
+        b
+    }
+
+    /// Bit i is `pred(i)`, evaluated in parallel over chunks of rows.
+    pub fn from_fn<F>(len: usize, pred: F) -> Bitset
+    where
+        F: Fn(usize) -> bool + Sync,
+    {
+        let mut words = vec![0u64; len.div_ceil(64)];
+        words
+            .par_chunks_mut(CHUNK_ROWS / 64)
+            .enumerate()
+            .for_each(|(chunk, ws)| {
+                let base = chunk * CHUNK_ROWS;
+                for (wi, w) in ws.iter_mut().enumerate() {
+                    let start = base + wi * 64;
+                    let end = (start + 64).min(len);
+                    let mut bits = 0u64;
+                    for i in start..end {
+                        bits |= (pred(i) as u64) << (i - start);
+                    }
+                    *w = bits;
+                }
+            });
+        Bitset { words, len }
+    }
+
+    pub fn from_ordinals(len: usize, ordinals: impl IntoIterator<Item = u32>) -> Bitset {
+        let mut b = Bitset::new(len);
+        for o in ordinals {
+            b.set(o as usize);
+        }
+        b
+    }
+
+    fn clear_tail(&mut self) {
+        let rem = self.len % 64;
+        if rem != 0 {
+            if let Some(last) = self.words.last_mut() {
+                *last &= (1u64 << rem) - 1;
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> bool {
+        i < self.len && (self.words[i / 64] >> (i % 64)) & 1 == 1
+    }
+
+    #[inline]
+    pub fn set(&mut self, i: usize) {
+        if i < self.len {
+            self.words[i / 64] |= 1 << (i % 64);
+        }
+    }
+
+    #[inline]
+    pub fn clear(&mut self, i: usize) {
+        if i < self.len {
+            self.words[i / 64] &= !(1 << (i % 64));
+        }
+    }
+
+    pub fn and_inplace(&mut self, other: &Bitset) {
+        debug_assert_eq!(self.len, other.len);
+        self.words
+            .iter_mut()
+            .zip(&other.words)
+            .for_each(|(a, b)| *a &= *b);
+    }
+
+    pub fn or_inplace(&mut self, other: &Bitset) {
+        debug_assert_eq!(self.len, other.len);
+        self.words
+            .iter_mut()
+            .zip(&other.words)
+            .for_each(|(a, b)| *a |= *b);
+    }
+
+    pub fn count(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    /// Ordinals of set bits, ascending.
+    pub fn iter_ones(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words.iter().enumerate().flat_map(|(wi, &w)| {
+            let mut w = w;
+            std::iter::from_fn(move || {
+                if w == 0 {
+                    return None;
+                }
+                let t = w.trailing_zeros() as usize;
+                w &= w - 1;
+                Some(wi * 64 + t)
+            })
+        })
+    }
+
+    /// Ordinals of set bits, ascending, collected in parallel.
+    pub fn to_ordinals(&self) -> Vec<u32> {
+        let parts: Vec<Vec<u32>> = self
+            .words
+            .par_chunks(CHUNK_ROWS / 64)
+            .enumerate()
+            .map(|(chunk, ws)| {
+                let base = chunk * CHUNK_ROWS;
+                let mut out = Vec::new();
+                for (wi, &w) in ws.iter().enumerate() {
+                    let mut w = w;
+                    while w != 0 {
+                        let t = w.trailing_zeros() as usize;
+                        out.push((base + wi * 64 + t) as u32);
+                        w &= w - 1;
+                    }
+                }
+                out
+            })
+            .collect();
+        parts.concat()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_fn_matches_predicate_across_chunks() {
+        let n = CHUNK_ROWS * 2 + 77;
+        let b = Bitset::from_fn(n, |i| i % 3 == 0 || i == n - 1);
+        for i in 0..n {
+            assert_eq!(b.get(i), i % 3 == 0 || i == n - 1, "bit {i}");
+        }
+        assert_eq!(b.count(), b.iter_ones().count());
+        assert_eq!(
+            b.to_ordinals(),
+            b.iter_ones().map(|i| i as u32).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn full_has_no_bits_past_len() {
+        let b = Bitset::full(130);
+        assert_eq!(b.count(), 130);
+        assert!(!b.get(130));
+        let mut a = Bitset::new(130);
+        a.set(5);
+        a.set(129);
+        a.set(500); // out of range: ignored
+        assert_eq!(a.count(), 2);
+        a.and_inplace(&b);
+        assert_eq!(a.to_ordinals(), vec![5, 129]);
+    }
+}

@@ -1,0 +1,148 @@
+//! Who gets scored: everyone eligible when that is few, else a union of
+//! three retrievers restricted to the eligible set.
+//!
+//! - exact: eligible <= `exact_limit` -> score every eligible creator;
+//! - union: BM25 top-N over the brief's words (tantivy, eligible-filtered),
+//!   nearest neighbours of the brief vector (HNSW, filtered; exact scan when
+//!   the snapshot has no graph), neighbours of each `similar_to` seed, and
+//!   the top-N by a cheap value-per-dollar estimate (predicted engagements x
+//!   geography x niche / fee) over all eligible.
+//!
+//! Invariant: every candidate is eligible; the text scores returned cover
+//! every candidate that matched the query.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::ann::{exact_top_k, hnsw_search};
+use crate::bitset::Bitset;
+use crate::signals::BriefScorer;
+use crate::topk::TopK;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CandidateOptions {
+    /// Score every eligible creator when there are at most this many.
+    pub exact_limit: usize,
+    /// Each retriever returns max(min_per_source, per_wanted x wanted).
+    pub min_per_source: usize,
+    pub per_wanted: usize,
+    /// HNSW search breadth.
+    pub ef_search: usize,
+}
+
+impl Default for CandidateOptions {
+    fn default() -> Self {
+        CandidateOptions {
+            exact_limit: 20_000,
+            min_per_source: 2_000,
+            per_wanted: 8,
+            ef_search: 256,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Exact,
+    Union,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Exact => "exact",
+            Mode::Union => "union",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Candidates {
+    pub ordinals: Vec<u32>,
+    /// Raw BM25 per matching candidate.
+    pub bm25: HashMap<u32, f32>,
+    pub mode: Mode,
+}
+
+pub fn gather(
+    sc: &BriefScorer<'_>,
+    eligible: &Bitset,
+    eligible_count: usize,
+    opts: &CandidateOptions,
+) -> Candidates {
+    let s = sc.s;
+    let b = sc.b;
+    let allowed = Arc::new(eligible.clone());
+    let mut bm25_all: Vec<(f32, u32)> = Vec::new();
+    if let Some(text) = &s.text {
+        if let Some(q) = text.build_query(&b.text_query) {
+            bm25_all = text.scores(q.as_ref(), &allowed);
+        }
+    }
+    if eligible_count <= opts.exact_limit {
+        let ordinals = eligible.to_ordinals();
+        let bm25 = bm25_all.into_iter().map(|(sc, o)| (o, sc)).collect();
+        return Candidates {
+            ordinals,
+            bm25,
+            mode: Mode::Exact,
+        };
+    }
+    let n = opts
+        .min_per_source
+        .max(opts.per_wanted * b.creators_wanted as usize);
+    let mut pool: Vec<u32> = Vec::with_capacity(4 * n);
+    // 1. BM25 top-n.
+    {
+        let mut t = TopK::new(n);
+        for &(score, o) in &bm25_all {
+            t.push(score, o);
+        }
+        pool.extend(t.into_sorted().into_iter().map(|x| x.1));
+    }
+    // 2. Semantic neighbours of the brief.
+    let semantic = |q: &[f32]| -> Vec<(f32, u32)> {
+        match &s.hnsw {
+            Some(g) => hnsw_search(g, q, n, opts.ef_search.max(n), Some(eligible)),
+            None => exact_top_k(&s.vectors, q, n, Some(eligible)),
+        }
+    };
+    pool.extend(semantic(&b.query_vector).into_iter().map(|x| x.1));
+    // 3. Lookalikes of each seed.
+    for id in &b.similar_to {
+        if let Some(o) = s.ordinal(id) {
+            let q = s.vectors.row(o as usize).to_vec();
+            pool.extend(semantic(&q).into_iter().map(|x| x.1));
+        }
+    }
+    // 4. Best predicted performers per dollar.
+    let ords = eligible.to_ordinals();
+    let top = ords
+        .par_chunks(16 * 1024)
+        .map(|chunk| {
+            let mut t = TopK::new(n);
+            for &o in chunk {
+                let v = sc.quick_value_per_dollar(o as usize);
+                t.push(if v.is_finite() { v } else { 0.0 }, o);
+            }
+            t
+        })
+        .reduce(|| TopK::new(n), TopK::merge)
+        .into_sorted();
+    pool.extend(top.into_iter().map(|x| x.1));
+    pool.retain(|&o| eligible.get(o as usize));
+    pool.sort_unstable();
+    pool.dedup();
+    let bm25: HashMap<u32, f32> = bm25_all
+        .into_iter()
+        .filter(|(_, o)| pool.binary_search(o).is_ok())
+        .map(|(sc, o)| (o, sc))
+        .collect();
+    Candidates {
+        ordinals: pool,
+        bm25,
+        mode: Mode::Union,
+    }
+}

@@ -1,0 +1,248 @@
+//! The contract's hard filters as one parallel columnar pass.
+//!
+//! Invariant: a creator's bit is set iff it passes every hard rule the brief
+//! sets (CONTRACT.md, "Hard filters"), with the planned fee as the fee the
+//! engine would pay; a creator whose value for a set filter is unknown fails
+//! it. `check_one` states the same rules row by row and is used to verify
+//! every selection (tests and a debug assertion in the matcher).
+
+use crate::bitset::Bitset;
+use crate::brief::CampaignBrief;
+use crate::snapshot::{Snapshot, UNKNOWN_CODE};
+
+/// A brief's rules compiled against a snapshot's dictionaries.
+#[derive(Debug, Clone)]
+pub struct CompiledRules {
+    platforms: Option<[bool; 6]>,
+    /// Allowed country codes (by dictionary code); `None`: no rule.
+    countries: Option<Vec<bool>>,
+    languages: Option<[u64; 3]>,
+    followers_min: u64,
+    followers_max: u64,
+    min_er: Option<f32>,
+    min_quality: Option<f32>,
+    fee_lo_cents: u64,
+    fee_hi_cents: u64,
+    needs_usage_rights: bool,
+}
+
+/// Which rule removed a creator first (for "why so few?" answers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    Platform,
+    Country,
+    Language,
+    Followers,
+    EngagementRate,
+    AudienceQuality,
+    FeeRange,
+    MinFee,
+    Capacity,
+    UsageRights,
+    ExcludedBrand,
+    ExcludedCreator,
+}
+
+fn cents(x: f64) -> u64 {
+    (x * 100.0).round().max(0.0) as u64
+}
+
+impl CompiledRules {
+    pub fn compile(b: &CampaignBrief, s: &Snapshot) -> CompiledRules {
+        let platforms = b.platforms.as_ref().map(|ps| {
+            let mut a = [false; 6];
+            for p in ps {
+                a[p.code() as usize] = true;
+            }
+            a
+        });
+        let countries = b.target.countries.as_ref().map(|cs| {
+            let mut a = vec![false; s.dicts.countries.len()];
+            for c in cs {
+                if let Some(&code) = s.dicts.country_index.get(c) {
+                    a[code as usize] = true;
+                }
+            }
+            a
+        });
+        let languages = b.target.languages.as_ref().map(|ls| {
+            let mut m = [0u64; 3];
+            for l in ls {
+                if let Some(&code) = s.dicts.language_index.get(l) {
+                    let code = code as usize;
+                    if code < 192 {
+                        m[code / 64] |= 1 << (code % 64);
+                    }
+                }
+            }
+            m
+        });
+        let (fee_lo_cents, fee_hi_cents) = match b.fee_range_usd {
+            Some((lo, hi)) => (cents(lo), cents(hi)),
+            None => (0, u64::MAX),
+        };
+        CompiledRules {
+            platforms,
+            countries,
+            languages,
+            followers_min: b.filters.followers_min.unwrap_or(0),
+            followers_max: b.filters.followers_max.unwrap_or(u64::MAX),
+            min_er: b.filters.min_engagement_rate,
+            min_quality: b.filters.min_audience_quality,
+            fee_lo_cents,
+            fee_hi_cents,
+            needs_usage_rights: b.usage_rights.as_ref().is_some_and(|u| u.paid_usage),
+        }
+    }
+
+    /// The first column rule creator `i` breaks, if any (exclusions aside).
+    #[inline]
+    pub fn first_broken(&self, s: &Snapshot, i: usize) -> Option<Rule> {
+        let h = &s.hot;
+        if let Some(p) = &self.platforms {
+            if !p[h.platform[i] as usize] {
+                return Some(Rule::Platform);
+            }
+        }
+        if let Some(c) = &self.countries {
+            let code = h.country[i];
+            if code == UNKNOWN_CODE || !c[code as usize] {
+                return Some(Rule::Country);
+            }
+        }
+        if let Some(m) = &self.languages {
+            let l = &h.languages[i];
+            if (l[0] & m[0]) | (l[1] & m[1]) | (l[2] & m[2]) == 0 {
+                return Some(Rule::Language);
+            }
+        }
+        let f = h.followers[i];
+        if f < self.followers_min || f > self.followers_max {
+            return Some(Rule::Followers);
+        }
+        if let Some(min) = self.min_er {
+            // NaN (unknown) fails: comparisons with NaN are false.
+            if !(h.er[i] >= min) {
+                return Some(Rule::EngagementRate);
+            }
+        }
+        if let Some(min) = self.min_quality {
+            if !(h.quality[i] >= min) {
+                return Some(Rule::AudienceQuality);
+            }
+        }
+        let fee = h.fee_cents[i];
+        if fee < self.fee_lo_cents || fee > self.fee_hi_cents {
+            return Some(Rule::FeeRange);
+        }
+        if fee < h.min_fee_cents[i] || fee == 0 {
+            return Some(Rule::MinFee);
+        }
+        if h.capacity[i] == 0 {
+            return Some(Rule::Capacity);
+        }
+        if self.needs_usage_rights && h.usage_rights[i] != 1 {
+            return Some(Rule::UsageRights);
+        }
+        None
+    }
+}
+
+/// The eligible set of a brief.
+#[derive(Debug, Clone)]
+pub struct Eligibility {
+    pub bits: Bitset,
+    pub count: usize,
+}
+
+/// Computes the eligible set: the column rules in one parallel pass, then
+/// the brand and creator exclusions from their postings.
+pub fn eligible(b: &CampaignBrief, s: &Snapshot) -> Eligibility {
+    let rules = CompiledRules::compile(b, s);
+    let mut bits = Bitset::from_fn(s.len(), |i| rules.first_broken(s, i).is_none());
+    for brand in &b.exclude_brands {
+        if let Some(list) = s.brand_postings.get(brand) {
+            for &o in list {
+                bits.clear(o as usize);
+            }
+        }
+    }
+    for id in &b.exclude_creators {
+        if let Some(o) = s.ordinal(id) {
+            bits.clear(o as usize);
+        }
+    }
+    let count = bits.count();
+    Eligibility { bits, count }
+}
+
+/// Every rule creator `i` breaks for brief `b`, checked from the tables
+/// directly (independent of the bitmap path; used to verify selections).
+pub fn check_one(b: &CampaignBrief, s: &Snapshot, i: usize) -> Vec<Rule> {
+    let c = &s.creators;
+    let mut broken = Vec::new();
+    if let Some(ps) = &b.platforms {
+        if !ps.contains(&c.platform[i]) {
+            broken.push(Rule::Platform);
+        }
+    }
+    if let Some(cs) = &b.target.countries {
+        if !c.country[i].as_ref().is_some_and(|x| cs.contains(x)) {
+            broken.push(Rule::Country);
+        }
+    }
+    if let Some(ls) = &b.target.languages {
+        if !c.languages[i]
+            .as_ref()
+            .is_some_and(|have| have.iter().any(|l| ls.contains(l)))
+        {
+            broken.push(Rule::Language);
+        }
+    }
+    let f = c.followers[i];
+    if b.filters.followers_min.is_some_and(|m| f < m)
+        || b.filters.followers_max.is_some_and(|m| f > m)
+    {
+        broken.push(Rule::Followers);
+    }
+    if let Some(m) = b.filters.min_engagement_rate {
+        if !c.engagement_rate[i].is_some_and(|er| er >= m) {
+            broken.push(Rule::EngagementRate);
+        }
+    }
+    if let Some(m) = b.filters.min_audience_quality {
+        if !c.audience_quality[i].is_some_and(|q| q >= m) {
+            broken.push(Rule::AudienceQuality);
+        }
+    }
+    let fee = s.hot.fee_cents[i] as f64 / 100.0;
+    if let Some((lo, hi)) = b.fee_range_usd {
+        if fee < lo - 1e-9 || fee > hi + 1e-9 {
+            broken.push(Rule::FeeRange);
+        }
+    }
+    if c.min_fee_usd[i].is_some_and(|m| fee < m - 1e-6) || fee <= 0.0 {
+        broken.push(Rule::MinFee);
+    }
+    if c.capacity[i] == Some(0) {
+        broken.push(Rule::Capacity);
+    }
+    if b.usage_rights.as_ref().is_some_and(|u| u.paid_usage)
+        && c.accepts_usage_rights[i] != Some(true)
+    {
+        broken.push(Rule::UsageRights);
+    }
+    let worked: Vec<String> = c.brands_worked_with[i]
+        .iter()
+        .flatten()
+        .chain(c.history_brands[i].iter().flatten())
+        .map(|x| x.to_lowercase())
+        .collect();
+    if b.exclude_brands.iter().any(|x| worked.contains(x)) {
+        broken.push(Rule::ExcludedBrand);
+    }
+    if b.exclude_creators.contains(&c.creator_id[i]) {
+        broken.push(Rule::ExcludedCreator);
+    }
+    broken
+}

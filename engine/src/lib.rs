@@ -1,0 +1,48 @@
+//! Cloutdesk matching core: the snapshot format, the hard rules, the
+//! scoring signals and the budget-feasible selection.
+//!
+//! A tour: [`storage`] is the only module that touches the filesystem; it
+//! writes and reads versioned [`storage::Manifest`]-described snapshots.
+//! [`table`] holds the snapshot's tables as column vectors and converts them
+//! to and from Arrow ([`arrow_io`]). [`snapshot::Snapshot`] is an immutable,
+//! loaded snapshot with its derived indexes (postings per country, language,
+//! platform and brand; the tantivy reader; the HNSW graph). A raw brief
+//! becomes a [`brief::CampaignBrief`] through one validating constructor;
+//! after that, [`matcher::Matcher`] cannot fail: [`filter`] computes the
+//! hard-rule bitmap, [`candidates`] picks who gets scored, [`signals`]
+//! scores them, [`select`] builds the portfolio and [`explain`] writes the
+//! reasons.
+//!
+//! Architecture invariant: no tokio, no HTTP; the hot path does no I/O.
+
+pub mod ann;
+pub mod arrow_io;
+pub mod bitset;
+pub mod brief;
+pub mod candidates;
+pub mod codes;
+pub mod explain;
+pub mod filter;
+pub mod matcher;
+pub mod schema;
+pub mod select;
+pub mod signals;
+pub mod snapshot;
+pub mod storage;
+pub mod table;
+pub mod text;
+pub mod topk;
+pub mod vector;
+
+/// Crash-test hook: when the environment variable `CLOUTDESK_FAILPOINT`
+/// names this point, the process reports it on stderr and then waits to be
+/// killed (tests send SIGKILL to prove that no instant of a write can break
+/// the published snapshot). A no-op otherwise.
+pub fn failpoint(name: &str) {
+    if std::env::var("CLOUTDESK_FAILPOINT").is_ok_and(|v| v == name) {
+        eprintln!("FAILPOINT {name}");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! The marketer's request: brief in, explained budget-feasible selection out.
+//!
+//! `Matcher::select` cannot fail: the brief was validated when it became a
+//! `CampaignBrief`. Pipeline: hard rules (bitmap) -> candidates -> signals
+//! (parallel) -> portfolio selection -> reasons and totals.
+//!
+//! Invariant: a result never holds more than `creators_wanted` creators, a
+//! creator that breaks a hard rule, or more total fee than `budget_usd`;
+//! it does not depend on the number of threads.
+
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::brief::CampaignBrief;
+use crate::candidates::{gather, CandidateOptions, Mode};
+use crate::explain::reasons;
+use crate::filter::eligible;
+use crate::select::{select, Caps, Item};
+use crate::signals::{BriefScorer, Scored, Signals};
+use crate::snapshot::{Snapshot, UNKNOWN_CODE};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SelectedCreator {
+    pub rank: u32,
+    pub ordinal: u32,
+    pub creator_id: String,
+    pub score: f32,
+    pub fee_usd: f64,
+    pub expected_engagements: f64,
+    /// Estimated real, reachable followers (followers x audience quality).
+    pub reach: f64,
+    pub value: f64,
+    pub signals: Signals,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Totals {
+    pub creators: usize,
+    pub fee_usd: f64,
+    pub expected_engagements: f64,
+    /// Sum of reach discounted for audience overlap within (niche, country).
+    pub estimated_unique_reach: f64,
+    pub budget_usd: f64,
+    pub value: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatchStats {
+    pub eligible: usize,
+    pub candidates: usize,
+    pub took_ms: f64,
+    pub mode: Mode,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatchResult {
+    pub campaign_id: String,
+    pub snapshot: String,
+    pub selected: Vec<SelectedCreator>,
+    pub totals: Totals,
+    pub brief_missing: Vec<&'static str>,
+    pub stats: MatchStats,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MatchOptions {
+    pub candidates: CandidateOptions,
+    /// Score every eligible creator whatever the count (measures the
+    /// candidate stage's loss).
+    pub force_exact: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Matcher {
+    pub opts: MatchOptions,
+}
+
+/// Everything scored for a brief, before selection (the re-rank reuses it).
+#[derive(Debug, Clone)]
+pub struct ScoredPool {
+    pub scored: Vec<Scored>,
+    pub eligible: usize,
+    pub mode: Mode,
+}
+
+impl Matcher {
+    pub fn new(opts: MatchOptions) -> Matcher {
+        Matcher { opts }
+    }
+
+    /// Hard rules, candidates and signals for one brief.
+    pub fn score_pool(&self, s: &Snapshot, b: &CampaignBrief) -> ScoredPool {
+        let el = eligible(b, s);
+        let sc = BriefScorer::new(b, s);
+        let mut copts = self.opts.candidates;
+        if self.opts.force_exact {
+            copts.exact_limit = usize::MAX;
+        }
+        let cands = gather(&sc, &el.bits, el.count, &copts);
+        let max_bm25 = cands.bm25.values().copied().fold(0.0f32, f32::max);
+        let scored: Vec<Scored> = cands
+            .ordinals
+            .par_iter()
+            .with_min_len(512)
+            .map(|&o| {
+                let text = if max_bm25 > 0.0 {
+                    cands.bm25.get(&o).copied().unwrap_or(0.0) / max_bm25
+                } else {
+                    0.0
+                };
+                let cos = crate::vector::dot(&b.query_vector, s.vectors.row(o as usize));
+                sc.score(o as usize, text, cos)
+            })
+            .collect();
+        ScoredPool {
+            scored,
+            eligible: el.count,
+            mode: cands.mode,
+        }
+    }
+
+    /// Selection items of a pool: value, cost and groups per creator.
+    pub fn items(s: &Snapshot, pool: &[Scored]) -> Vec<Item> {
+        pool.iter()
+            .map(|x| {
+                let i = x.ordinal as usize;
+                let niche = s.niches_of(i).first().copied().unwrap_or(UNKNOWN_CODE);
+                let country = s.hot.country[i];
+                Item {
+                    ordinal: x.ordinal,
+                    value: x.value,
+                    cost_cents: x.fee_cents,
+                    cell: ((niche as u32) << 16) | country as u32,
+                    niche,
+                    country,
+                    tier: s.hot.band[i],
+                }
+            })
+            .collect()
+    }
+
+    pub fn caps(b: &CampaignBrief) -> Caps {
+        let k = b.creators_wanted as f32;
+        let cap = |x: Option<f32>| x.map(|s| ((s * k).ceil() as usize).max(1));
+        Caps {
+            per_niche: cap(b.diversity.max_share_per_niche),
+            per_country: cap(b.diversity.max_share_per_country),
+            per_tier: cap(b.diversity.max_share_per_tier),
+        }
+    }
+
+    /// Matches one brief.
+    pub fn select(&self, s: &Snapshot, b: &CampaignBrief) -> MatchResult {
+        let t0 = Instant::now();
+        let pool = self.score_pool(s, b);
+        let items = Matcher::items(s, &pool.scored);
+        let p = select(
+            &items,
+            b.budget_cents(),
+            b.creators_wanted as usize,
+            &Matcher::caps(b),
+        );
+        let sc = BriefScorer::new(b, s);
+        // Present best first by marginal value per dollar as chosen.
+        let mut order: Vec<(usize, f64)> = p.chosen.iter().copied().zip(p.gains.iter().copied()).collect();
+        order.sort_by(|a, b2| {
+            let ra = pool.scored[a.0].score;
+            let rb = pool.scored[b2.0].score;
+            rb.total_cmp(&ra)
+                .then(pool.scored[a.0].ordinal.cmp(&pool.scored[b2.0].ordinal))
+        });
+        let mut selected = Vec::with_capacity(order.len());
+        let mut unique_reach = 0.0;
+        let mut cell_seen: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+        for (rank, (idx, _gain)) in order.iter().enumerate() {
+            let x = &pool.scored[*idx];
+            let i = x.ordinal as usize;
+            debug_assert!(crate::filter::check_one(b, s, i).is_empty());
+            let q = s.hot.quality[i];
+            let q = if q.is_finite() { q } else { s.priors.quality };
+            let reach = s.hot.followers[i] as f64 * q as f64;
+            let occ = cell_seen.entry(items[*idx].cell).or_default();
+            unique_reach += reach * (1.0 - crate::select::OVERLAP).powi(*occ as i32);
+            *occ += 1;
+            selected.push(SelectedCreator {
+                rank: rank as u32 + 1,
+                ordinal: x.ordinal,
+                creator_id: s.creators.creator_id[i].clone(),
+                score: x.score,
+                fee_usd: x.fee_cents as f64 / 100.0,
+                expected_engagements: x.expected_engagements,
+                reach,
+                value: x.value,
+                signals: x.signals,
+                reasons: reasons(&sc, x),
+            });
+        }
+        let fee_cents: u64 = selected.iter().map(|c| (c.fee_usd * 100.0).round() as u64).sum();
+        let totals = Totals {
+            creators: selected.len(),
+            fee_usd: fee_cents as f64 / 100.0,
+            expected_engagements: selected.iter().map(|c| c.expected_engagements).sum(),
+            estimated_unique_reach: unique_reach,
+            budget_usd: b.budget_usd,
+            value: p.total_value,
+        };
+        MatchResult {
+            campaign_id: b.campaign_id.clone(),
+            snapshot: s.id.clone(),
+            selected,
+            totals,
+            brief_missing: b.missing(),
+            stats: MatchStats {
+                eligible: pool.eligible,
+                candidates: pool.scored.len(),
+                took_ms: t0.elapsed().as_secs_f64() * 1000.0,
+                mode: pool.mode,
+            },
+        }
+    }
+
+    /// Matches many briefs in parallel; identical to one at a time.
+    pub fn select_many(&self, s: &Snapshot, briefs: &[CampaignBrief]) -> Vec<MatchResult> {
+        briefs.par_iter().map(|b| self.select(s, b)).collect()
+    }
+}

@@ -1,0 +1,384 @@
+//! Scoring signals: pure functions over a creator's columns and the brief.
+//!
+//! Each signal lies in [0, 1] (documented in the README):
+//! - `text`: BM25 of the brief's words (keywords, title, description,
+//!   niches) over bio, niches, handle and brands, divided by the best BM25
+//!   among the candidates; 0 when the brief has no words.
+//! - `semantic`: cosine of the brief vector and the creator vector, floored at 0.
+//! - `niche`: share of the brief's niches the creator covers (declared: 1,
+//!   only in history: 0.7); 0.5 when the brief names no niche.
+//! - `audience_fit`: mean over the brief's audience targets of: the creator's
+//!   audience share in the target countries against the target's share;
+//!   the overlap of age distributions; 1 - |female share gap|. Unknown
+//!   audience data counts 0.3 (unknown is not good).
+//! - `performance`: predicted engagement rate for this campaign (niche rate,
+//!   shrunk toward the creator's overall rate, shrunk toward the size band's
+//!   median) times audience quality, relative to the band median: r / (1 + r).
+//! - `reliability`: on-time share shrunk toward 0.9 with 3 pseudo-posts.
+//! - `price_fit`: market cost per engagement against this creator's:
+//!   min(1, 2m / (m + cpe)); 1 at or below the market price.
+//! - `lookalike` (briefs with `similar_to`): best cosine to a seed creator.
+//!
+//! Invariant: no signal ever leaves [0, 1] and none is NaN (proptest'd).
+
+use crate::brief::CampaignBrief;
+use crate::snapshot::{Snapshot, UNKNOWN_CODE};
+
+/// Pseudo-posts pulling a creator's overall rate toward its size band.
+pub const SHRINK_OVERALL: f32 = 3.0;
+/// Pseudo-posts pulling a niche rate toward the creator's overall rate.
+pub const SHRINK_NICHE: f32 = 2.0;
+/// Pseudo-posts of the reliability prior, and the prior itself.
+pub const SHRINK_RELIABILITY: f32 = 3.0;
+pub const PRIOR_ON_TIME: f32 = 0.9;
+/// Score of an unknown audience component.
+pub const UNKNOWN_AUDIENCE: f32 = 0.3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Signals {
+    pub text: f32,
+    pub semantic: f32,
+    pub niche: f32,
+    pub audience_fit: f32,
+    pub performance: f32,
+    pub reliability: f32,
+    pub price_fit: f32,
+    pub lookalike: Option<f32>,
+}
+
+impl Signals {
+    /// (name, value) pairs, in a stable order.
+    pub fn named(&self) -> Vec<(&'static str, f32)> {
+        let mut v = vec![
+            ("text", self.text),
+            ("semantic", self.semantic),
+            ("niche", self.niche),
+            ("audience_fit", self.audience_fit),
+            ("performance", self.performance),
+            ("reliability", self.reliability),
+            ("price_fit", self.price_fit),
+        ];
+        if let Some(l) = self.lookalike {
+            v.push(("lookalike", l));
+        }
+        v
+    }
+}
+
+/// One scored creator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    pub ordinal: u32,
+    pub signals: Signals,
+    /// Predicted engagements for this campaign (one standard post).
+    pub expected_engagements: f64,
+    /// Predicted engagement rate for this campaign.
+    pub predicted_er: f32,
+    /// Topic relevance in [0, 1] (niche, text, semantic, lookalike).
+    pub relevance: f32,
+    /// Campaign value: expected engagements x geo fit x topic x reliability.
+    pub value: f64,
+    pub fee_cents: u64,
+    /// The headline match score in [0, 1]: a weighted mean of the signals.
+    pub score: f32,
+}
+
+/// Weights of the headline score.
+pub const SCORE_WEIGHTS: [(&str, f32); 8] = [
+    ("text", 0.10),
+    ("semantic", 0.10),
+    ("niche", 0.15),
+    ("audience_fit", 0.20),
+    ("performance", 0.20),
+    ("reliability", 0.10),
+    ("price_fit", 0.15),
+    ("lookalike", 0.15),
+];
+
+/// A brief compiled against a snapshot for scoring.
+#[derive(Debug)]
+pub struct BriefScorer<'a> {
+    pub s: &'a Snapshot,
+    pub b: &'a CampaignBrief,
+    niche_codes: Vec<u16>,
+    /// (country code, target share); shares sum to `geo_total`.
+    geo: Vec<(u16, f32)>,
+    geo_total: f32,
+    seeds: Vec<u32>,
+}
+
+#[inline]
+fn clamp01(x: f32) -> f32 {
+    if x.is_nan() {
+        0.0
+    } else {
+        x.clamp(0.0, 1.0)
+    }
+}
+
+impl<'a> BriefScorer<'a> {
+    pub fn new(b: &'a CampaignBrief, s: &'a Snapshot) -> BriefScorer<'a> {
+        let niche_codes = b
+            .niches
+            .iter()
+            .filter_map(|n| s.dicts.niche_index.get(n).copied())
+            .collect();
+        let mut geo: Vec<(u16, f32)> = Vec::new();
+        if !b.target.audience_countries.is_empty() {
+            for (c, share) in &b.target.audience_countries {
+                let code = s.dicts.country_index.get(c).copied().unwrap_or(UNKNOWN_CODE);
+                geo.push((code, *share));
+            }
+        } else if let Some(cs) = &b.target.countries {
+            let w = 1.0 / cs.len().max(1) as f32;
+            for c in cs {
+                let code = s.dicts.country_index.get(c).copied().unwrap_or(UNKNOWN_CODE);
+                geo.push((code, w));
+            }
+        }
+        let geo_total = geo.iter().map(|g| g.1).sum();
+        let seeds = b.similar_to.iter().filter_map(|id| s.ordinal(id)).collect();
+        BriefScorer {
+            s,
+            b,
+            niche_codes,
+            geo,
+            geo_total,
+            seeds,
+        }
+    }
+
+    pub fn has_geo_target(&self) -> bool {
+        !self.geo.is_empty()
+    }
+
+    /// The creator's audience share in the brief's target countries,
+    /// relative to what the brief asks (1 = as much as targeted or more).
+    /// `None` when the brief sets no geography; unknown audience data falls
+    /// back to the creator's home country (0.6 if targeted, else 0.05).
+    pub fn geo_fit(&self, i: usize) -> Option<f32> {
+        if self.geo.is_empty() {
+            return None;
+        }
+        let s = self.s;
+        if !s.hot.aud_known[i] {
+            let home = s.hot.country[i];
+            let targeted = home != UNKNOWN_CODE && self.geo.iter().any(|g| g.0 == home);
+            return Some(if targeted { 0.6 } else { 0.05 });
+        }
+        let aud = s.audience_of(i);
+        let mut inside = 0.0f32;
+        for &(code, _) in &self.geo {
+            if let Some(&(_, share)) = aud.iter().find(|a| a.0 == code) {
+                inside += share;
+            }
+        }
+        // Asked for 80% in US/CA: a creator with 80% there fits fully.
+        Some(clamp01(inside / self.geo_total.max(0.05)))
+    }
+
+    fn audience_fit(&self, i: usize) -> f32 {
+        let s = self.s;
+        let t = &self.b.target;
+        let mut parts = Vec::with_capacity(3);
+        if let Some(g) = self.geo_fit(i) {
+            parts.push(if s.hot.aud_known[i] {
+                g
+            } else {
+                g.min(UNKNOWN_AUDIENCE)
+            });
+        }
+        if let Some(want) = &t.audience_ages {
+            if s.hot.ages_known[i] {
+                let have = &s.hot.ages[i];
+                let total: f32 = want.iter().sum();
+                let overlap: f32 = want.iter().zip(have).map(|(w, h)| w.min(*h)).sum();
+                parts.push(clamp01(overlap / total.max(1e-6)));
+            } else {
+                parts.push(UNKNOWN_AUDIENCE);
+            }
+        }
+        if let Some(want) = t.audience_female {
+            let have = s.hot.female[i];
+            parts.push(if have.is_nan() {
+                UNKNOWN_AUDIENCE
+            } else {
+                clamp01(1.0 - (have - want).abs())
+            });
+        }
+        if parts.is_empty() {
+            0.5
+        } else {
+            clamp01(parts.iter().sum::<f32>() / parts.len() as f32)
+        }
+    }
+
+    fn niche_fit(&self, i: usize) -> f32 {
+        if self.b.niches.is_empty() {
+            return 0.5;
+        }
+        let declared = self.s.niches_of(i);
+        let hist = self.s.history_of(i);
+        let mut got = 0.0f32;
+        for &code in &self.niche_codes {
+            if declared.contains(&code) {
+                got += 1.0;
+            } else if hist.iter().any(|h| h.0 == code) {
+                got += 0.7;
+            }
+        }
+        clamp01(got / self.b.niches.len() as f32)
+    }
+
+    /// Predicted engagement rate for this campaign (before quality), with
+    /// the niche evidence it used (posts in the brief's niches).
+    pub fn predicted_er(&self, i: usize) -> (f32, u32) {
+        let s = self.s;
+        let band = s.hot.band[i] as usize;
+        let prior = s.priors.er_by_band[band];
+        let n = s.creators.post_count[i] as f32;
+        let er = s.hot.er[i];
+        let overall = if er.is_finite() && n > 0.0 {
+            (n * er + SHRINK_OVERALL * prior) / (n + SHRINK_OVERALL)
+        } else {
+            prior
+        };
+        let mut m = 0u32;
+        let mut sum = 0.0f32;
+        for &(code, ner, posts) in s.history_of(i) {
+            if self.niche_codes.contains(&code) && ner.is_finite() {
+                m += posts;
+                sum += ner * posts as f32;
+            }
+        }
+        if m == 0 {
+            return (overall, 0);
+        }
+        let niche_er = sum / m as f32;
+        let mf = m as f32;
+        ((mf * niche_er + SHRINK_NICHE * overall) / (mf + SHRINK_NICHE), m)
+    }
+
+    fn reliability(&self, i: usize) -> f32 {
+        let c = &self.s.creators;
+        let known = c.on_time_known[i] as f32;
+        let on = c.on_time_count[i] as f32;
+        clamp01((on + SHRINK_RELIABILITY * PRIOR_ON_TIME) / (known + SHRINK_RELIABILITY))
+    }
+
+    fn lookalike(&self, i: usize) -> Option<f32> {
+        if self.seeds.is_empty() {
+            return None;
+        }
+        let v = &self.s.vectors;
+        let row = v.row(i);
+        let best = self
+            .seeds
+            .iter()
+            .filter(|&&o| o as usize != i)
+            .map(|&o| crate::vector::dot(row, v.row(o as usize)))
+            .fold(0.0f32, f32::max);
+        Some(clamp01(best))
+    }
+
+    /// Scores creator `i`; `text` is already normalised to [0, 1] and
+    /// `cosine` is the brief-creator cosine.
+    pub fn score(&self, i: usize, text: f32, cosine: f32) -> Scored {
+        let s = self.s;
+        let followers = s.hot.followers[i] as f64;
+        let q = {
+            let q = s.hot.quality[i];
+            if q.is_finite() {
+                q
+            } else {
+                s.priors.quality
+            }
+        };
+        let (er, _) = self.predicted_er(i);
+        let expected = er as f64 * followers * q as f64;
+        let band_prior = s.priors.er_by_band[s.hot.band[i] as usize];
+        let r = er * q / band_prior.max(1e-6);
+        let performance = clamp01(r / (1.0 + r));
+        let reliability = self.reliability(i);
+        let fee_cents = s.hot.fee_cents[i];
+        let fee = fee_cents as f64 / 100.0;
+        let cpe = if expected > 0.0 {
+            fee / expected
+        } else {
+            f64::INFINITY
+        };
+        let m = s.priors.market_cpe;
+        let price_fit = clamp01((2.0 * m / (m + cpe)) as f32);
+        let niche = self.niche_fit(i);
+        let semantic = clamp01(cosine);
+        let text = clamp01(text);
+        let audience_fit = self.audience_fit(i);
+        let lookalike = self.lookalike(i);
+        let signals = Signals {
+            text,
+            semantic,
+            niche,
+            audience_fit,
+            performance,
+            reliability,
+            price_fit,
+            lookalike,
+        };
+        // Topic relevance: what the brief is about, from every angle we have.
+        let mut rel_parts = vec![(niche, if self.b.niches.is_empty() { 0.0 } else { 0.45 })];
+        rel_parts.push((semantic, 0.25));
+        if !self.b.text_query.is_empty() {
+            rel_parts.push((text, 0.30));
+        }
+        if let Some(l) = lookalike {
+            rel_parts.push((l, 0.5));
+        }
+        let wsum: f32 = rel_parts.iter().map(|p| p.1).sum();
+        let relevance = clamp01(rel_parts.iter().map(|p| p.0 * p.1).sum::<f32>() / wsum.max(1e-6));
+        let geo = self.geo_fit(i).unwrap_or(1.0) as f64;
+        let value = expected
+            * geo
+            * (0.2 + 0.8 * relevance as f64)
+            * (0.7 + 0.3 * reliability as f64)
+            * (0.8 + 0.2 * audience_fit as f64);
+        let mut num = 0.0f32;
+        let mut den = 0.0f32;
+        for (name, v) in signals.named() {
+            if let Some(&(_, w)) = SCORE_WEIGHTS.iter().find(|x| x.0 == name) {
+                let skip = (name == "text" && self.b.text_query.is_empty())
+                    || (name == "niche" && self.b.niches.is_empty());
+                if !skip {
+                    num += w * v;
+                    den += w;
+                }
+            }
+        }
+        Scored {
+            ordinal: i as u32,
+            signals,
+            expected_engagements: expected,
+            predicted_er: er,
+            relevance,
+            value: if value.is_finite() { value } else { 0.0 },
+            fee_cents,
+            score: clamp01(num / den.max(1e-6)),
+        }
+    }
+
+    /// A cheap upper-bound-ish value per dollar without text or vectors,
+    /// used to pick the "best predicted performers" candidates.
+    pub fn quick_value_per_dollar(&self, i: usize) -> f32 {
+        let s = self.s;
+        let (er, _) = self.predicted_er(i);
+        let q = s.hot.quality[i];
+        let q = if q.is_finite() { q } else { s.priors.quality };
+        let geo = self.geo_fit(i).unwrap_or(1.0);
+        let niche = if self.b.niches.is_empty() {
+            1.0
+        } else {
+            0.3 + 0.7 * self.niche_fit(i)
+        };
+        let fee = (s.hot.fee_cents[i].max(1)) as f32 / 100.0;
+        er * s.hot.followers[i] as f32 * q * geo * niche / fee
+    }
+}

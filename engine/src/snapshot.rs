@@ -1,0 +1,426 @@
+//! An immutable, loaded snapshot and the hot-path indexes derived from it.
+//!
+//! `Snapshot` is shared as `Arc<Snapshot>`; a new ingest produces a new one
+//! and servers swap the `Arc`. Invariant: every derived structure here is a
+//! pure function of the tables, built once at load, so matching reads only
+//! dense arrays and never allocates per creator.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::ann::Graph;
+use crate::storage::{self, DataDir, Manifest, StorageError};
+use crate::table::{CreatorTable, NicheStats, OrgTable, VectorTable};
+use crate::text::TextIndex;
+use crate::vector::{size_band, SIZE_BANDS};
+
+pub const TABLE_CREATORS: &str = "creators";
+pub const TABLE_NICHES: &str = "creator_niches";
+pub const TABLE_ORGS: &str = "orgs";
+pub const TABLE_VECTORS: &str = "vectors";
+pub const TEXT_DIR: &str = "text";
+pub const HNSW_DIR: &str = "hnsw";
+pub const HNSW_BASENAME: &str = "creators";
+
+/// Value used in dense u16 code columns for "unknown".
+pub const UNKNOWN_CODE: u16 = u16::MAX;
+
+/// Per-size-band market priors, computed from the snapshot itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Priors {
+    /// Median engagement rate per size band (falls back to industry figures).
+    pub er_by_band: [f32; SIZE_BANDS],
+    /// Median audience quality over creators where it is known.
+    pub quality: f32,
+    /// Median planned fee per follower, per band.
+    pub fee_per_follower_by_band: [f64; SIZE_BANDS],
+    /// Market cost per expected engagement (median over creators).
+    pub market_cpe: f64,
+    /// Median engagement rate per niche over creators with niche history.
+    pub er_by_niche: Vec<f32>,
+}
+
+/// Dense hot-path columns.
+#[derive(Debug, Clone, Default)]
+pub struct Hot {
+    pub platform: Vec<u8>,
+    pub country: Vec<u16>,
+    /// Bitmask of languages (index into `language_dict`), 192 bits.
+    pub languages: Vec<[u64; 3]>,
+    pub followers: Vec<u64>,
+    pub band: Vec<u8>,
+    /// NaN = unknown.
+    pub er: Vec<f32>,
+    pub quality: Vec<f32>,
+    pub female: Vec<f32>,
+    pub ages: Vec<[f32; 5]>,
+    pub ages_known: Vec<bool>,
+    /// Planned fee in cents (exact budget arithmetic).
+    pub fee_cents: Vec<u64>,
+    /// Floor in cents; `u64::MAX` never (unknown floor = no floor = 0).
+    pub min_fee_cents: Vec<u64>,
+    /// `u32::MAX` = unknown.
+    pub capacity: Vec<u32>,
+    /// 0 = false, 1 = true, 2 = unknown.
+    pub usage_rights: Vec<u8>,
+    /// CSR: declared niche codes per creator.
+    pub niche_off: Vec<u32>,
+    pub niche_codes: Vec<u16>,
+    /// CSR: (niche code, engagement rate, posts) from history per creator.
+    pub hist_off: Vec<u32>,
+    pub hist: Vec<(u16, f32, u32)>,
+    /// CSR: (country code, share) of the audience per creator.
+    pub aud_off: Vec<u32>,
+    pub aud: Vec<(u16, f32)>,
+    pub aud_known: Vec<bool>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Dicts {
+    pub countries: Vec<String>,
+    pub country_index: HashMap<String, u16>,
+    pub languages: Vec<String>,
+    pub language_index: HashMap<String, u16>,
+    pub niches: Vec<String>,
+    pub niche_index: HashMap<String, u16>,
+}
+
+impl Dicts {
+    fn intern(map: &mut HashMap<String, u16>, list: &mut Vec<String>, s: &str) -> u16 {
+        if let Some(&c) = map.get(s) {
+            return c;
+        }
+        let c = list.len().min(u16::MAX as usize - 1) as u16;
+        list.push(s.to_string());
+        map.insert(s.to_string(), c);
+        c
+    }
+}
+
+pub struct Snapshot {
+    pub id: String,
+    pub manifest: Manifest,
+    pub creators: CreatorTable,
+    pub niche_stats: NicheStats,
+    pub orgs: OrgTable,
+    pub vectors: VectorTable,
+    pub text: Option<TextIndex>,
+    pub hnsw: Option<Graph>,
+    pub hot: Hot,
+    pub dicts: Dicts,
+    pub priors: Priors,
+    pub by_id: HashMap<String, u32>,
+    /// Lower-cased brand -> ordinals that worked with it (profile or history).
+    pub brand_postings: HashMap<String, Vec<u32>>,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("id", &self.id)
+            .field("creators", &self.creators.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Snapshot {
+    /// Loads the published snapshot of a data dir.
+    pub fn open(data: &DataDir) -> Result<Arc<Snapshot>, StorageError> {
+        let id = data
+            .current()?
+            .ok_or_else(|| StorageError::NoSnapshot(data.root().to_path_buf()))?;
+        Snapshot::open_id(data, &id)
+    }
+
+    /// Loads one snapshot by id.
+    pub fn open_id(data: &DataDir, id: &str) -> Result<Arc<Snapshot>, StorageError> {
+        let manifest = data.manifest(id)?;
+        let table = |name: &str| {
+            manifest
+                .tables
+                .get(name)
+                .ok_or_else(|| StorageError::Manifest {
+                    path: data.snapshot_dir(id),
+                    message: format!("manifest lists no `{name}` table"),
+                })
+        };
+        let creators = CreatorTable::from_batch(&data.read_table(id, table(TABLE_CREATORS)?)?)?;
+        let niche_stats = NicheStats::from_batch(&data.read_table(id, table(TABLE_NICHES)?)?)?;
+        let orgs = OrgTable::from_batch(&data.read_table(id, table(TABLE_ORGS)?)?)?;
+        let vectors = VectorTable::from_batch(
+            &data.read_table(id, table(TABLE_VECTORS)?)?,
+            manifest.vectors_user_supplied,
+        )?;
+        let dir = data.snapshot_dir(id);
+        let text = match &manifest.text_index {
+            Some(t) => Some(
+                TextIndex::open(storage::open_text_index(&dir.join(t))?).map_err(|e| {
+                    StorageError::Io {
+                        path: dir.join(t),
+                        message: e.to_string(),
+                    }
+                })?,
+            ),
+            None => None,
+        };
+        let hnsw = match &manifest.vector_index {
+            Some(v) => Some(storage::load_hnsw(&dir.join(&v.dir), &v.basename)?),
+            None => None,
+        };
+        Snapshot::from_parts(
+            id.to_string(),
+            manifest,
+            creators,
+            niche_stats,
+            orgs,
+            vectors,
+            text,
+            hnsw,
+        )
+        .map(Arc::new)
+    }
+
+    /// Assembles a snapshot from loaded parts and derives its indexes.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_parts(
+        id: String,
+        manifest: Manifest,
+        creators: CreatorTable,
+        niche_stats: NicheStats,
+        orgs: OrgTable,
+        vectors: VectorTable,
+        text: Option<TextIndex>,
+        hnsw: Option<Graph>,
+    ) -> Result<Snapshot, StorageError> {
+        let n = creators.len();
+        if vectors.len() != n {
+            return Err(StorageError::Schema {
+                table: TABLE_VECTORS.into(),
+                message: format!("{} vectors for {n} creators", vectors.len()),
+            });
+        }
+        let mut dicts = Dicts::default();
+        let mut hot = Hot::default();
+        let c = &creators;
+        let cents = |x: f64| (x * 100.0).round().max(0.0) as u64;
+        hot.platform = c.platform.iter().map(|p| p.code()).collect();
+        hot.followers = c.followers.clone();
+        hot.band = c.followers.iter().map(|&f| size_band(f) as u8).collect();
+        hot.er = c
+            .engagement_rate
+            .iter()
+            .map(|x| x.unwrap_or(f32::NAN))
+            .collect();
+        hot.quality = c
+            .audience_quality
+            .iter()
+            .map(|x| x.unwrap_or(f32::NAN))
+            .collect();
+        hot.female = c
+            .audience_female
+            .iter()
+            .map(|x| x.unwrap_or(f32::NAN))
+            .collect();
+        hot.ages = c.audience_ages.iter().map(|a| a.unwrap_or([0.0; 5])).collect();
+        hot.ages_known = c.audience_ages.iter().map(Option::is_some).collect();
+        hot.fee_cents = c.planned_fee_usd.iter().map(|&f| cents(f)).collect();
+        // Floors round up to the cent: a planned fee that passes is never below it.
+        hot.min_fee_cents = c
+            .min_fee_usd
+            .iter()
+            .map(|m| m.map_or(0, |m| (m * 100.0 - 1e-6).ceil().max(0.0) as u64))
+            .collect();
+        hot.capacity = c.capacity.iter().map(|x| x.unwrap_or(u32::MAX)).collect();
+        hot.usage_rights = c
+            .accepts_usage_rights
+            .iter()
+            .map(|x| match x {
+                Some(false) => 0,
+                Some(true) => 1,
+                None => 2,
+            })
+            .collect();
+        hot.country = Vec::with_capacity(n);
+        hot.languages = Vec::with_capacity(n);
+        hot.niche_off = Vec::with_capacity(n + 1);
+        hot.aud_off = Vec::with_capacity(n + 1);
+        hot.niche_off.push(0);
+        hot.aud_off.push(0);
+        for i in 0..n {
+            hot.country.push(match &c.country[i] {
+                Some(cc) => Dicts::intern(&mut dicts.country_index, &mut dicts.countries, cc),
+                None => UNKNOWN_CODE,
+            });
+            let mut mask = [0u64; 3];
+            for l in c.languages[i].iter().flatten() {
+                let code =
+                    Dicts::intern(&mut dicts.language_index, &mut dicts.languages, l) as usize;
+                if code < 192 {
+                    mask[code / 64] |= 1 << (code % 64);
+                }
+            }
+            hot.languages.push(mask);
+            for ni in c.niches[i].iter().flatten() {
+                let code = Dicts::intern(&mut dicts.niche_index, &mut dicts.niches, ni);
+                hot.niche_codes.push(code);
+            }
+            hot.niche_off.push(hot.niche_codes.len() as u32);
+            for (cc, s) in c.audience_countries[i].iter().flatten() {
+                let code = Dicts::intern(&mut dicts.country_index, &mut dicts.countries, cc);
+                hot.aud.push((code, *s));
+            }
+            hot.aud_off.push(hot.aud.len() as u32);
+            hot.aud_known.push(c.audience_countries[i].is_some());
+        }
+        // History per niche, CSR by ordinal (niche_stats is sorted by ordinal).
+        hot.hist_off = vec![0u32; n + 1];
+        let ns = &niche_stats;
+        for k in 0..ns.ordinal.len() {
+            let o = ns.ordinal[k] as usize;
+            if o >= n || (k > 0 && ns.ordinal[k - 1] > ns.ordinal[k]) {
+                return Err(StorageError::Schema {
+                    table: TABLE_NICHES.into(),
+                    message: format!("row {k}: ordinal {o} out of order or range"),
+                });
+            }
+            let code = Dicts::intern(&mut dicts.niche_index, &mut dicts.niches, &ns.niche[k]);
+            hot.hist.push((code, ns.engagement_rate[k], ns.posts[k]));
+            hot.hist_off[o + 1] += 1;
+        }
+        for i in 0..n {
+            hot.hist_off[i + 1] += hot.hist_off[i];
+        }
+        let by_id: HashMap<String, u32> = c
+            .creator_id
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), i as u32))
+            .collect();
+        let mut brand_postings: HashMap<String, Vec<u32>> = HashMap::new();
+        for i in 0..n {
+            let brands = c.brands_worked_with[i]
+                .iter()
+                .flatten()
+                .chain(c.history_brands[i].iter().flatten());
+            for b in brands {
+                let list = brand_postings.entry(b.to_lowercase()).or_default();
+                if list.last() != Some(&(i as u32)) {
+                    list.push(i as u32);
+                }
+            }
+        }
+        let priors = compute_priors(&hot, c, &dicts);
+        Ok(Snapshot {
+            id,
+            manifest,
+            creators,
+            niche_stats,
+            orgs,
+            vectors,
+            text,
+            hnsw,
+            hot,
+            dicts,
+            priors,
+            by_id,
+            brand_postings,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.creators.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.creators.is_empty()
+    }
+
+    pub fn ordinal(&self, creator_id: &str) -> Option<u32> {
+        self.by_id.get(creator_id).copied()
+    }
+
+    #[inline]
+    pub fn niches_of(&self, i: usize) -> &[u16] {
+        &self.hot.niche_codes[self.hot.niche_off[i] as usize..self.hot.niche_off[i + 1] as usize]
+    }
+
+    #[inline]
+    pub fn history_of(&self, i: usize) -> &[(u16, f32, u32)] {
+        &self.hot.hist[self.hot.hist_off[i] as usize..self.hot.hist_off[i + 1] as usize]
+    }
+
+    #[inline]
+    pub fn audience_of(&self, i: usize) -> &[(u16, f32)] {
+        &self.hot.aud[self.hot.aud_off[i] as usize..self.hot.aud_off[i + 1] as usize]
+    }
+}
+
+/// Industry engagement-rate priors per size band, used when a band has too
+/// few creators with history to measure its own median.
+pub const INDUSTRY_ER: [f32; SIZE_BANDS] = [0.08, 0.04, 0.024, 0.02, 0.017];
+
+fn median_f32(mut v: Vec<f32>) -> Option<f32> {
+    if v.is_empty() {
+        return None;
+    }
+    let mid = v.len() / 2;
+    v.select_nth_unstable_by(mid, |a, b| a.total_cmp(b));
+    Some(v[mid])
+}
+
+fn compute_priors(hot: &Hot, c: &CreatorTable, dicts: &Dicts) -> Priors {
+    let n = c.len();
+    let mut er_by_band = INDUSTRY_ER;
+    let mut fee_per_follower_by_band = [0.01f64; SIZE_BANDS];
+    for (band, slot) in er_by_band.iter_mut().enumerate() {
+        let v: Vec<f32> = (0..n)
+            .filter(|&i| hot.band[i] as usize == band && hot.er[i].is_finite() && hot.er[i] > 0.0)
+            .map(|i| hot.er[i])
+            .collect();
+        if v.len() >= 20 {
+            if let Some(m) = median_f32(v) {
+                *slot = m;
+            }
+        }
+        let f: Vec<f32> = (0..n)
+            .filter(|&i| hot.band[i] as usize == band && c.followers[i] > 0)
+            .filter_map(|i| c.rate_usd[i].map(|r| (r / c.followers[i] as f64) as f32))
+            .collect();
+        if f.len() >= 20 {
+            if let Some(m) = median_f32(f) {
+                fee_per_follower_by_band[band] = m as f64;
+            }
+        }
+    }
+    let quality = median_f32(hot.quality.iter().copied().filter(|q| q.is_finite()).collect())
+        .unwrap_or(0.85);
+    let cpe: Vec<f32> = (0..n)
+        .filter_map(|i| {
+            let er = if hot.er[i].is_finite() {
+                hot.er[i]
+            } else {
+                er_by_band[hot.band[i] as usize]
+            };
+            let e = er as f64 * c.followers[i] as f64;
+            (e > 0.0).then(|| (c.planned_fee_usd[i] / e) as f32)
+        })
+        .collect();
+    let market_cpe = median_f32(cpe).unwrap_or(0.5).max(1e-4) as f64;
+    let mut per_niche: Vec<Vec<f32>> = vec![Vec::new(); dicts.niches.len()];
+    for &(code, er, _) in &hot.hist {
+        if (code as usize) < per_niche.len() && er.is_finite() {
+            per_niche[code as usize].push(er);
+        }
+    }
+    let er_by_niche = per_niche
+        .into_iter()
+        .map(|v| median_f32(v).unwrap_or(f32::NAN))
+        .collect();
+    Priors {
+        er_by_band,
+        quality,
+        fee_per_follower_by_band,
+        market_cpe,
+        er_by_niche,
+    }
+}

@@ -1,0 +1,478 @@
+//! Snapshot storage: the one module of this crate that touches the filesystem.
+//!
+//! Layout of a data dir:
+//! ```text
+//! DATA/CURRENT                 one line: the id of the published snapshot
+//! DATA/snapshots/v000007/      an immutable snapshot (manifest.json, *.arrow,
+//!                              text/ (tantivy), hnsw/ (hnsw_rs dump), rejects.jsonl)
+//! DATA/snapshots/.staging-*    a snapshot being written (never read)
+//! DATA/.lock                   advisory lock held by the one writer
+//! ```
+//! Invariant: a snapshot directory is complete and fsynced before it gets
+//! its final name, and CURRENT is replaced by an atomic rename of a fsynced
+//! file; so after a crash at any instant CURRENT names a complete snapshot
+//! (or does not exist yet), and readers never see a half-written one.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use arrow_array::RecordBatch;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub const FORMAT_VERSION: u32 = 1;
+const CURRENT: &str = "CURRENT";
+const SNAPSHOTS: &str = "snapshots";
+const STAGING_PREFIX: &str = ".staging-";
+const MANIFEST: &str = "manifest.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("{path}: {message}")]
+    Io { path: PathBuf, message: String },
+    #[error("table `{table}`: {message}")]
+    Schema { table: String, message: String },
+    #[error("{path}: checksum mismatch (expected {expected}, found {found}): the snapshot is corrupt")]
+    Checksum {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
+    #[error("no snapshot published in {0} yet: run `cloutdesk ingest` first")]
+    NoSnapshot(PathBuf),
+    #[error("{path}: {message}")]
+    Manifest { path: PathBuf, message: String },
+    #[error("another writer holds {0}")]
+    Locked(PathBuf),
+}
+
+fn io_err(path: &Path, e: impl std::fmt::Display) -> StorageError {
+    StorageError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// One table file of a snapshot.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TableEntry {
+    pub file: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub sha256: String,
+    /// `name: type` per column.
+    pub schema: Vec<String>,
+}
+
+/// A source file a snapshot was built from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SourceEntry {
+    pub kind: String,
+    pub path: String,
+    pub sha256: String,
+    pub rows_read: u64,
+    pub rows_rejected: u64,
+}
+
+/// The vector index that ships with a snapshot, if any.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct VectorIndexEntry {
+    pub kind: String,
+    pub dir: String,
+    pub basename: String,
+    pub max_nb_connection: usize,
+    pub ef_construction: usize,
+    pub points: u64,
+    pub build_secs: f64,
+    /// recall@10 against exact search on a sample of queries.
+    pub recall_at_10: Option<f64>,
+}
+
+/// What a snapshot holds; written last, read first.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub format: u32,
+    pub id: String,
+    pub version: u64,
+    pub parent: Option<String>,
+    pub created_at_unix: i64,
+    /// Day (since 1970-01-01) that recency and payment delays are measured at.
+    pub as_of_day: i32,
+    pub tables: BTreeMap<String, TableEntry>,
+    pub sources: Vec<SourceEntry>,
+    pub text_index: Option<String>,
+    pub vector_index: Option<VectorIndexEntry>,
+    pub vector_dim: usize,
+    pub vectors_user_supplied: bool,
+    pub rejects_file: Option<String>,
+    pub rejected_rows: u64,
+    pub duplicate_creator_rows: u64,
+    pub stats: BTreeMap<String, f64>,
+}
+
+/// A data directory holding versioned snapshots.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// Opens (creating if needed) a data dir.
+    pub fn open(root: impl Into<PathBuf>) -> Result<DataDir, StorageError> {
+        let root = root.into();
+        fs::create_dir_all(root.join(SNAPSHOTS)).map_err(|e| io_err(&root, e))?;
+        Ok(DataDir { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The published snapshot's id, if any.
+    pub fn current(&self) -> Result<Option<String>, StorageError> {
+        let p = self.root.join(CURRENT);
+        match fs::read_to_string(&p) {
+            Ok(s) => {
+                let id = s.trim().to_string();
+                if id.is_empty() || !crate::schema::is_valid_id(&id) {
+                    return Err(StorageError::Manifest {
+                        path: p,
+                        message: format!("CURRENT holds {id:?}, not a snapshot id"),
+                    });
+                }
+                Ok(Some(id))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(&p, e)),
+        }
+    }
+
+    pub fn snapshot_dir(&self, id: &str) -> PathBuf {
+        self.root.join(SNAPSHOTS).join(id)
+    }
+
+    /// Published snapshot ids, oldest first.
+    pub fn snapshots(&self) -> Result<Vec<(u64, String)>, StorageError> {
+        let dir = self.root.join(SNAPSHOTS);
+        let mut out = Vec::new();
+        for e in fs::read_dir(&dir).map_err(|e| io_err(&dir, e))? {
+            let e = e.map_err(|e| io_err(&dir, e))?;
+            let name = e.file_name().to_string_lossy().to_string();
+            if let Some(v) = name.strip_prefix('v').and_then(|n| n.parse::<u64>().ok()) {
+                out.push((v, name));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Reads and parses a snapshot's manifest.
+    pub fn manifest(&self, id: &str) -> Result<Manifest, StorageError> {
+        let p = self.snapshot_dir(id).join(MANIFEST);
+        let bytes = fs::read(&p).map_err(|e| io_err(&p, e))?;
+        let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| StorageError::Manifest {
+            path: p.clone(),
+            message: e.to_string(),
+        })?;
+        if m.format != FORMAT_VERSION {
+            return Err(StorageError::Manifest {
+                path: p,
+                message: format!(
+                    "format {} is not supported (this build reads {FORMAT_VERSION})",
+                    m.format
+                ),
+            });
+        }
+        Ok(m)
+    }
+
+    /// Takes the writer lock and starts a new snapshot in a staging dir.
+    /// Staging dirs left behind by a crashed writer are removed first.
+    pub fn begin(&self) -> Result<SnapshotWriter, StorageError> {
+        let lock_path = self.root.join(".lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| io_err(&lock_path, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Err(StorageError::Locked(lock_path)),
+            Err(fs::TryLockError::Error(e)) => return Err(io_err(&lock_path, e)),
+        }
+        let snaps = self.root.join(SNAPSHOTS);
+        for e in fs::read_dir(&snaps).map_err(|e| io_err(&snaps, e))? {
+            let e = e.map_err(|e| io_err(&snaps, e))?;
+            if e.file_name().to_string_lossy().starts_with(STAGING_PREFIX) {
+                fs::remove_dir_all(e.path()).map_err(|err| io_err(&e.path(), err))?;
+            }
+        }
+        let version = self.snapshots()?.last().map_or(1, |(v, _)| v + 1);
+        let id = format!("v{version:06}");
+        let dir = snaps.join(format!("{STAGING_PREFIX}{id}"));
+        fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
+        Ok(SnapshotWriter {
+            data: self.clone(),
+            dir,
+            id,
+            version,
+            tables: BTreeMap::new(),
+            _lock: lock,
+        })
+    }
+
+    /// Removes published snapshots beyond the newest `keep` (never CURRENT).
+    pub fn prune(&self, keep: usize) -> Result<Vec<String>, StorageError> {
+        let current = self.current()?;
+        let snaps = self.snapshots()?;
+        let mut removed = Vec::new();
+        let cut = snaps.len().saturating_sub(keep.max(1));
+        for (_, id) in &snaps[..cut] {
+            if Some(id) == current.as_ref() {
+                continue;
+            }
+            let d = self.snapshot_dir(id);
+            fs::remove_dir_all(&d).map_err(|e| io_err(&d, e))?;
+            removed.push(id.clone());
+        }
+        Ok(removed)
+    }
+
+    /// Reads a table of a published snapshot, verifying its checksum.
+    pub fn read_table(&self, id: &str, entry: &TableEntry) -> Result<RecordBatch, StorageError> {
+        let p = self.snapshot_dir(id).join(&entry.file);
+        read_ipc(&p, Some(&entry.sha256))
+    }
+}
+
+/// Writes one snapshot; dropping it without `publish` leaves CURRENT as it was.
+#[derive(Debug)]
+pub struct SnapshotWriter {
+    data: DataDir,
+    dir: PathBuf,
+    id: String,
+    version: u64,
+    tables: BTreeMap<String, TableEntry>,
+    _lock: File,
+}
+
+impl SnapshotWriter {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The staging directory (for the text and vector indexes to write into).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn data_dir(&self) -> &DataDir {
+        &self.data
+    }
+
+    /// Writes a table as an Arrow IPC file `<name>.arrow`.
+    pub fn write_table(&mut self, name: &str, batch: &RecordBatch) -> Result<(), StorageError> {
+        let file = format!("{name}.arrow");
+        let p = self.dir.join(&file);
+        let mut buf = Vec::new();
+        {
+            let mut w = arrow_ipc::writer::FileWriter::try_new(&mut buf, &batch.schema())
+                .map_err(|e| io_err(&p, e))?;
+            w.write(batch).map_err(|e| io_err(&p, e))?;
+            w.finish().map_err(|e| io_err(&p, e))?;
+        }
+        let sha = hex_sha256(&buf);
+        write_synced(&p, &buf)?;
+        let schema = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| format!("{}: {}", f.name(), f.data_type()))
+            .collect();
+        self.tables.insert(
+            name.to_string(),
+            TableEntry {
+                file,
+                rows: batch.num_rows() as u64,
+                bytes: buf.len() as u64,
+                sha256: sha,
+                schema,
+            },
+        );
+        Ok(())
+    }
+
+    /// Writes an auxiliary file (e.g. `rejects.jsonl`).
+    pub fn write_file(&self, name: &str, bytes: &[u8]) -> Result<(), StorageError> {
+        write_synced(&self.dir.join(name), bytes)
+    }
+
+    pub fn tables(&self) -> &BTreeMap<String, TableEntry> {
+        &self.tables
+    }
+
+    /// Writes the manifest, fsyncs everything, renames the staging dir to
+    /// its final name and flips CURRENT. Returns the published id.
+    pub fn publish(self, mut manifest: Manifest, keep: usize) -> Result<String, StorageError> {
+        crate::failpoint("before_manifest");
+        manifest.format = FORMAT_VERSION;
+        manifest.id = self.id.clone();
+        manifest.version = self.version;
+        manifest.tables = self.tables.clone();
+        let json = serde_json::to_vec_pretty(&manifest).map_err(|e| io_err(&self.dir, e))?;
+        write_synced(&self.dir.join(MANIFEST), &json)?;
+        fsync_tree(&self.dir)?;
+        crate::failpoint("before_rename");
+        let final_dir = self.data.snapshot_dir(&self.id);
+        fs::rename(&self.dir, &final_dir).map_err(|e| io_err(&final_dir, e))?;
+        fsync_dir(&self.data.root.join(SNAPSHOTS))?;
+        crate::failpoint("before_current");
+        let tmp = self.data.root.join("CURRENT.tmp");
+        write_synced(&tmp, format!("{}\n", self.id).as_bytes())?;
+        let cur = self.data.root.join(CURRENT);
+        fs::rename(&tmp, &cur).map_err(|e| io_err(&cur, e))?;
+        fsync_dir(&self.data.root)?;
+        crate::failpoint("after_current");
+        self.data.prune(keep)?;
+        Ok(self.id)
+    }
+}
+
+fn write_synced(p: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+    let mut f = File::create(p).map_err(|e| io_err(p, e))?;
+    f.write_all(bytes).map_err(|e| io_err(p, e))?;
+    f.sync_all().map_err(|e| io_err(p, e))
+}
+
+fn fsync_dir(p: &Path) -> Result<(), StorageError> {
+    File::open(p)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| io_err(p, e))
+}
+
+/// fsyncs every file and directory below `p` (tantivy and hnsw_rs write
+/// their own files; we make them durable before publishing).
+fn fsync_tree(p: &Path) -> Result<(), StorageError> {
+    for e in fs::read_dir(p).map_err(|e| io_err(p, e))? {
+        let e = e.map_err(|e| io_err(p, e))?;
+        let path = e.path();
+        let ft = e.file_type().map_err(|err| io_err(&path, err))?;
+        if ft.is_dir() {
+            fsync_tree(&path)?;
+        } else if ft.is_file() {
+            File::open(&path)
+                .and_then(|f| f.sync_all())
+                .map_err(|err| io_err(&path, err))?;
+        }
+    }
+    fsync_dir(p)
+}
+
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    let d = Sha256::digest(bytes);
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// sha256 of a file's contents, streamed.
+pub fn file_sha256(p: &Path) -> Result<String, StorageError> {
+    let mut f = File::open(p).map_err(|e| io_err(p, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| io_err(p, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Reads an Arrow IPC file into one batch, checking its sha256 if given.
+pub fn read_ipc(p: &Path, sha256: Option<&str>) -> Result<RecordBatch, StorageError> {
+    let bytes = fs::read(p).map_err(|e| io_err(p, e))?;
+    if let Some(expected) = sha256 {
+        let found = hex_sha256(&bytes);
+        if found != expected {
+            return Err(StorageError::Checksum {
+                path: p.to_path_buf(),
+                expected: expected.to_string(),
+                found,
+            });
+        }
+    }
+    let reader = arrow_ipc::reader::FileReader::try_new(std::io::Cursor::new(bytes), None)
+        .map_err(|e| io_err(p, e))?;
+    let schema = reader.schema();
+    let batches = reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| io_err(p, e))?;
+    match batches.len() {
+        0 => Ok(RecordBatch::new_empty(schema)),
+        1 => Ok(batches.into_iter().next().unwrap_or_else(|| unreachable!())),
+        _ => arrow_select_concat(&schema, &batches).map_err(|e| io_err(p, e)),
+    }
+}
+
+fn arrow_select_concat(
+    _schema: &arrow_schema::SchemaRef,
+    _batches: &[RecordBatch],
+) -> Result<RecordBatch, String> {
+    Err("multi-batch tables are not written by this engine".to_string())
+}
+
+/// Opens the tantivy index stored in a snapshot.
+pub fn open_text_index(dir: &Path) -> Result<tantivy::Index, StorageError> {
+    tantivy::Index::open_in_dir(dir).map_err(|e| io_err(dir, e))
+}
+
+/// Reads a small file of a snapshot (rejects, generation outputs).
+pub fn read_file(p: &Path) -> Result<Vec<u8>, StorageError> {
+    fs::read(p).map_err(|e| io_err(p, e))
+}
+
+/// Creates a tantivy index in a (staging) snapshot directory.
+pub fn create_text_index(
+    dir: &Path,
+    schema: tantivy::schema::Schema,
+) -> Result<tantivy::Index, StorageError> {
+    fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    tantivy::Index::create_in_dir(dir, schema).map_err(|e| io_err(dir, e))
+}
+
+/// Creates a directory inside a (staging) snapshot.
+pub fn create_dir(dir: &Path) -> Result<(), StorageError> {
+    fs::create_dir_all(dir).map_err(|e| io_err(dir, e))
+}
+
+/// Dumps an HNSW graph into `dir` under `basename`.
+pub fn dump_hnsw(
+    hnsw: &hnsw_rs::hnsw::Hnsw<'static, f32, hnsw_rs::anndists::dist::distances::DistDot>,
+    dir: &Path,
+    basename: &str,
+) -> Result<(), StorageError> {
+    use hnsw_rs::api::AnnT;
+    fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    hnsw.file_dump(dir, basename).map_err(|e| io_err(dir, e))?;
+    Ok(())
+}
+
+/// Loads an HNSW graph dumped by [`dump_hnsw`]. The small reloader is
+/// leaked on purpose: hnsw_rs ties the graph's lifetime to it, and the graph
+/// lives as long as the snapshot that owns it (a few bytes per snapshot).
+pub fn load_hnsw(
+    dir: &Path,
+    basename: &str,
+) -> Result<hnsw_rs::hnsw::Hnsw<'static, f32, hnsw_rs::anndists::dist::distances::DistDot>, StorageError> {
+    let io: &'static mut hnsw_rs::hnswio::HnswIo =
+        Box::leak(Box::new(hnsw_rs::hnswio::HnswIo::new(dir, basename)));
+    io.load_hnsw::<f32, hnsw_rs::anndists::dist::distances::DistDot>()
+        .map_err(|e| io_err(dir, e))
+}

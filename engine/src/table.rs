@@ -1,0 +1,304 @@
+//! The snapshot's tables as plain column vectors, and their Arrow form.
+//!
+//! Invariant: row `i` of every per-creator column describes the creator
+//! with ordinal `i`; all columns have `len()` rows. `None` means unknown.
+
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::{DataType, Field, Schema};
+
+use crate::arrow_io::*;
+use crate::schema::{creator_niches as cn, creators as c, orgs as o, Platform};
+use crate::storage::StorageError;
+
+/// Profiles plus the features derived from history, one row per creator.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CreatorTable {
+    pub creator_id: Vec<String>,
+    pub handle: Vec<String>,
+    pub platform: Vec<Platform>,
+    pub bio: Vec<Option<String>>,
+    pub niches: Vec<Option<Vec<String>>>,
+    pub country: Vec<Option<String>>,
+    pub languages: Vec<Option<Vec<String>>>,
+    pub followers: Vec<u64>,
+    pub avg_views: Vec<Option<u64>>,
+    pub audience_countries: Vec<Option<Vec<(String, f32)>>>,
+    pub audience_ages: Vec<Option<[f32; 5]>>,
+    pub audience_female: Vec<Option<f32>>,
+    pub audience_quality: Vec<Option<f32>>,
+    pub rate_usd: Vec<Option<f64>>,
+    pub min_fee_usd: Vec<Option<f64>>,
+    pub accepts_usage_rights: Vec<Option<bool>>,
+    pub capacity: Vec<Option<u32>>,
+    pub brands_worked_with: Vec<Option<Vec<String>>>,
+    // --- derived from performance history
+    pub engagement_rate: Vec<Option<f32>>,
+    pub post_count: Vec<u32>,
+    pub cost_per_engagement: Vec<Option<f32>>,
+    pub median_fee_usd: Vec<Option<f64>>,
+    pub on_time_count: Vec<u32>,
+    pub on_time_known: Vec<u32>,
+    pub on_time_share: Vec<Option<f32>>,
+    pub mean_revisions: Vec<Option<f32>>,
+    pub last_posted_days: Vec<Option<f32>>,
+    pub history_brands: Vec<Option<Vec<String>>>,
+    // --- derived pricing
+    pub planned_fee_usd: Vec<f64>,
+    pub fee_source: Vec<u8>,
+}
+
+impl CreatorTable {
+    pub fn len(&self) -> usize {
+        self.creator_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.creator_id.is_empty()
+    }
+
+    pub fn to_batch(&self) -> Result<RecordBatch, StorageError> {
+        let cols: Vec<(&str, arrow_array::ArrayRef)> = vec![
+            (c::CREATOR_ID, str_col(&self.creator_id)),
+            (c::HANDLE, str_col(&self.handle)),
+            (
+                c::PLATFORM,
+                u8_col(&self.platform.iter().map(|p| p.code()).collect::<Vec<_>>()),
+            ),
+            (c::BIO, opt_str_col(&self.bio)),
+            (c::NICHES, list_str_col(&self.niches)),
+            (c::COUNTRY, opt_str_col(&self.country)),
+            (c::LANGUAGES, list_str_col(&self.languages)),
+            (c::FOLLOWERS, u64_col(&self.followers)),
+            (c::AVG_VIEWS, opt_u64_col(&self.avg_views)),
+            (
+                c::AUDIENCE_COUNTRIES,
+                share_map_col(&self.audience_countries),
+            ),
+            (c::AUDIENCE_AGES, fixed_f32_col(&self.audience_ages)),
+            (c::AUDIENCE_FEMALE, opt_f32_col(&self.audience_female)),
+            (c::AUDIENCE_QUALITY, opt_f32_col(&self.audience_quality)),
+            (c::RATE_USD, opt_f64_col(&self.rate_usd)),
+            (c::MIN_FEE_USD, opt_f64_col(&self.min_fee_usd)),
+            (
+                c::ACCEPTS_USAGE_RIGHTS,
+                opt_bool_col(&self.accepts_usage_rights),
+            ),
+            (c::CAPACITY, opt_u32_col(&self.capacity)),
+            (
+                c::BRANDS_WORKED_WITH,
+                list_str_col(&self.brands_worked_with),
+            ),
+            (c::ENGAGEMENT_RATE, opt_f32_col(&self.engagement_rate)),
+            (c::POST_COUNT, u32_col(&self.post_count)),
+            (
+                c::COST_PER_ENGAGEMENT,
+                opt_f32_col(&self.cost_per_engagement),
+            ),
+            (c::MEDIAN_FEE_USD, opt_f64_col(&self.median_fee_usd)),
+            (c::ON_TIME_COUNT, u32_col(&self.on_time_count)),
+            (c::ON_TIME_KNOWN, u32_col(&self.on_time_known)),
+            (c::ON_TIME_SHARE, opt_f32_col(&self.on_time_share)),
+            (c::MEAN_REVISIONS, opt_f32_col(&self.mean_revisions)),
+            (c::LAST_POSTED_DAYS, opt_f32_col(&self.last_posted_days)),
+            (c::HISTORY_BRANDS, list_str_col(&self.history_brands)),
+            (c::PLANNED_FEE_USD, f64_col(&self.planned_fee_usd)),
+            (c::FEE_SOURCE, u8_col(&self.fee_source)),
+        ];
+        batch("creators", cols)
+    }
+
+    pub fn from_batch(b: &RecordBatch) -> Result<CreatorTable, StorageError> {
+        let r = Columns {
+            table: "creators",
+            batch: b,
+        };
+        let platform = r
+            .u8s(c::PLATFORM)?
+            .into_iter()
+            .map(|code| {
+                Platform::from_code(code).ok_or_else(|| StorageError::Schema {
+                    table: "creators".into(),
+                    message: format!("unknown platform code {code}"),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(CreatorTable {
+            creator_id: r.strings(c::CREATOR_ID)?,
+            handle: r.strings(c::HANDLE)?,
+            platform,
+            bio: r.opt_strings(c::BIO)?,
+            niches: r.list_strs(c::NICHES)?,
+            country: r.opt_strings(c::COUNTRY)?,
+            languages: r.list_strs(c::LANGUAGES)?,
+            followers: r.u64s(c::FOLLOWERS)?,
+            avg_views: r.opt_u64s(c::AVG_VIEWS)?,
+            audience_countries: r.share_maps(c::AUDIENCE_COUNTRIES)?,
+            audience_ages: r.fixed_f32::<5>(c::AUDIENCE_AGES)?,
+            audience_female: r.opt_f32s(c::AUDIENCE_FEMALE)?,
+            audience_quality: r.opt_f32s(c::AUDIENCE_QUALITY)?,
+            rate_usd: r.opt_f64s(c::RATE_USD)?,
+            min_fee_usd: r.opt_f64s(c::MIN_FEE_USD)?,
+            accepts_usage_rights: r.opt_bools(c::ACCEPTS_USAGE_RIGHTS)?,
+            capacity: r.opt_u32s(c::CAPACITY)?,
+            brands_worked_with: r.list_strs(c::BRANDS_WORKED_WITH)?,
+            engagement_rate: r.opt_f32s(c::ENGAGEMENT_RATE)?,
+            post_count: r.u32s(c::POST_COUNT)?,
+            cost_per_engagement: r.opt_f32s(c::COST_PER_ENGAGEMENT)?,
+            median_fee_usd: r.opt_f64s(c::MEDIAN_FEE_USD)?,
+            on_time_count: r.u32s(c::ON_TIME_COUNT)?,
+            on_time_known: r.u32s(c::ON_TIME_KNOWN)?,
+            on_time_share: r.opt_f32s(c::ON_TIME_SHARE)?,
+            mean_revisions: r.opt_f32s(c::MEAN_REVISIONS)?,
+            last_posted_days: r.opt_f32s(c::LAST_POSTED_DAYS)?,
+            history_brands: r.list_strs(c::HISTORY_BRANDS)?,
+            planned_fee_usd: r.f64s(c::PLANNED_FEE_USD)?,
+            fee_source: r.u8s(c::FEE_SOURCE)?,
+        })
+    }
+}
+
+/// Engagement rate per creator and niche (only niches with history).
+/// Sorted by (ordinal, niche).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NicheStats {
+    pub ordinal: Vec<u32>,
+    pub niche: Vec<String>,
+    pub engagement_rate: Vec<f32>,
+    pub posts: Vec<u32>,
+}
+
+impl NicheStats {
+    pub fn to_batch(&self) -> Result<RecordBatch, StorageError> {
+        batch(
+            "creator_niches",
+            vec![
+                (cn::ORDINAL, u32_col(&self.ordinal)),
+                (cn::NICHE, str_col(&self.niche)),
+                (cn::ENGAGEMENT_RATE, f32_col(&self.engagement_rate)),
+                (cn::POSTS, u32_col(&self.posts)),
+            ],
+        )
+    }
+
+    pub fn from_batch(b: &RecordBatch) -> Result<NicheStats, StorageError> {
+        let r = Columns {
+            table: "creator_niches",
+            batch: b,
+        };
+        Ok(NicheStats {
+            ordinal: r.u32s(cn::ORDINAL)?,
+            niche: r.strings(cn::NICHE)?,
+            engagement_rate: r.f32s(cn::ENGAGEMENT_RATE)?,
+            posts: r.u32s(cn::POSTS)?,
+        })
+    }
+}
+
+/// Payment record per paying org.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OrgTable {
+    pub org_id: Vec<String>,
+    pub invoices: Vec<u32>,
+    pub median_days_to_pay: Vec<Option<f32>>,
+    pub unpaid_after_60_share: Vec<Option<f32>>,
+}
+
+impl OrgTable {
+    pub fn to_batch(&self) -> Result<RecordBatch, StorageError> {
+        batch(
+            "orgs",
+            vec![
+                (o::ORG_ID, str_col(&self.org_id)),
+                (o::INVOICES, u32_col(&self.invoices)),
+                (o::MEDIAN_DAYS_TO_PAY, opt_f32_col(&self.median_days_to_pay)),
+                (
+                    o::UNPAID_AFTER_60_SHARE,
+                    opt_f32_col(&self.unpaid_after_60_share),
+                ),
+            ],
+        )
+    }
+
+    pub fn from_batch(b: &RecordBatch) -> Result<OrgTable, StorageError> {
+        let r = Columns {
+            table: "orgs",
+            batch: b,
+        };
+        Ok(OrgTable {
+            org_id: r.strings(o::ORG_ID)?,
+            invoices: r.u32s(o::INVOICES)?,
+            median_days_to_pay: r.opt_f32s(o::MEDIAN_DAYS_TO_PAY)?,
+            unpaid_after_60_share: r.opt_f32s(o::UNPAID_AFTER_60_SHARE)?,
+        })
+    }
+
+    pub fn find(&self, org_id: &str) -> Option<usize> {
+        self.org_id.iter().position(|o| o == org_id)
+    }
+}
+
+/// Creator vectors: a flat row-major `len x dim` matrix of unit vectors
+/// (or zero rows when nothing is known), and where they came from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VectorTable {
+    pub dim: usize,
+    pub data: Vec<f32>,
+    /// true: the contract's `embedding` column; false: derived (see `vector`).
+    pub user_supplied: bool,
+}
+
+impl VectorTable {
+    #[inline]
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+
+    pub fn len(&self) -> usize {
+        self.data.len().checked_div(self.dim).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn to_batch(&self) -> Result<RecordBatch, StorageError> {
+        batch("vectors", vec![("vector", matrix_col(&self.data, self.dim))])
+    }
+
+    pub fn from_batch(b: &RecordBatch, user_supplied: bool) -> Result<VectorTable, StorageError> {
+        let r = Columns {
+            table: "vectors",
+            batch: b,
+        };
+        let (data, dim) = r.matrix("vector")?;
+        Ok(VectorTable {
+            dim,
+            data,
+            user_supplied,
+        })
+    }
+}
+
+pub(crate) fn batch(
+    table: &str,
+    cols: Vec<(&str, arrow_array::ArrayRef)>,
+) -> Result<RecordBatch, StorageError> {
+    let fields: Vec<Field> = cols
+        .iter()
+        .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+        .collect();
+    let schema = Arc::new(Schema::new(fields));
+    RecordBatch::try_new(schema, cols.into_iter().map(|(_, a)| a).collect()).map_err(|e| {
+        StorageError::Schema {
+            table: table.to_string(),
+            message: e.to_string(),
+        }
+    })
+}
+
+/// The Arrow type of a share-map column (for manifests and docs).
+pub fn share_map_data_type() -> DataType {
+    share_map_type()
+}

@@ -1,0 +1,244 @@
+//! The full-text index over creators (tantivy): schema, build, BM25 query.
+//!
+//! Fields: `bio`, `niches`, `handle`, `brands` (all tokenized by tantivy's
+//! default analyzer) and `ordinal` (u64 fast field = row in the creators
+//! table). Invariant: every document carries its ordinal, so segment merges
+//! and multi-threaded indexing can reorder docs without breaking the map.
+
+use std::sync::Arc;
+
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::schema::{Field, IndexRecordOption, Schema as TvSchema, FAST, INDEXED, TEXT};
+use tantivy::{DocId, Index, IndexReader, Score, SegmentReader, TantivyDocument, Term};
+
+use crate::bitset::Bitset;
+use crate::table::CreatorTable;
+
+pub const F_ORDINAL: &str = "ordinal";
+pub const F_BIO: &str = "bio";
+pub const F_NICHES: &str = "niches";
+pub const F_HANDLE: &str = "handle";
+pub const F_BRANDS: &str = "brands";
+
+#[derive(Debug, Clone, Copy)]
+pub struct TextFields {
+    pub ordinal: Field,
+    pub bio: Field,
+    pub niches: Field,
+    pub handle: Field,
+    pub brands: Field,
+}
+
+pub fn text_schema() -> (TvSchema, TextFields) {
+    let mut b = TvSchema::builder();
+    let ordinal = b.add_u64_field(F_ORDINAL, FAST | INDEXED);
+    let bio = b.add_text_field(F_BIO, TEXT);
+    let niches = b.add_text_field(F_NICHES, TEXT);
+    let handle = b.add_text_field(F_HANDLE, TEXT);
+    let brands = b.add_text_field(F_BRANDS, TEXT);
+    (
+        b.build(),
+        TextFields {
+            ordinal,
+            bio,
+            niches,
+            handle,
+            brands,
+        },
+    )
+}
+
+fn fields_of(schema: &TvSchema) -> tantivy::Result<TextFields> {
+    Ok(TextFields {
+        ordinal: schema.get_field(F_ORDINAL)?,
+        bio: schema.get_field(F_BIO)?,
+        niches: schema.get_field(F_NICHES)?,
+        handle: schema.get_field(F_HANDLE)?,
+        brands: schema.get_field(F_BRANDS)?,
+    })
+}
+
+/// Indexes every creator of `table` into `index` (created by
+/// `storage::create_text_index` with [`text_schema`]) and commits.
+pub fn build_text_index(
+    index: &Index,
+    table: &CreatorTable,
+    threads: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> tantivy::Result<()> {
+    let f = fields_of(&index.schema())?;
+    let threads = threads.clamp(1, 8);
+    let mut writer: tantivy::IndexWriter<TantivyDocument> =
+        index.writer_with_num_threads(threads, 100_000_000 * threads)?;
+    for i in 0..table.len() {
+        let mut d = TantivyDocument::default();
+        d.add_u64(f.ordinal, i as u64);
+        if let Some(bio) = &table.bio[i] {
+            d.add_text(f.bio, bio);
+        }
+        if let Some(ns) = &table.niches[i] {
+            for n in ns {
+                // "vegan-food" is indexed as "vegan food" so words match.
+                d.add_text(f.niches, n.replace('-', " "));
+            }
+        }
+        d.add_text(f.handle, table.handle[i].replace(['_', '.', '-'], " "));
+        for b in table.brands_worked_with[i].iter().flatten() {
+            d.add_text(f.brands, b);
+        }
+        for b in table.history_brands[i].iter().flatten() {
+            d.add_text(f.brands, b);
+        }
+        writer.add_document(d)?;
+        if i % 50_000 == 49_999 {
+            progress(50_000);
+        }
+    }
+    writer.commit()?;
+    writer.wait_merging_threads()?;
+    Ok(())
+}
+
+/// A loaded text index, ready to answer brief queries.
+pub struct TextIndex {
+    index: Index,
+    reader: IndexReader,
+    fields: TextFields,
+}
+
+impl std::fmt::Debug for TextIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextIndex").finish_non_exhaustive()
+    }
+}
+
+/// The brief's words to search for, with their field boosts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TextQuery {
+    /// (text, boost) searched in bio and brands-free fields.
+    pub phrases: Vec<(String, f32)>,
+    /// Niche names (searched in `niches` with a boost, and in `bio`).
+    pub niches: Vec<String>,
+}
+
+impl TextQuery {
+    pub fn is_empty(&self) -> bool {
+        self.phrases.is_empty() && self.niches.is_empty()
+    }
+}
+
+impl TextIndex {
+    pub fn open(index: Index) -> tantivy::Result<TextIndex> {
+        let fields = fields_of(&index.schema())?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(tantivy::ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(TextIndex {
+            index,
+            reader,
+            fields,
+        })
+    }
+
+    fn terms(&self, field: Field, text: &str) -> Vec<Term> {
+        let mut out = Vec::new();
+        if let Ok(mut an) = self.index.tokenizer_for_field(field) {
+            let mut ts = an.token_stream(text);
+            ts.process(&mut |t| out.push(Term::from_field_text(field, &t.text)));
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Builds the BM25 query; `None` when the brief has no searchable words.
+    pub fn build_query(&self, q: &TextQuery) -> Option<Box<dyn Query>> {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut push = |field: Field, text: &str, boost: f32| {
+            for t in self.terms(field, text) {
+                let tq: Box<dyn Query> = Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs));
+                clauses.push((Occur::Should, Box::new(BoostQuery::new(tq, boost))));
+            }
+        };
+        for (text, boost) in &q.phrases {
+            push(self.fields.bio, text, *boost);
+        }
+        for n in &q.niches {
+            let words = n.replace('-', " ");
+            push(self.fields.niches, &words, 2.0);
+            push(self.fields.bio, &words, 0.5);
+        }
+        if clauses.is_empty() {
+            return None;
+        }
+        Some(Box::new(BooleanQuery::new(clauses)))
+    }
+
+    /// BM25 scores of every matching creator whose bit is set in `allowed`,
+    /// as (score, ordinal), unordered.
+    pub fn scores(&self, query: &dyn Query, allowed: &Arc<Bitset>) -> Vec<(f32, u32)> {
+        let searcher = self.reader.searcher();
+        let collector = FilteredScores {
+            allowed: allowed.clone(),
+        };
+        searcher.search(query, &collector).unwrap_or_default()
+    }
+
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+}
+
+/// Collects (score, ordinal) of docs allowed by a bitset: one vector per
+/// segment, concatenated at the end.
+struct FilteredScores {
+    allowed: Arc<Bitset>,
+}
+
+struct FilteredSegment {
+    allowed: Arc<Bitset>,
+    ordinals: Arc<dyn tantivy::columnar::ColumnValues<u64>>,
+    out: Vec<(f32, u32)>,
+}
+
+impl Collector for FilteredScores {
+    type Fruit = Vec<(f32, u32)>;
+    type Child = FilteredSegment;
+
+    fn for_segment(&self, _ord: u32, segment: &SegmentReader) -> tantivy::Result<FilteredSegment> {
+        let ordinals = segment
+            .fast_fields()
+            .u64(F_ORDINAL)?
+            .first_or_default_col(u64::MAX);
+        Ok(FilteredSegment {
+            allowed: self.allowed.clone(),
+            ordinals,
+            out: Vec::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        true
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<(f32, u32)>>) -> tantivy::Result<Vec<(f32, u32)>> {
+        Ok(fruits.concat())
+    }
+}
+
+impl SegmentCollector for FilteredSegment {
+    type Fruit = Vec<(f32, u32)>;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        let o = self.ordinals.get_val(doc);
+        if o != u64::MAX && self.allowed.get(o as usize) {
+            self.out.push((score, o as u32));
+        }
+    }
+
+    fn harvest(self) -> Vec<(f32, u32)> {
+        self.out
+    }
+}

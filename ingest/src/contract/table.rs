@@ -1,0 +1,395 @@
+//! The three contract tables (creators, performance, payments): their
+//! fields, and the one row builder per table that every format shares.
+//!
+//! Invariant: `Table::build` is the only place a contract record is made
+//! from cells; it checks every field of the row (one `Reject` per bad
+//! field) and returns a record only when the whole row is valid.
+
+use cloutdesk_engine::schema::{Deliverable, Platform};
+
+use super::value::{self, Cell};
+use crate::records::{CreatorRecord, LoadedFile, PaymentRecord, PerformanceRecord, Reject};
+
+/// One field of a contract table.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FieldSpec {
+    pub name: &'static str,
+    pub required: bool,
+}
+
+const fn req(name: &'static str) -> FieldSpec {
+    FieldSpec {
+        name,
+        required: true,
+    }
+}
+
+const fn opt(name: &'static str) -> FieldSpec {
+    FieldSpec {
+        name,
+        required: false,
+    }
+}
+
+/// A contract table: its fields in contract order, and the row builder.
+pub(crate) trait Table {
+    type Record;
+    /// The fields, in contract order; `build` gets one cell per field, in
+    /// this order (`Cell::Missing` for an absent column or key).
+    const FIELDS: &'static [FieldSpec];
+    fn build(cells: &[Cell<'_>], ctx: &mut RowCtx<'_>) -> Option<Self::Record>;
+}
+
+/// Per-load state shared by the rows of one file.
+#[derive(Debug, Default)]
+pub(crate) struct LoadState {
+    /// The embedding length fixed by the first landed row that has one.
+    embedding_len: Option<usize>,
+}
+
+/// Collects one row's problems.
+pub(crate) struct RowCtx<'l> {
+    file: &'l str,
+    row: usize,
+    rejects: &'l mut Vec<Reject>,
+    state: &'l mut LoadState,
+    bad: bool,
+}
+
+impl RowCtx<'_> {
+    fn reject(&mut self, field: &str, reason: String) {
+        self.bad = true;
+        self.rejects.push(Reject {
+            file: self.file.to_string(),
+            row: self.row,
+            field: field.to_string(),
+            reason,
+        });
+    }
+
+    /// An optional field: `None` when unknown or invalid (then rejected).
+    fn opt<T>(
+        &mut self,
+        field: &str,
+        cell: &Cell<'_>,
+        parse: impl FnOnce(&Cell<'_>) -> Result<T, String>,
+    ) -> Option<T> {
+        if *cell == Cell::Missing {
+            return None;
+        }
+        match parse(cell) {
+            Ok(v) => Some(v),
+            Err(reason) => {
+                self.reject(field, reason);
+                None
+            }
+        }
+    }
+
+    /// A required field: `None` (and a reject) when unknown or invalid.
+    fn req<T>(
+        &mut self,
+        field: &str,
+        cell: &Cell<'_>,
+        parse: impl FnOnce(&Cell<'_>) -> Result<T, String>,
+    ) -> Option<T> {
+        if *cell == Cell::Missing {
+            self.reject(field, "is required but missing or empty".to_string());
+            return None;
+        }
+        self.opt(field, cell, parse)
+    }
+}
+
+/// Accumulates a file's landed rows and rejects.
+pub(crate) struct Loader<R> {
+    file: String,
+    out: LoadedFile<R>,
+    state: LoadState,
+}
+
+impl<R> Loader<R> {
+    pub(crate) fn new(file: String) -> Self {
+        Loader {
+            file,
+            out: LoadedFile {
+                rows: Vec::new(),
+                rejects: Vec::new(),
+                rows_read: 0,
+            },
+            state: LoadState::default(),
+        }
+    }
+
+    /// A row that could not even be split into cells (ragged CSV row,
+    /// malformed JSON line): one reject with a pseudo-field such as `<row>`.
+    pub(crate) fn reject_row(&mut self, row: usize, field: &str, reason: String) {
+        self.out.rows_read += 1;
+        self.out.rejects.push(Reject {
+            file: self.file.clone(),
+            row,
+            field: field.to_string(),
+            reason,
+        });
+    }
+
+    /// A rejected field found while extracting cells (e.g. a non-UTF-8 CSV
+    /// cell); the row must then be passed to `row` with `already_bad`.
+    pub(crate) fn reject_field(&mut self, row: usize, field: &str, reason: String) {
+        self.out.rejects.push(Reject {
+            file: self.file.clone(),
+            row,
+            field: field.to_string(),
+            reason,
+        });
+    }
+
+    /// Validates one row of cells (one per `T::FIELDS`, in order); it lands
+    /// if every field is valid and `already_bad` is false.
+    pub(crate) fn row<T: Table<Record = R>>(
+        &mut self,
+        row: usize,
+        cells: &[Cell<'_>],
+        already_bad: bool,
+    ) {
+        debug_assert_eq!(cells.len(), T::FIELDS.len());
+        self.out.rows_read += 1;
+        let mut ctx = RowCtx {
+            file: &self.file,
+            row,
+            rejects: &mut self.out.rejects,
+            state: &mut self.state,
+            bad: already_bad,
+        };
+        if let Some(rec) = T::build(cells, &mut ctx) {
+            if !ctx.bad {
+                self.out.rows.push((row, rec));
+            }
+        }
+    }
+
+    pub(crate) fn finish(self) -> LoadedFile<R> {
+        self.out
+    }
+}
+
+/// The contract's `platform` spellings, for reasons.
+const PLATFORMS: &str = "instagram, tiktok, youtube, twitch, x, other";
+/// The contract's `deliverable` spellings, for reasons.
+const DELIVERABLES: &str = "post, reel, story, video, short, stream";
+
+/// The creators table.
+pub(crate) struct Creators;
+
+impl Table for Creators {
+    type Record = CreatorRecord;
+    const FIELDS: &'static [FieldSpec] = &[
+        req("creator_id"),
+        req("handle"),
+        req("platform"),
+        opt("bio"),
+        opt("niches"),
+        opt("country"),
+        opt("languages"),
+        req("followers"),
+        opt("avg_views"),
+        opt("audience_countries"),
+        opt("audience_ages"),
+        opt("audience_female"),
+        opt("audience_quality"),
+        opt("rate_usd"),
+        opt("min_fee_usd"),
+        opt("accepts_usage_rights"),
+        opt("capacity"),
+        opt("brands_worked_with"),
+        opt("embedding"),
+    ];
+
+    fn build(cells: &[Cell<'_>], x: &mut RowCtx<'_>) -> Option<CreatorRecord> {
+        let [creator_id, handle, platform, bio, niches, country, languages, followers, avg_views, audience_countries, audience_ages, audience_female, audience_quality, rate_usd, min_fee_usd, accepts_usage_rights, capacity, brands_worked_with, embedding] =
+            cells
+        else {
+            return None;
+        };
+        let creator_id = x.req("creator_id", creator_id, value::id);
+        let handle = x.req("handle", handle, value::handle);
+        let platform = x.req("platform", platform, |c| {
+            value::enumerated(c, Platform::parse, PLATFORMS)
+        });
+        let bio = x.opt("bio", bio, value::bio);
+        let niches = x.opt("niches", niches, value::niches);
+        let country = x.opt("country", country, value::country);
+        let languages = x.opt("languages", languages, value::languages);
+        let followers = x.req("followers", followers, value::uint);
+        let avg_views = x.opt("avg_views", avg_views, value::uint);
+        let audience_countries = x.opt(
+            "audience_countries",
+            audience_countries,
+            value::country_shares,
+        );
+        let audience_ages = x.opt("audience_ages", audience_ages, value::age_shares);
+        let audience_female = x.opt("audience_female", audience_female, value::share);
+        let audience_quality = x.opt("audience_quality", audience_quality, value::share);
+        let rate_usd = x.opt("rate_usd", rate_usd, value::money);
+        let min_fee_usd = x.opt("min_fee_usd", min_fee_usd, value::money);
+        let accepts_usage_rights = x.opt(
+            "accepts_usage_rights",
+            accepts_usage_rights,
+            value::boolean,
+        );
+        let capacity = x.opt("capacity", capacity, value::uint32);
+        let brands_worked_with = x.opt("brands_worked_with", brands_worked_with, value::brands);
+        let embedding = x.opt("embedding", embedding, value::embedding);
+        if let (Some(e), Some(n)) = (&embedding, x.state.embedding_len) {
+            if e.len() != n {
+                x.reject(
+                    "embedding",
+                    format!(
+                        "has {} values, but the embeddings of earlier rows have {n}",
+                        e.len()
+                    ),
+                );
+            }
+        }
+        if x.bad {
+            return None;
+        }
+        if let Some(e) = &embedding {
+            x.state.embedding_len.get_or_insert(e.len());
+        }
+        Some(CreatorRecord {
+            creator_id: creator_id?,
+            handle: handle?,
+            platform: platform?,
+            bio,
+            niches,
+            country,
+            languages,
+            followers: followers?,
+            avg_views,
+            audience_countries,
+            audience_ages,
+            audience_female,
+            audience_quality,
+            rate_usd,
+            min_fee_usd,
+            accepts_usage_rights,
+            capacity,
+            brands_worked_with,
+            embedding,
+        })
+    }
+}
+
+/// The performance table.
+pub(crate) struct Performance;
+
+impl Table for Performance {
+    type Record = PerformanceRecord;
+    const FIELDS: &'static [FieldSpec] = &[
+        req("creator_id"),
+        req("campaign_id"),
+        req("brand"),
+        opt("niche"),
+        req("posted_at"),
+        opt("deliverable"),
+        req("fee_usd"),
+        opt("impressions"),
+        req("engagements"),
+        opt("clicks"),
+        opt("conversions"),
+        opt("on_time"),
+        opt("revisions"),
+    ];
+
+    fn build(cells: &[Cell<'_>], x: &mut RowCtx<'_>) -> Option<PerformanceRecord> {
+        let [creator_id, campaign_id, brand, niche, posted_at, deliverable, fee_usd, impressions, engagements, clicks, conversions, on_time, revisions] =
+            cells
+        else {
+            return None;
+        };
+        let creator_id = x.req("creator_id", creator_id, value::id);
+        let campaign_id = x.req("campaign_id", campaign_id, value::id);
+        let brand = x.req("brand", brand, value::nonempty_text);
+        let niche = x.opt("niche", niche, value::category);
+        let posted_at = x.req("posted_at", posted_at, value::timestamp);
+        let deliverable = x.opt("deliverable", deliverable, |c| {
+            value::enumerated(c, Deliverable::parse, DELIVERABLES)
+        });
+        let fee_usd = x.req("fee_usd", fee_usd, value::money);
+        let impressions = x.opt("impressions", impressions, value::uint);
+        let engagements = x.req("engagements", engagements, value::uint);
+        let clicks = x.opt("clicks", clicks, value::uint);
+        let conversions = x.opt("conversions", conversions, value::uint);
+        let on_time = x.opt("on_time", on_time, value::boolean);
+        let revisions = x.opt("revisions", revisions, value::uint32);
+        if x.bad {
+            return None;
+        }
+        Some(PerformanceRecord {
+            creator_id: creator_id?,
+            campaign_id: campaign_id?,
+            brand: brand?,
+            niche,
+            posted_at: posted_at?,
+            deliverable,
+            fee_usd: fee_usd?,
+            impressions,
+            engagements: engagements?,
+            clicks,
+            conversions,
+            on_time,
+            revisions,
+        })
+    }
+}
+
+/// The payments table.
+pub(crate) struct Payments;
+
+impl Table for Payments {
+    type Record = PaymentRecord;
+    const FIELDS: &'static [FieldSpec] = &[
+        req("org_id"),
+        req("creator_id"),
+        req("campaign_id"),
+        req("amount_usd"),
+        req("invoiced_at"),
+        opt("paid_at"),
+    ];
+
+    fn build(cells: &[Cell<'_>], x: &mut RowCtx<'_>) -> Option<PaymentRecord> {
+        let [org_id, creator_id, campaign_id, amount_usd, invoiced_at, paid_at] = cells else {
+            return None;
+        };
+        let org_id = x.req("org_id", org_id, value::id);
+        let creator_id = x.req("creator_id", creator_id, value::id);
+        let campaign_id = x.req("campaign_id", campaign_id, value::id);
+        let amount_usd = x.req("amount_usd", amount_usd, value::money);
+        let invoiced_at = x.req("invoiced_at", invoiced_at, value::date);
+        let paid_at = x.opt("paid_at", paid_at, value::date);
+        if let (Some(inv), Some(paid)) = (invoiced_at, paid_at) {
+            if paid < inv {
+                x.reject(
+                    "paid_at",
+                    format!(
+                        "{} is before invoiced_at {}",
+                        value::format_date(paid),
+                        value::format_date(inv)
+                    ),
+                );
+            }
+        }
+        if x.bad {
+            return None;
+        }
+        Some(PaymentRecord {
+            org_id: org_id?,
+            creator_id: creator_id?,
+            campaign_id: campaign_id?,
+            amount_usd: amount_usd?,
+            invoiced_at: invoiced_at?,
+            paid_at,
+        })
+    }
+}

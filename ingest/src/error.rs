@@ -1,0 +1,34 @@
+//! Errors of the offline pipeline.
+//!
+//! `File` errors are the user's (a file that cannot be read as the contract
+//! says); `Internal` ones are ours. Row-level problems are not errors: they
+//! are [`crate::records::Reject`]s, and the good rows still land.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// A file-level fault: unreadable, unknown extension, bad header,
+    /// truncated or corrupt Parquet. Nothing is published.
+    #[error("{path}: {message}")]
+    File { path: PathBuf, message: String },
+    /// `--strict` and at least one row was rejected.
+    #[error("strict load: {count} row(s) rejected, first: {first}")]
+    Strict { count: usize, first: String },
+    /// The load would leave no creators at all.
+    #[error("no valid creator rows: nothing to publish")]
+    Empty,
+    #[error("snapshot: {0}")]
+    Snapshot(#[from] cloutdesk_engine::storage::StorageError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl IngestError {
+    pub fn file(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        IngestError::File {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Cloutdesk offline pipeline.
+pub mod contract;
+pub mod error;
+pub mod generate;
+pub mod records;
+
+pub use error::IngestError;
