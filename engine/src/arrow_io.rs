@@ -62,6 +62,10 @@ pub fn i64_col(v: &[i64]) -> ArrayRef {
     Arc::new(arrow_array::Int64Array::from(v.to_vec()))
 }
 
+pub fn opt_i64_col(v: &[Option<i64>]) -> ArrayRef {
+    Arc::new(arrow_array::Int64Array::from(v.to_vec()))
+}
+
 pub fn opt_bool_col(v: &[Option<bool>]) -> ArrayRef {
     Arc::new(BooleanArray::from(v.to_vec()))
 }
@@ -179,7 +183,9 @@ impl<'a> Columns<'a> {
 
     pub fn strings(&self, name: &str) -> Result<Vec<String>, StorageError> {
         let a: &StringArray = self.typed(name)?;
-        Ok(a.iter().map(|s| s.unwrap_or_default().to_string()).collect())
+        Ok(a.iter()
+            .map(|s| s.unwrap_or_default().to_string())
+            .collect())
     }
 
     pub fn opt_strings(&self, name: &str) -> Result<Vec<Option<String>>, StorageError> {
@@ -235,6 +241,11 @@ impl<'a> Columns<'a> {
     pub fn i64s(&self, name: &str) -> Result<Vec<i64>, StorageError> {
         let a: &arrow_array::Int64Array = self.typed(name)?;
         Ok(a.values().to_vec())
+    }
+
+    pub fn opt_i64s(&self, name: &str) -> Result<Vec<Option<i64>>, StorageError> {
+        let a: &arrow_array::Int64Array = self.typed(name)?;
+        Ok(a.iter().collect())
     }
 
     pub fn opt_bools(&self, name: &str) -> Result<Vec<Option<bool>>, StorageError> {

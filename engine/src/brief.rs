@@ -281,9 +281,11 @@ impl<'a> V<'a> {
 
     fn uint(&mut self, v: &Value, path: &str, max: u64) -> Option<u64> {
         let ok = match v {
-            Value::Number(n) => n
-                .as_u64()
-                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64)),
+            Value::Number(n) => n.as_u64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                    .map(|f| f as u64)
+            }),
             _ => None,
         };
         match ok {
@@ -293,7 +295,10 @@ impl<'a> V<'a> {
                 None
             }
             None => {
-                self.err(path, format!("must be a non-negative integer, got {}", show(v)));
+                self.err(
+                    path,
+                    format!("must be a non-negative integer, got {}", show(v)),
+                );
                 None
             }
         }
@@ -478,7 +483,10 @@ impl CampaignBrief {
             target.countries = tget("countries").and_then(|x| {
                 let list = c.strings(x, "target.countries")?;
                 if list.is_empty() {
-                    c.err("target.countries", "must not be empty (omit it for no constraint)");
+                    c.err(
+                        "target.countries",
+                        "must not be empty (omit it for no constraint)",
+                    );
                 }
                 for (i, s) in list.iter().enumerate() {
                     if !is_country(s) {
@@ -493,7 +501,10 @@ impl CampaignBrief {
             target.languages = tget("languages").and_then(|x| {
                 let list = c.strings(x, "target.languages")?;
                 if list.is_empty() {
-                    c.err("target.languages", "must not be empty (omit it for no constraint)");
+                    c.err(
+                        "target.languages",
+                        "must not be empty (omit it for no constraint)",
+                    );
                 }
                 for (i, s) in list.iter().enumerate() {
                     if !is_language(s) {
@@ -521,8 +532,8 @@ impl CampaignBrief {
                     target.audience_ages = Some(ages);
                 }
             }
-            target.audience_female = tget("audience_female")
-                .and_then(|x| c.share(x, "target.audience_female"));
+            target.audience_female =
+                tget("audience_female").and_then(|x| c.share(x, "target.audience_female"));
         }
         // creator filters
         let mut filters = CreatorFilters::default();
@@ -651,7 +662,10 @@ impl CampaignBrief {
         let fee_range_usd = get("fee_range_usd").and_then(|x| {
             let a = c.array(x, "fee_range_usd")?;
             if a.len() != 2 {
-                c.err("fee_range_usd", format!("must be [min, max], got {} values", a.len()));
+                c.err(
+                    "fee_range_usd",
+                    format!("must be [min, max], got {} values", a.len()),
+                );
                 return None;
             }
             let lo = c.money(&a[0], "fee_range_usd[0]");
@@ -937,7 +951,12 @@ mod tests {
         let b = CampaignBrief::from_json(&v, &ctx()).unwrap();
         assert_eq!(
             b.missing(),
-            vec!["deliverables", "usage_rights", "timeline", "payment_terms_days"]
+            vec![
+                "deliverables",
+                "usage_rights",
+                "timeline",
+                "payment_terms_days"
+            ]
         );
     }
 

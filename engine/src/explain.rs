@@ -93,7 +93,10 @@ pub fn reasons(sc: &BriefScorer<'_>, x: &Scored) -> Vec<String> {
             ),
         ));
     } else if !declared.is_empty() {
-        out.push((x.signals.niche, format!("creates {} content", declared.join(", "))));
+        out.push((
+            x.signals.niche,
+            format!("creates {} content", declared.join(", ")),
+        ));
     }
     // Price.
     if x.expected_engagements > 0.0 {

@@ -24,6 +24,7 @@ pub mod codes;
 pub mod explain;
 pub mod filter;
 pub mod matcher;
+pub mod pricing;
 pub mod schema;
 pub mod select;
 pub mod signals;

@@ -164,7 +164,12 @@ impl Matcher {
         );
         let sc = BriefScorer::new(b, s);
         // Present best first by marginal value per dollar as chosen.
-        let mut order: Vec<(usize, f64)> = p.chosen.iter().copied().zip(p.gains.iter().copied()).collect();
+        let mut order: Vec<(usize, f64)> = p
+            .chosen
+            .iter()
+            .copied()
+            .zip(p.gains.iter().copied())
+            .collect();
         order.sort_by(|a, b2| {
             let ra = pool.scored[a.0].score;
             let rb = pool.scored[b2.0].score;
@@ -197,7 +202,10 @@ impl Matcher {
                 reasons: reasons(&sc, x),
             });
         }
-        let fee_cents: u64 = selected.iter().map(|c| (c.fee_usd * 100.0).round() as u64).sum();
+        let fee_cents: u64 = selected
+            .iter()
+            .map(|c| (c.fee_usd * 100.0).round() as u64)
+            .sum();
         let totals = Totals {
             creators: selected.len(),
             fee_usd: fee_cents as f64 / 100.0,

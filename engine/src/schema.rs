@@ -246,7 +246,20 @@ pub fn parse_date(s: &str) -> Option<i32> {
         return None;
     }
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let dim = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let dim = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     if d > dim[m as usize - 1] {
         return None;
     }
@@ -266,9 +279,22 @@ mod date_tests {
     #[test]
     fn dates_round_trip() {
         assert_eq!(parse_date("1970-01-01"), Some(0));
-        assert_eq!(parse_date("2026-12-10").map(format_date).as_deref(), Some("2026-12-10"));
-        assert_eq!(parse_date("2024-02-29").map(format_date).as_deref(), Some("2024-02-29"));
-        for bad in ["2023-02-29", "2026-13-01", "2026-1-01", "26-01-01", "2026-01-00", "2026/01/01"] {
+        assert_eq!(
+            parse_date("2026-12-10").map(format_date).as_deref(),
+            Some("2026-12-10")
+        );
+        assert_eq!(
+            parse_date("2024-02-29").map(format_date).as_deref(),
+            Some("2024-02-29")
+        );
+        for bad in [
+            "2023-02-29",
+            "2026-13-01",
+            "2026-1-01",
+            "26-01-01",
+            "2026-01-00",
+            "2026/01/01",
+        ] {
             assert_eq!(parse_date(bad), None, "{bad}");
         }
         for z in [-1000, 0, 1, 20_000, 20_423] {

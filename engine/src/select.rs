@@ -114,11 +114,15 @@ fn greedy(items: &[Item], budget: u64, wanted: usize, caps: &Caps, lambda: f64) 
         if it.cost_cents > budget - p.total_cost_cents {
             continue; // the budget only shrinks: it will never fit
         }
-        if caps.per_niche.is_some_and(|m| niche_count.get(&it.niche).copied().unwrap_or(0) >= m)
+        if caps
+            .per_niche
+            .is_some_and(|m| niche_count.get(&it.niche).copied().unwrap_or(0) >= m)
             || caps
                 .per_country
                 .is_some_and(|m| country_count.get(&it.country).copied().unwrap_or(0) >= m)
-            || caps.per_tier.is_some_and(|m| tier_count[it.tier as usize] >= m)
+            || caps
+                .per_tier
+                .is_some_and(|m| tier_count[it.tier as usize] >= m)
         {
             continue; // caps only tighten
         }
@@ -167,7 +171,11 @@ pub fn select(items: &[Item], budget_cents: u64, wanted: usize, caps: &Caps) -> 
             .iter()
             .enumerate()
             .filter(|(_, it)| it.cost_cents <= budget_cents)
-            .max_by(|a, b| a.1.value.total_cmp(&b.1.value).then(b.1.ordinal.cmp(&a.1.ordinal)));
+            .max_by(|a, b| {
+                a.1.value
+                    .total_cmp(&b.1.value)
+                    .then(b.1.ordinal.cmp(&a.1.ordinal))
+            });
         if let Some((idx, it)) = single {
             if it.value > best.total_value {
                 best = Portfolio {
@@ -296,7 +304,10 @@ mod tests {
     fn overlap_discount_spreads_across_cells() {
         // Four equal creators, two per cell, room for two: one per cell wins.
         let items: Vec<Item> = (0..4)
-            .map(|i| Item { cell: i / 2, ..item(i, 100.0, 10) })
+            .map(|i| Item {
+                cell: i / 2,
+                ..item(i, 100.0, 10)
+            })
             .collect();
         let p = select(&items, 10_000, 2, &Caps::default());
         let cells: Vec<u32> = p.chosen.iter().map(|&i| items[i].cell).collect();

@@ -126,13 +126,23 @@ impl<'a> BriefScorer<'a> {
         let mut geo: Vec<(u16, f32)> = Vec::new();
         if !b.target.audience_countries.is_empty() {
             for (c, share) in &b.target.audience_countries {
-                let code = s.dicts.country_index.get(c).copied().unwrap_or(UNKNOWN_CODE);
+                let code = s
+                    .dicts
+                    .country_index
+                    .get(c)
+                    .copied()
+                    .unwrap_or(UNKNOWN_CODE);
                 geo.push((code, *share));
             }
         } else if let Some(cs) = &b.target.countries {
             let w = 1.0 / cs.len().max(1) as f32;
             for c in cs {
-                let code = s.dicts.country_index.get(c).copied().unwrap_or(UNKNOWN_CODE);
+                let code = s
+                    .dicts
+                    .country_index
+                    .get(c)
+                    .copied()
+                    .unwrap_or(UNKNOWN_CODE);
                 geo.push((code, w));
             }
         }
@@ -256,7 +266,10 @@ impl<'a> BriefScorer<'a> {
         }
         let niche_er = sum / m as f32;
         let mf = m as f32;
-        ((mf * niche_er + SHRINK_NICHE * overall) / (mf + SHRINK_NICHE), m)
+        (
+            (mf * niche_er + SHRINK_NICHE * overall) / (mf + SHRINK_NICHE),
+            m,
+        )
     }
 
     fn reliability(&self, i: usize) -> f32 {

@@ -221,7 +221,11 @@ impl Snapshot {
             .iter()
             .map(|x| x.unwrap_or(f32::NAN))
             .collect();
-        hot.ages = c.audience_ages.iter().map(|a| a.unwrap_or([0.0; 5])).collect();
+        hot.ages = c
+            .audience_ages
+            .iter()
+            .map(|a| a.unwrap_or([0.0; 5]))
+            .collect();
         hot.ages_known = c.audience_ages.iter().map(Option::is_some).collect();
         hot.fee_cents = c.planned_fee_usd.iter().map(|&f| cents(f)).collect();
         // Floors round up to the cent: a planned fee that passes is never below it.
@@ -392,8 +396,14 @@ fn compute_priors(hot: &Hot, c: &CreatorTable, dicts: &Dicts) -> Priors {
             }
         }
     }
-    let quality = median_f32(hot.quality.iter().copied().filter(|q| q.is_finite()).collect())
-        .unwrap_or(0.85);
+    let quality = median_f32(
+        hot.quality
+            .iter()
+            .copied()
+            .filter(|q| q.is_finite())
+            .collect(),
+    )
+    .unwrap_or(0.85);
     let cpe: Vec<f32> = (0..n)
         .filter_map(|i| {
             let er = if hot.er[i].is_finite() {

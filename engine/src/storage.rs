@@ -34,7 +34,9 @@ pub enum StorageError {
     Io { path: PathBuf, message: String },
     #[error("table `{table}`: {message}")]
     Schema { table: String, message: String },
-    #[error("{path}: checksum mismatch (expected {expected}, found {found}): the snapshot is corrupt")]
+    #[error(
+        "{path}: checksum mismatch (expected {expected}, found {found}): the snapshot is corrupt"
+    )]
     Checksum {
         path: PathBuf,
         expected: String,
@@ -220,6 +222,7 @@ impl DataDir {
             id,
             version,
             tables: BTreeMap::new(),
+            published: false,
             _lock: lock,
         })
     }
@@ -256,7 +259,18 @@ pub struct SnapshotWriter {
     id: String,
     version: u64,
     tables: BTreeMap<String, TableEntry>,
+    published: bool,
     _lock: File,
+}
+
+impl Drop for SnapshotWriter {
+    fn drop(&mut self) {
+        if !self.published {
+            // Best effort: a failed load leaves nothing behind (and the next
+            // writer removes any staging dir a crash left).
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
 }
 
 impl SnapshotWriter {
@@ -309,6 +323,17 @@ impl SnapshotWriter {
         Ok(())
     }
 
+    /// Brings every file of published snapshot `from` into this one (hard
+    /// links where the filesystem allows, else copies), with its table
+    /// entries; used to add an index without rewriting the tables.
+    pub fn adopt(&mut self, from: &str, manifest: &Manifest) -> Result<(), StorageError> {
+        let src = self.data.snapshot_dir(from);
+        copy_tree(&src, &self.dir)?;
+        let _ = fs::remove_file(self.dir.join(MANIFEST));
+        self.tables = manifest.tables.clone();
+        Ok(())
+    }
+
     /// Writes an auxiliary file (e.g. `rejects.jsonl`).
     pub fn write_file(&self, name: &str, bytes: &[u8]) -> Result<(), StorageError> {
         write_synced(&self.dir.join(name), bytes)
@@ -320,7 +345,7 @@ impl SnapshotWriter {
 
     /// Writes the manifest, fsyncs everything, renames the staging dir to
     /// its final name and flips CURRENT. Returns the published id.
-    pub fn publish(self, mut manifest: Manifest, keep: usize) -> Result<String, StorageError> {
+    pub fn publish(mut self, mut manifest: Manifest, keep: usize) -> Result<String, StorageError> {
         crate::failpoint("before_manifest");
         manifest.format = FORMAT_VERSION;
         manifest.id = self.id.clone();
@@ -332,6 +357,7 @@ impl SnapshotWriter {
         crate::failpoint("before_rename");
         let final_dir = self.data.snapshot_dir(&self.id);
         fs::rename(&self.dir, &final_dir).map_err(|e| io_err(&final_dir, e))?;
+        self.published = true;
         fsync_dir(&self.data.root.join(SNAPSHOTS))?;
         crate::failpoint("before_current");
         let tmp = self.data.root.join("CURRENT.tmp");
@@ -341,7 +367,7 @@ impl SnapshotWriter {
         fsync_dir(&self.data.root)?;
         crate::failpoint("after_current");
         self.data.prune(keep)?;
-        Ok(self.id)
+        Ok(self.id.clone())
     }
 }
 
@@ -349,6 +375,20 @@ fn write_synced(p: &Path, bytes: &[u8]) -> Result<(), StorageError> {
     let mut f = File::create(p).map_err(|e| io_err(p, e))?;
     f.write_all(bytes).map_err(|e| io_err(p, e))?;
     f.sync_all().map_err(|e| io_err(p, e))
+}
+
+fn copy_tree(src: &Path, dst: &Path) -> Result<(), StorageError> {
+    fs::create_dir_all(dst).map_err(|e| io_err(dst, e))?;
+    for e in fs::read_dir(src).map_err(|e| io_err(src, e))? {
+        let e = e.map_err(|e| io_err(src, e))?;
+        let (from, to) = (e.path(), dst.join(e.file_name()));
+        if e.file_type().map_err(|err| io_err(&from, err))?.is_dir() {
+            copy_tree(&from, &to)?;
+        } else if fs::hard_link(&from, &to).is_err() {
+            fs::copy(&from, &to).map_err(|err| io_err(&to, err))?;
+        }
+    }
+    Ok(())
 }
 
 fn fsync_dir(p: &Path) -> Result<(), StorageError> {
@@ -470,7 +510,10 @@ pub fn dump_hnsw(
 pub fn load_hnsw(
     dir: &Path,
     basename: &str,
-) -> Result<hnsw_rs::hnsw::Hnsw<'static, f32, hnsw_rs::anndists::dist::distances::DistDot>, StorageError> {
+) -> Result<
+    hnsw_rs::hnsw::Hnsw<'static, f32, hnsw_rs::anndists::dist::distances::DistDot>,
+    StorageError,
+> {
     let io: &'static mut hnsw_rs::hnswio::HnswIo =
         Box::leak(Box::new(hnsw_rs::hnswio::HnswIo::new(dir, basename)));
     io.load_hnsw::<f32, hnsw_rs::anndists::dist::distances::DistDot>()

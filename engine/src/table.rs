@@ -264,7 +264,10 @@ impl VectorTable {
     }
 
     pub fn to_batch(&self) -> Result<RecordBatch, StorageError> {
-        batch("vectors", vec![("vector", matrix_col(&self.data, self.dim))])
+        batch(
+            "vectors",
+            vec![("vector", matrix_col(&self.data, self.dim))],
+        )
     }
 
     pub fn from_batch(b: &RecordBatch, user_supplied: bool) -> Result<VectorTable, StorageError> {

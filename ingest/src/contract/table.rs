@@ -5,39 +5,86 @@
 //! from cells; it checks every field of the row (one `Reject` per bad
 //! field) and returns a record only when the whole row is valid.
 
-use cloutdesk_engine::schema::{Deliverable, Platform};
+use cloutdesk_engine::schema::{Deliverable, Platform, AGE_BUCKETS};
 
 use super::value::{self, Cell};
 use crate::records::{CreatorRecord, LoadedFile, PaymentRecord, PerformanceRecord, Reject};
+
+/// How a field's values are written (CSV text, JSON value, Parquet type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Str,
+    U64,
+    U32,
+    F64,
+    F32,
+    Bool,
+    StrList,
+    F32List,
+    /// `key -> f32 share`
+    ShareMap,
+    /// Days since the epoch, written `YYYY-MM-DD`.
+    Date,
+    /// Seconds since the epoch, written RFC 3339 UTC.
+    Timestamp,
+}
 
 /// One field of a contract table.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FieldSpec {
     pub name: &'static str,
     pub required: bool,
+    pub kind: Kind,
 }
 
-const fn req(name: &'static str) -> FieldSpec {
+const fn req(name: &'static str, kind: Kind) -> FieldSpec {
     FieldSpec {
         name,
         required: true,
+        kind,
     }
 }
 
-const fn opt(name: &'static str) -> FieldSpec {
+const fn opt(name: &'static str, kind: Kind) -> FieldSpec {
     FieldSpec {
         name,
         required: false,
+        kind,
     }
 }
 
-/// A contract table: its fields in contract order, and the row builder.
+/// One value of a record, as the writers see it (`Null`: unknown). Its
+/// variant always matches the field's [`Kind`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Out<'r> {
+    Null,
+    Str(&'r str),
+    U64(u64),
+    U32(u32),
+    F64(f64),
+    F32(f32),
+    Bool(bool),
+    StrList(&'r [String]),
+    F32List(&'r [f32]),
+    ShareMap(Vec<(&'r str, f32)>),
+    Date(i32),
+    Timestamp(i64),
+}
+
+fn out_opt<'r, T>(v: &'r Option<T>, f: impl FnOnce(&'r T) -> Out<'r>) -> Out<'r> {
+    v.as_ref().map_or(Out::Null, f)
+}
+
+/// A contract table: its fields in contract order, the row builder (read
+/// side) and the record's values (write side).
 pub(crate) trait Table {
     type Record;
     /// The fields, in contract order; `build` gets one cell per field, in
-    /// this order (`Cell::Missing` for an absent column or key).
+    /// this order (`Cell::Missing` for an absent column or key), and `out`
+    /// pushes one value per field, in this order.
     const FIELDS: &'static [FieldSpec];
     fn build(cells: &[Cell<'_>], ctx: &mut RowCtx<'_>) -> Option<Self::Record>;
+    fn out<'r>(rec: &'r Self::Record, out: &mut Vec<Out<'r>>);
 }
 
 /// Per-load state shared by the rows of one file.
@@ -184,25 +231,25 @@ pub(crate) struct Creators;
 impl Table for Creators {
     type Record = CreatorRecord;
     const FIELDS: &'static [FieldSpec] = &[
-        req("creator_id"),
-        req("handle"),
-        req("platform"),
-        opt("bio"),
-        opt("niches"),
-        opt("country"),
-        opt("languages"),
-        req("followers"),
-        opt("avg_views"),
-        opt("audience_countries"),
-        opt("audience_ages"),
-        opt("audience_female"),
-        opt("audience_quality"),
-        opt("rate_usd"),
-        opt("min_fee_usd"),
-        opt("accepts_usage_rights"),
-        opt("capacity"),
-        opt("brands_worked_with"),
-        opt("embedding"),
+        req("creator_id", Kind::Str),
+        req("handle", Kind::Str),
+        req("platform", Kind::Str),
+        opt("bio", Kind::Str),
+        opt("niches", Kind::StrList),
+        opt("country", Kind::Str),
+        opt("languages", Kind::StrList),
+        req("followers", Kind::U64),
+        opt("avg_views", Kind::U64),
+        opt("audience_countries", Kind::ShareMap),
+        opt("audience_ages", Kind::ShareMap),
+        opt("audience_female", Kind::F32),
+        opt("audience_quality", Kind::F32),
+        opt("rate_usd", Kind::F64),
+        opt("min_fee_usd", Kind::F64),
+        opt("accepts_usage_rights", Kind::Bool),
+        opt("capacity", Kind::U32),
+        opt("brands_worked_with", Kind::StrList),
+        opt("embedding", Kind::F32List),
     ];
 
     fn build(cells: &[Cell<'_>], x: &mut RowCtx<'_>) -> Option<CreatorRecord> {
@@ -232,11 +279,8 @@ impl Table for Creators {
         let audience_quality = x.opt("audience_quality", audience_quality, value::share);
         let rate_usd = x.opt("rate_usd", rate_usd, value::money);
         let min_fee_usd = x.opt("min_fee_usd", min_fee_usd, value::money);
-        let accepts_usage_rights = x.opt(
-            "accepts_usage_rights",
-            accepts_usage_rights,
-            value::boolean,
-        );
+        let accepts_usage_rights =
+            x.opt("accepts_usage_rights", accepts_usage_rights, value::boolean);
         let capacity = x.opt("capacity", capacity, value::uint32);
         let brands_worked_with = x.opt("brands_worked_with", brands_worked_with, value::brands);
         let embedding = x.opt("embedding", embedding, value::embedding);
@@ -279,6 +323,40 @@ impl Table for Creators {
             embedding,
         })
     }
+    fn out<'r>(r: &'r CreatorRecord, o: &mut Vec<Out<'r>>) {
+        o.extend([
+            Out::Str(&r.creator_id),
+            Out::Str(&r.handle),
+            Out::Str(r.platform.as_str()),
+            out_opt(&r.bio, |v| Out::Str(v)),
+            out_opt(&r.niches, |v| Out::StrList(v)),
+            out_opt(&r.country, |v| Out::Str(v)),
+            out_opt(&r.languages, |v| Out::StrList(v)),
+            Out::U64(r.followers),
+            out_opt(&r.avg_views, |v| Out::U64(*v)),
+            out_opt(&r.audience_countries, |v| {
+                Out::ShareMap(v.iter().map(|(k, s)| (k.as_str(), *s)).collect())
+            }),
+            out_opt(&r.audience_ages, |v| {
+                Out::ShareMap(
+                    AGE_BUCKETS
+                        .iter()
+                        .zip(v)
+                        .filter(|(_, s)| **s != 0.0)
+                        .map(|(k, s)| (*k, *s))
+                        .collect(),
+                )
+            }),
+            out_opt(&r.audience_female, |v| Out::F32(*v)),
+            out_opt(&r.audience_quality, |v| Out::F32(*v)),
+            out_opt(&r.rate_usd, |v| Out::F64(*v)),
+            out_opt(&r.min_fee_usd, |v| Out::F64(*v)),
+            out_opt(&r.accepts_usage_rights, |v| Out::Bool(*v)),
+            out_opt(&r.capacity, |v| Out::U32(*v)),
+            out_opt(&r.brands_worked_with, |v| Out::StrList(v)),
+            out_opt(&r.embedding, |v| Out::F32List(v)),
+        ]);
+    }
 }
 
 /// The performance table.
@@ -287,19 +365,19 @@ pub(crate) struct Performance;
 impl Table for Performance {
     type Record = PerformanceRecord;
     const FIELDS: &'static [FieldSpec] = &[
-        req("creator_id"),
-        req("campaign_id"),
-        req("brand"),
-        opt("niche"),
-        req("posted_at"),
-        opt("deliverable"),
-        req("fee_usd"),
-        opt("impressions"),
-        req("engagements"),
-        opt("clicks"),
-        opt("conversions"),
-        opt("on_time"),
-        opt("revisions"),
+        req("creator_id", Kind::Str),
+        req("campaign_id", Kind::Str),
+        req("brand", Kind::Str),
+        opt("niche", Kind::Str),
+        req("posted_at", Kind::Timestamp),
+        opt("deliverable", Kind::Str),
+        req("fee_usd", Kind::F64),
+        opt("impressions", Kind::U64),
+        req("engagements", Kind::U64),
+        opt("clicks", Kind::U64),
+        opt("conversions", Kind::U64),
+        opt("on_time", Kind::Bool),
+        opt("revisions", Kind::U32),
     ];
 
     fn build(cells: &[Cell<'_>], x: &mut RowCtx<'_>) -> Option<PerformanceRecord> {
@@ -342,6 +420,23 @@ impl Table for Performance {
             revisions,
         })
     }
+    fn out<'r>(r: &'r PerformanceRecord, o: &mut Vec<Out<'r>>) {
+        o.extend([
+            Out::Str(&r.creator_id),
+            Out::Str(&r.campaign_id),
+            Out::Str(&r.brand),
+            out_opt(&r.niche, |v| Out::Str(v)),
+            Out::Timestamp(r.posted_at),
+            out_opt(&r.deliverable, |v| Out::Str(v.as_str())),
+            Out::F64(r.fee_usd),
+            out_opt(&r.impressions, |v| Out::U64(*v)),
+            Out::U64(r.engagements),
+            out_opt(&r.clicks, |v| Out::U64(*v)),
+            out_opt(&r.conversions, |v| Out::U64(*v)),
+            out_opt(&r.on_time, |v| Out::Bool(*v)),
+            out_opt(&r.revisions, |v| Out::U32(*v)),
+        ]);
+    }
 }
 
 /// The payments table.
@@ -350,12 +445,12 @@ pub(crate) struct Payments;
 impl Table for Payments {
     type Record = PaymentRecord;
     const FIELDS: &'static [FieldSpec] = &[
-        req("org_id"),
-        req("creator_id"),
-        req("campaign_id"),
-        req("amount_usd"),
-        req("invoiced_at"),
-        opt("paid_at"),
+        req("org_id", Kind::Str),
+        req("creator_id", Kind::Str),
+        req("campaign_id", Kind::Str),
+        req("amount_usd", Kind::F64),
+        req("invoiced_at", Kind::Date),
+        opt("paid_at", Kind::Date),
     ];
 
     fn build(cells: &[Cell<'_>], x: &mut RowCtx<'_>) -> Option<PaymentRecord> {
@@ -391,5 +486,16 @@ impl Table for Payments {
             invoiced_at: invoiced_at?,
             paid_at,
         })
+    }
+
+    fn out<'r>(r: &'r PaymentRecord, o: &mut Vec<Out<'r>>) {
+        o.extend([
+            Out::Str(&r.org_id),
+            Out::Str(&r.creator_id),
+            Out::Str(&r.campaign_id),
+            Out::F64(r.amount_usd),
+            Out::Date(r.invoiced_at),
+            out_opt(&r.paid_at, |v| Out::Date(*v)),
+        ]);
     }
 }

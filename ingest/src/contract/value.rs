@@ -11,7 +11,6 @@ use std::fmt::Write as _;
 
 use cloutdesk_engine::codes::{is_country, is_language};
 use cloutdesk_engine::schema::{age_bucket_index, AGE_BUCKETS, SHARE_SUM_TOLERANCE};
-use serde_json::Value;
 
 /// How long a quoted value may get in a reject reason.
 const SHOW_MAX_CHARS: usize = 60;
@@ -50,31 +49,6 @@ impl<'a> Cell<'a> {
             Cell::Missing
         } else {
             Cell::Text(s)
-        }
-    }
-
-    /// A JSON value as a cell: `null` is unknown, arrays are lists, objects
-    /// are maps.
-    pub(crate) fn from_json(v: &'a Value) -> Cell<'a> {
-        match v {
-            Value::Null => Cell::Missing,
-            Value::Bool(b) => Cell::Bool(*b),
-            Value::Number(n) => {
-                if let Some(u) = n.as_u64() {
-                    Cell::UInt(u)
-                } else if let Some(i) = n.as_i64() {
-                    Cell::Int(i)
-                } else {
-                    Cell::Float(n.as_f64().unwrap_or(f64::NAN))
-                }
-            }
-            Value::String(s) => Cell::text(s),
-            Value::Array(items) => Cell::List(items.iter().map(Cell::from_json).collect()),
-            Value::Object(map) => Cell::Map(
-                map.iter()
-                    .map(|(k, v)| (Cell::Text(k), Cell::from_json(v)))
-                    .collect(),
-            ),
         }
     }
 }
@@ -182,7 +156,12 @@ fn is_decimal_syntax(s: &str) -> bool {
 /// `12000.0` is accepted), a JSON integer, or an integral float.
 pub(crate) fn uint(c: &Cell<'_>) -> Result<u64, String> {
     let bad = || format!("{} is not a non-negative integer", show(c));
-    let negative = || format!("{} is negative; a non-negative integer is required", show(c));
+    let negative = || {
+        format!(
+            "{} is negative; a non-negative integer is required",
+            show(c)
+        )
+    };
     match c {
         Cell::UInt(u) => Ok(*u),
         Cell::Int(i) => u64::try_from(*i).map_err(|_| negative()),
@@ -259,7 +238,10 @@ fn number(c: &Cell<'_>, what: &str) -> Result<f64, String> {
 pub(crate) fn money(c: &Cell<'_>) -> Result<f64, String> {
     let v = number(c, "a decimal amount")?;
     if v < 0.0 {
-        return Err(format!("{} is negative; an amount >= 0 is required", show(c)));
+        return Err(format!(
+            "{} is negative; an amount >= 0 is required",
+            show(c)
+        ));
     }
     Ok(v + 0.0)
 }
@@ -618,8 +600,7 @@ pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     // Whole years since 0001-01-01, with their leap days.
     let n = y - 1;
     let leap_days = n.div_euclid(4) - n.div_euclid(100) + n.div_euclid(400);
-    let before_month =
-        DAYS_BEFORE_MONTH[(m - 1) as usize] + i64::from(m > 2 && is_leap(y));
+    let before_month = DAYS_BEFORE_MONTH[(m - 1) as usize] + i64::from(m > 2 && is_leap(y));
     365 * n + leap_days + before_month + i64::from(d) - 1 - DAYS_BEFORE_EPOCH
 }
 
@@ -782,7 +763,10 @@ mod tests {
         assert_eq!(parse_date("1900-02-29"), None);
         assert_eq!(parse_date("2024-13-01"), None);
         assert_eq!(parse_date("2024-1-01"), None);
-        for d in (-800_000..2_000_000).step_by(997) {
+        // Years 0000..=9999 (the YYYY format's range).
+        assert_eq!(parse_date("0000-01-01"), Some(-719_528));
+        assert_eq!(parse_date("9999-12-31"), Some(2_932_896));
+        for d in (-719_528..=2_932_896).step_by(997) {
             assert_eq!(parse_date(&format_date(d)), Some(d), "{d}");
         }
         assert_eq!(format_date(19_782), "2024-02-29");
@@ -839,7 +823,9 @@ mod tests {
         assert!(country_shares(&Cell::Text("US:0.9|CA:0.2"))
             .unwrap_err()
             .contains("sum"));
-        assert!(country_shares(&Cell::Text("US0.9")).unwrap_err().contains("':'"));
+        assert!(country_shares(&Cell::Text("US0.9"))
+            .unwrap_err()
+            .contains("':'"));
         assert_eq!(
             age_shares(&Cell::Text("18-24:0.5|45+:0.25")).unwrap(),
             [0.0, 0.5, 0.0, 0.0, 0.25]

@@ -226,14 +226,24 @@ pub fn generate_brief(ctx: &Context, b: usize, orgs: &[usize], n_creators: usize
         "x" | "other" => "post",
         _ => *rng.pick(&["reel", "post", "story"]),
     };
+    let specs: &[&str] = match deliverable_type {
+        "reel" | "short" => &["15-30 s, vertical", "30-60 s, vertical"],
+        "post" => &["single image, 4:5", "carousel of 3-5 images"],
+        "story" => &["3 frames with a link sticker", "2 frames, vertical"],
+        "video" => &["60-90 s integration", "5-10 min dedicated video"],
+        _ => &["20 min sponsored segment", "overlay and 2 shout-outs"],
+    };
     let mut deliverables = vec![json!({
         "type": deliverable_type,
         "count": rng.int_in(1, 3),
-        "specs": format!("{} about {}", *rng.pick(&["15-30 s, vertical", "30-60 s, vertical", "single image, 4:5", "5-10 min, landscape"]), keywords[0]),
+        "specs": format!("{}, about {}", rng.pick(specs), keywords[0]),
     })];
-    if lead_platform == "instagram" && rng.chance(0.4) {
-        deliverables
-            .push(json!({"type": "story", "count": rng.int_in(1, 4), "specs": "swipe-up link"}));
+    if lead_platform == "instagram" && deliverable_type != "story" && rng.chance(0.4) {
+        deliverables.push(json!({
+            "type": "story",
+            "count": rng.int_in(1, 4),
+            "specs": "link sticker to the product page",
+        }));
     }
     m.insert("deliverables".into(), Value::Array(deliverables));
     let paid_usage = rng.chance(0.4);

@@ -763,7 +763,7 @@ mod tests {
         orgs.sort();
         orgs.dedup();
         assert_eq!(orgs.len(), ORG_COUNT);
-        let mut per_org = vec![0; ORG_COUNT];
+        let mut per_org = [0; ORG_COUNT];
         for b in 0..brands.len() {
             per_org[brand_org(b)] += 1;
         }

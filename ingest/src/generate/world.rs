@@ -25,7 +25,7 @@ pub const TAG_EMBED: u64 = 5;
 /// Observed engagement rate ≈ real_share × true_er × niche mix × noise; the
 /// true rate is scaled up by this so that *observed* per-band medians land on
 /// the published figures.
-const ER_CALIBRATION: f64 = 1.12;
+const ER_CALIBRATION: f64 = 1.28;
 
 /// Platform mix: instagram, tiktok, youtube, twitch, x, other.
 const PLATFORM_WEIGHTS: [f64; 6] = [0.40, 0.28, 0.15, 0.05, 0.08, 0.04];
@@ -597,11 +597,19 @@ fn make_bio(rng: &mut Rng, niches: &[usize], home: &Country) -> String {
         bio.push('!');
         count += 1;
     }
+    // Words go in lower case, except the first of a sentence.
     let push = |bio: &mut String, w: &str| {
+        let sentence_start = bio.is_empty() || bio.ends_with(['.', '!']);
         if !bio.is_empty() {
             bio.push(' ');
         }
-        bio.push_str(w);
+        let mut chars = w.chars();
+        if let (true, Some(first)) = (sentence_start, chars.next()) {
+            bio.extend(first.to_uppercase());
+            bio.push_str(chars.as_str());
+        } else {
+            bio.push_str(w);
+        }
     };
     let opener = rng.pick(BIO_OPENERS);
     push(&mut bio, opener);
@@ -627,11 +635,14 @@ fn make_bio(rng: &mut Rng, niches: &[usize], home: &Country) -> String {
             since_stop = 0;
         }
     }
+    if !bio.ends_with('.') {
+        bio.push('.');
+    }
     if rng.chance(0.25) {
         bio.push_str(" Based in ");
         bio.push_str(home.code);
+        bio.push('.');
     }
-    bio.push('.');
     bio
 }
 

@@ -1,0 +1,70 @@
+//! Reading campaign briefs from files (`.json`: one object; `.jsonl` /
+//! `.ndjson`: one per line) and validating them against a snapshot.
+//!
+//! Invariant: every error names the file, the line (for JSON Lines) and
+//! each field path at fault.
+
+use std::path::Path;
+
+use anyhow::{anyhow, Context};
+use cloutdesk_engine::brief::{BriefContext, CampaignBrief};
+use cloutdesk_engine::snapshot::Snapshot;
+use serde_json::Value;
+
+/// Raw brief objects with where each came from (`file` or `file:line`).
+pub fn read_brief_values(path: &Path) -> anyhow::Result<Vec<(String, Value)>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if ext == "jsonl" || ext == "ndjson" {
+        let mut out = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let at = format!("{}:{}", path.display(), i + 1);
+            let v: Value =
+                serde_json::from_str(line).map_err(|e| anyhow!("{at}: not valid JSON: {e}"))?;
+            out.push((at, v));
+        }
+        Ok(out)
+    } else {
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| anyhow!("{}: not valid JSON: {e}", path.display()))?;
+        Ok(vec![(path.display().to_string(), v)])
+    }
+}
+
+pub fn context(s: &Snapshot) -> BriefContext<'_> {
+    BriefContext {
+        vector_dim: s.vectors.dim,
+        user_vectors: s.vectors.user_supplied,
+        creators: Some(&s.by_id),
+    }
+}
+
+/// Validates briefs; the error lists every problem of every invalid brief.
+pub fn validate_all(s: &Snapshot, raw: &[(String, Value)]) -> anyhow::Result<Vec<CampaignBrief>> {
+    let ctx = context(s);
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (at, v) in raw {
+        match CampaignBrief::from_json(v, &ctx) {
+            Ok(b) => out.push(b),
+            Err(e) => {
+                for p in e.0 {
+                    errors.push(format!("{at}: {}: {}", p.path, p.problem));
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(anyhow!("invalid brief(s):\n  {}", errors.join("\n  ")))
+    }
+}

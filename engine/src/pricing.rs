@@ -1,0 +1,100 @@
+//! The planned fee: what the engine proposes to pay a creator for one post.
+//!
+//! Rule (README, "Planned fee"): the creator's `rate_usd` when known;
+//! otherwise the median fee of their past sponsored posts; otherwise their
+//! size band's median rate per follower times their followers (at least
+//! [`MIN_ESTIMATE_USD`]). An estimate is never below the creator's floor
+//! (`min_fee_usd`): we would not offer less than they accept. A rate card
+//! below the floor is kept as is, and the hard rules then exclude the
+//! creator (their data contradicts itself). Invariant: fees are whole cents.
+
+use crate::schema::fee_source;
+use crate::vector::{size_band, SIZE_BANDS};
+
+pub const MIN_ESTIMATE_USD: f64 = 10.0;
+/// Used for a size band with fewer than 20 rate cards.
+pub const DEFAULT_FEE_PER_FOLLOWER: f64 = 0.01;
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    Some(v[v.len() / 2])
+}
+
+/// Median rate card per follower for each size band.
+pub fn fee_per_follower_by_band(followers: &[u64], rate: &[Option<f64>]) -> [f64; SIZE_BANDS] {
+    let mut per: Vec<Vec<f64>> = vec![Vec::new(); SIZE_BANDS];
+    for (f, r) in followers.iter().zip(rate) {
+        if let (Some(r), true) = (r, *f > 0) {
+            per[size_band(*f)].push(r / *f as f64);
+        }
+    }
+    let mut out = [DEFAULT_FEE_PER_FOLLOWER; SIZE_BANDS];
+    for (b, v) in per.into_iter().enumerate() {
+        if v.len() >= 20 {
+            if let Some(m) = median(v) {
+                out[b] = m;
+            }
+        }
+    }
+    out
+}
+
+fn cents_up(x: f64) -> f64 {
+    (x * 100.0 - 1e-6).ceil() / 100.0
+}
+
+/// Plans every creator's fee; returns (fee, source) per creator.
+pub fn plan_fees(
+    followers: &[u64],
+    rate: &[Option<f64>],
+    min_fee: &[Option<f64>],
+    history_median_fee: &[Option<f64>],
+) -> (Vec<f64>, Vec<u8>) {
+    let band = fee_per_follower_by_band(followers, rate);
+    let n = followers.len();
+    let mut fees = Vec::with_capacity(n);
+    let mut sources = Vec::with_capacity(n);
+    for i in 0..n {
+        let floor = min_fee[i].unwrap_or(0.0);
+        let (fee, src) = match (rate[i], history_median_fee[i]) {
+            (Some(r), _) => ((r * 100.0).round() / 100.0, fee_source::RATE_CARD),
+            (None, Some(h)) if h > 0.0 => (cents_up(h.max(floor)), fee_source::HISTORY),
+            _ => {
+                let est =
+                    (band[size_band(followers[i])] * followers[i] as f64).max(MIN_ESTIMATE_USD);
+                (cents_up(est.max(floor)), fee_source::SIZE_BAND)
+            }
+        };
+        fees.push(fee);
+        sources.push(src);
+    }
+    (fees, sources)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_then_history_then_band_and_never_below_floor_for_estimates() {
+        let followers = vec![5_000u64; 25];
+        let mut rate: Vec<Option<f64>> = vec![Some(50.0); 25];
+        rate[0] = None;
+        rate[1] = None;
+        rate[2] = Some(20.0);
+        let mut min_fee = vec![None; 25];
+        min_fee[1] = Some(99.999);
+        min_fee[2] = Some(30.0);
+        let mut hist = vec![None; 25];
+        hist[0] = Some(41.5);
+        let (f, s) = plan_fees(&followers, &rate, &min_fee, &hist);
+        assert_eq!((f[0], s[0]), (41.5, fee_source::HISTORY));
+        // Band estimate is 5000 * 0.01 = 50, lifted to the floor, in cents.
+        assert_eq!((f[1], s[1]), (100.0, fee_source::SIZE_BAND));
+        // A rate card below the floor stays: the hard rules exclude it.
+        assert_eq!((f[2], s[2]), (20.0, fee_source::RATE_CARD));
+    }
+}

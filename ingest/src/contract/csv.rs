@@ -1,0 +1,205 @@
+//! CSV reading and writing of contract tables (RFC 4180, header row, UTF-8).
+//!
+//! Invariant: the header decides where each field is (any order, extra
+//! columns ignored, a missing required column is a file-level error); every
+//! data row becomes cells handed to the shared `Table::build`, so a CSV row
+//! is judged exactly like the same row in any other format. What the writer
+//! writes, the reader reads back to equal records (except that an empty
+//! list or map, which CSV cannot tell from "unknown", reads back as unknown).
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use super::table::{Loader, Out, Table};
+use super::value::{self, Cell};
+use crate::error::IngestError;
+use crate::records::LoadedFile;
+
+/// Reads a CSV file of table `T`.
+pub(crate) fn read<T: Table>(path: &Path) -> Result<LoadedFile<T::Record>, IngestError> {
+    let file =
+        File::open(path).map_err(|e| IngestError::file(path, format!("cannot open: {e}")))?;
+    let mut rdr = ::csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .buffer_capacity(1 << 16)
+        .from_reader(file);
+
+    // The header: field -> column index.
+    let header = rdr
+        .byte_headers()
+        .map_err(|e| IngestError::file(path, format!("cannot read the CSV header: {e}")))?
+        .clone();
+    if header.is_empty() {
+        return Err(IngestError::file(
+            path,
+            "empty file: a CSV header row is required",
+        ));
+    }
+    let ncols = header.len();
+    let mut col_of: Vec<Option<usize>> = vec![None; T::FIELDS.len()];
+    for (i, raw) in header.iter().enumerate() {
+        let name = std::str::from_utf8(raw).map_err(|_| {
+            IngestError::file(
+                path,
+                format!("CSV header column {} is not valid UTF-8", i + 1),
+            )
+        })?;
+        let name = name.trim_start_matches('\u{feff}').trim();
+        if let Some(f) = T::FIELDS.iter().position(|f| f.name == name) {
+            if col_of[f].is_some() {
+                return Err(IngestError::file(
+                    path,
+                    format!("duplicate CSV column {name:?}"),
+                ));
+            }
+            col_of[f] = Some(i);
+        }
+    }
+    let missing: Vec<&str> = T::FIELDS
+        .iter()
+        .zip(&col_of)
+        .filter(|(f, c)| f.required && c.is_none())
+        .map(|(f, _)| f.name)
+        .collect();
+    if !missing.is_empty() {
+        return Err(IngestError::file(
+            path,
+            format!("missing required CSV column(s): {}", missing.join(", ")),
+        ));
+    }
+
+    let mut loader = Loader::<T::Record>::new(path.display().to_string());
+    let mut rec = ::csv::ByteRecord::new();
+    let mut row = 0usize;
+    loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                return Err(IngestError::file(
+                    path,
+                    format!("cannot read CSV after row {row}: {e}"),
+                ))
+            }
+        }
+        row += 1;
+        if rec.len() != ncols {
+            loader.reject_row(
+                row,
+                "<row>",
+                format!("has {} fields, but the header has {ncols}", rec.len()),
+            );
+            continue;
+        }
+        let mut bad = false;
+        let mut cells = Vec::with_capacity(col_of.len());
+        for (f, col) in T::FIELDS.iter().zip(&col_of) {
+            let cell = match col.and_then(|c| rec.get(c)) {
+                None => Cell::Missing,
+                Some(bytes) => match std::str::from_utf8(bytes) {
+                    Ok(s) => Cell::text(s),
+                    Err(_) => {
+                        bad = true;
+                        loader.reject_field(row, f.name, "is not valid UTF-8".to_string());
+                        Cell::Missing
+                    }
+                },
+            };
+            cells.push(cell);
+        }
+        loader.row::<T>(row, &cells, bad);
+    }
+    Ok(loader.finish())
+}
+
+/// Writes `rows` as CSV: the contract's header names in contract order (an
+/// `embedding` column only if some row has one), unknown values empty.
+pub(crate) fn write<T: Table>(path: &Path, rows: &[T::Record]) -> Result<(), IngestError> {
+    let io_err = |e: &dyn std::fmt::Display| IngestError::file(path, format!("cannot write: {e}"));
+    let keep = super::kept_fields::<T>(rows);
+    let file = File::create(path).map_err(|e| io_err(&e))?;
+    let mut w = ::csv::WriterBuilder::new().from_writer(BufWriter::with_capacity(1 << 16, file));
+    w.write_record(
+        T::FIELDS
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(f, _)| f.name),
+    )
+    .map_err(|e| io_err(&e))?;
+    let mut vals = Vec::with_capacity(T::FIELDS.len());
+    let mut buf = String::new();
+    for r in rows {
+        vals.clear();
+        T::out(r, &mut vals);
+        for (v, k) in vals.iter().zip(&keep) {
+            if !*k {
+                continue;
+            }
+            buf.clear();
+            cell_text(&mut buf, v);
+            w.write_field(buf.as_bytes()).map_err(|e| io_err(&e))?;
+        }
+        w.write_record(None::<&[u8]>).map_err(|e| io_err(&e))?;
+    }
+    let inner = w.into_inner().map_err(|e| io_err(&e.error()))?;
+    let mut file = inner.into_inner().map_err(|e| io_err(&e.error()))?;
+    file.flush().map_err(|e| io_err(&e))?;
+    Ok(())
+}
+
+/// A value in the CSV encoding: lists `a|b`, maps `K:v|L:w`, dates
+/// `YYYY-MM-DD`, timestamps RFC 3339 UTC, floats in their shortest
+/// round-tripping decimal form.
+fn cell_text(buf: &mut String, v: &Out<'_>) {
+    use std::fmt::Write as _;
+    let _ = match v {
+        Out::Null => Ok(()),
+        Out::Str(s) => {
+            buf.push_str(s);
+            Ok(())
+        }
+        Out::U64(x) => write!(buf, "{x}"),
+        Out::U32(x) => write!(buf, "{x}"),
+        Out::F64(x) => write!(buf, "{x}"),
+        Out::F32(x) => write!(buf, "{x}"),
+        Out::Bool(b) => write!(buf, "{b}"),
+        Out::StrList(items) => {
+            for (i, s) in items.iter().enumerate() {
+                if i > 0 {
+                    buf.push('|');
+                }
+                buf.push_str(s);
+            }
+            Ok(())
+        }
+        Out::F32List(items) => {
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    buf.push('|');
+                }
+                let _ = write!(buf, "{x}");
+            }
+            Ok(())
+        }
+        Out::ShareMap(entries) => {
+            for (i, (k, s)) in entries.iter().enumerate() {
+                if i > 0 {
+                    buf.push('|');
+                }
+                let _ = write!(buf, "{k}:{s}");
+            }
+            Ok(())
+        }
+        Out::Date(d) => {
+            buf.push_str(&value::format_date(*d));
+            Ok(())
+        }
+        Out::Timestamp(t) => {
+            buf.push_str(&value::format_timestamp(*t));
+            Ok(())
+        }
+    };
+}

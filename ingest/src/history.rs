@@ -1,0 +1,196 @@
+//! The raw, validated history kept inside every snapshot (performance and
+//! payments), so that an incremental load appends to it without re-reading
+//! the source files of earlier loads.
+//!
+//! Invariant: `from_batch(to_batch(rows)) == rows`.
+
+use arrow_array::RecordBatch;
+use cloutdesk_engine::arrow_io::{
+    f64_col, i64_col, opt_bool_col, opt_i64_col, opt_str_col, opt_u32_col, opt_u64_col, str_col,
+    u64_col, Columns,
+};
+use cloutdesk_engine::schema::Deliverable;
+use cloutdesk_engine::storage::StorageError;
+
+use crate::records::{PaymentRecord, PerformanceRecord};
+
+pub const TABLE_PERFORMANCE: &str = "performance";
+pub const TABLE_PAYMENTS: &str = "payments";
+
+fn batch(cols: Vec<(&str, arrow_array::ArrayRef)>) -> Result<RecordBatch, StorageError> {
+    let fields: Vec<arrow_schema::Field> = cols
+        .iter()
+        .map(|(n, a)| arrow_schema::Field::new(*n, a.data_type().clone(), true))
+        .collect();
+    RecordBatch::try_new(
+        std::sync::Arc::new(arrow_schema::Schema::new(fields)),
+        cols.into_iter().map(|c| c.1).collect(),
+    )
+    .map_err(|e| StorageError::Schema {
+        table: "history".into(),
+        message: e.to_string(),
+    })
+}
+
+pub fn performance_to_batch(rows: &[PerformanceRecord]) -> Result<RecordBatch, StorageError> {
+    let s = |f: fn(&PerformanceRecord) -> String| rows.iter().map(f).collect::<Vec<_>>();
+    batch(vec![
+        ("creator_id", str_col(&s(|r| r.creator_id.clone()))),
+        ("campaign_id", str_col(&s(|r| r.campaign_id.clone()))),
+        ("brand", str_col(&s(|r| r.brand.clone()))),
+        (
+            "niche",
+            opt_str_col(&rows.iter().map(|r| r.niche.clone()).collect::<Vec<_>>()),
+        ),
+        (
+            "posted_at",
+            i64_col(&rows.iter().map(|r| r.posted_at).collect::<Vec<_>>()),
+        ),
+        (
+            "deliverable",
+            opt_str_col(
+                &rows
+                    .iter()
+                    .map(|r| r.deliverable.map(|d| d.as_str().to_string()))
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        (
+            "fee_usd",
+            f64_col(&rows.iter().map(|r| r.fee_usd).collect::<Vec<_>>()),
+        ),
+        (
+            "impressions",
+            opt_u64_col(&rows.iter().map(|r| r.impressions).collect::<Vec<_>>()),
+        ),
+        (
+            "engagements",
+            u64_col(&rows.iter().map(|r| r.engagements).collect::<Vec<_>>()),
+        ),
+        (
+            "clicks",
+            opt_u64_col(&rows.iter().map(|r| r.clicks).collect::<Vec<_>>()),
+        ),
+        (
+            "conversions",
+            opt_u64_col(&rows.iter().map(|r| r.conversions).collect::<Vec<_>>()),
+        ),
+        (
+            "on_time",
+            opt_bool_col(&rows.iter().map(|r| r.on_time).collect::<Vec<_>>()),
+        ),
+        (
+            "revisions",
+            opt_u32_col(&rows.iter().map(|r| r.revisions).collect::<Vec<_>>()),
+        ),
+    ])
+}
+
+pub fn performance_from_batch(b: &RecordBatch) -> Result<Vec<PerformanceRecord>, StorageError> {
+    let c = Columns {
+        table: TABLE_PERFORMANCE,
+        batch: b,
+    };
+    let creator_id = c.strings("creator_id")?;
+    let campaign_id = c.strings("campaign_id")?;
+    let brand = c.strings("brand")?;
+    let niche = c.opt_strings("niche")?;
+    let posted_at = c.i64s("posted_at")?;
+    let deliverable = c.opt_strings("deliverable")?;
+    let fee = c.f64s("fee_usd")?;
+    let impressions = c.opt_u64s("impressions")?;
+    let engagements = c.u64s("engagements")?;
+    let clicks = c.opt_u64s("clicks")?;
+    let conversions = c.opt_u64s("conversions")?;
+    let on_time = c.opt_bools("on_time")?;
+    let revisions = c.opt_u32s("revisions")?;
+    Ok((0..b.num_rows())
+        .map(|i| PerformanceRecord {
+            creator_id: creator_id[i].clone(),
+            campaign_id: campaign_id[i].clone(),
+            brand: brand[i].clone(),
+            niche: niche[i].clone(),
+            posted_at: posted_at[i],
+            deliverable: deliverable[i].as_deref().and_then(Deliverable::parse),
+            fee_usd: fee[i],
+            impressions: impressions[i],
+            engagements: engagements[i],
+            clicks: clicks[i],
+            conversions: conversions[i],
+            on_time: on_time[i],
+            revisions: revisions[i],
+        })
+        .collect())
+}
+
+pub fn payments_to_batch(rows: &[PaymentRecord]) -> Result<RecordBatch, StorageError> {
+    batch(vec![
+        (
+            "org_id",
+            str_col(&rows.iter().map(|r| r.org_id.clone()).collect::<Vec<_>>()),
+        ),
+        (
+            "creator_id",
+            str_col(
+                &rows
+                    .iter()
+                    .map(|r| r.creator_id.clone())
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        (
+            "campaign_id",
+            str_col(
+                &rows
+                    .iter()
+                    .map(|r| r.campaign_id.clone())
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        (
+            "amount_usd",
+            f64_col(&rows.iter().map(|r| r.amount_usd).collect::<Vec<_>>()),
+        ),
+        (
+            "invoiced_at",
+            i64_col(
+                &rows
+                    .iter()
+                    .map(|r| r.invoiced_at as i64)
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        (
+            "paid_at",
+            opt_i64_col(
+                &rows
+                    .iter()
+                    .map(|r| r.paid_at.map(i64::from))
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+    ])
+}
+
+pub fn payments_from_batch(b: &RecordBatch) -> Result<Vec<PaymentRecord>, StorageError> {
+    let c = Columns {
+        table: TABLE_PAYMENTS,
+        batch: b,
+    };
+    let org = c.strings("org_id")?;
+    let creator = c.strings("creator_id")?;
+    let campaign = c.strings("campaign_id")?;
+    let amount = c.f64s("amount_usd")?;
+    let inv = c.i64s("invoiced_at")?;
+    let paid = c.opt_i64s("paid_at")?;
+    Ok((0..b.num_rows())
+        .map(|i| PaymentRecord {
+            org_id: org[i].clone(),
+            creator_id: creator[i].clone(),
+            campaign_id: campaign[i].clone(),
+            amount_usd: amount[i],
+            invoiced_at: inv[i] as i32,
+            paid_at: paid[i].map(|p| p as i32),
+        })
+        .collect())
+}

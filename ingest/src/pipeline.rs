@@ -1,0 +1,707 @@
+//! The load: contract files -> validated records -> upsert into the
+//! previous snapshot's data -> polars features -> engine tables -> text and
+//! vector indexes -> a published snapshot.
+//!
+//! Invariant: either a complete new snapshot is published, or nothing
+//! changes (file-level faults, `--strict` rejects and crashes all leave the
+//! previous snapshot serving).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use cloutdesk_engine::ann::{build_hnsw, recall_at_10, HnswParams};
+use cloutdesk_engine::pricing::plan_fees;
+use cloutdesk_engine::snapshot::{
+    HNSW_BASENAME, HNSW_DIR, TABLE_CREATORS, TABLE_NICHES, TABLE_ORGS, TABLE_VECTORS, TEXT_DIR,
+};
+use cloutdesk_engine::storage::{
+    self, file_sha256, DataDir, Manifest, SourceEntry, VectorIndexEntry, FORMAT_VERSION,
+};
+use cloutdesk_engine::table::{CreatorTable, NicheStats, OrgTable, VectorTable};
+use cloutdesk_engine::text::{build_text_index, text_schema};
+use cloutdesk_engine::vector::{derive_creator_vector, normalize, CreatorFeatures};
+use serde::Serialize;
+
+use crate::contract::{read_creators, read_payments, read_performance, FileFormat};
+use crate::error::IngestError;
+use crate::features::{
+    creator_features, niche_features, org_features, HistoryColumns, PaymentColumns,
+};
+use crate::history::{
+    payments_from_batch, payments_to_batch, performance_from_batch, performance_to_batch,
+    TABLE_PAYMENTS, TABLE_PERFORMANCE,
+};
+use crate::records::{CreatorRecord, PaymentRecord, PerformanceRecord, Reject};
+
+/// When to build the HNSW graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum VectorIndexMode {
+    /// Inline up to [`AUTO_HNSW_LIMIT`] creators; above it, publish tables
+    /// and text first and leave the graph to `cloutdesk index-vectors`
+    /// (matching falls back to an exact vector scan meanwhile).
+    Auto,
+    Always,
+    Never,
+}
+
+pub const AUTO_HNSW_LIMIT: usize = 250_000;
+
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    pub data: PathBuf,
+    pub creators: Option<PathBuf>,
+    pub performance: Option<PathBuf>,
+    pub payments: Option<PathBuf>,
+    pub strict: bool,
+    /// Published snapshots kept (older ones are pruned).
+    pub keep: usize,
+    /// Day recency and payment delays are measured at (default: today, UTC).
+    pub as_of_day: Option<i32>,
+    pub vector_index: VectorIndexMode,
+    pub hnsw: HnswParams,
+    pub threads: usize,
+}
+
+impl IngestOptions {
+    pub fn new(data: impl Into<PathBuf>) -> IngestOptions {
+        IngestOptions {
+            data: data.into(),
+            creators: None,
+            performance: None,
+            payments: None,
+            strict: false,
+            keep: 3,
+            as_of_day: None,
+            vector_index: VectorIndexMode::Auto,
+            hnsw: HnswParams::default(),
+            threads: rayon::current_num_threads(),
+        }
+    }
+}
+
+/// Progress of a long step (the CLI shows bars; tests show nothing).
+pub trait Progress: Sync {
+    fn start(&self, _stage: &str, _total: Option<u64>) {}
+    fn inc(&self, _n: u64) {}
+    fn finish(&self) {}
+}
+
+#[derive(Debug, Default)]
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct FileReport {
+    pub path: String,
+    pub format: String,
+    pub rows_read: usize,
+    pub rows_loaded: usize,
+    pub rows_rejected: usize,
+    /// Creators: ids repeated within the file (the last row won).
+    pub duplicates: usize,
+    /// Creators: new ids; history: new rows.
+    pub added: usize,
+    /// Creators: ids that replaced a previous profile; history: rows that
+    /// replaced an identical key (same creator, campaign, time, deliverable).
+    pub updated: usize,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LoadReport {
+    pub snapshot: String,
+    pub parent: Option<String>,
+    pub creators_total: usize,
+    pub performance_total: usize,
+    pub payments_total: usize,
+    pub creators: Option<FileReport>,
+    pub performance: Option<FileReport>,
+    pub payments: Option<FileReport>,
+    pub rejected_rows: usize,
+    /// The first rejects (all of them are in `rejects_file`).
+    pub rejects: Vec<Reject>,
+    pub rejects_file: Option<String>,
+    pub vector_dim: usize,
+    pub vectors_user_supplied: bool,
+    pub vector_index: Option<VectorIndexEntry>,
+    pub vector_index_deferred: bool,
+    /// (stage, seconds)
+    pub timings: Vec<(String, f64)>,
+}
+
+const REJECT_SAMPLE: usize = 50;
+
+fn today() -> i32 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    (secs / 86_400) as i32
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+struct Timer {
+    t: Instant,
+    out: Vec<(String, f64)>,
+}
+
+impl Timer {
+    fn lap(&mut self, stage: &str) {
+        let now = Instant::now();
+        self.out
+            .push((stage.to_string(), (now - self.t).as_secs_f64()));
+        self.t = now;
+    }
+}
+
+/// What a previous snapshot contributes to an incremental load.
+struct Previous {
+    id: String,
+    creators: Vec<CreatorRecord>,
+    performance: Vec<PerformanceRecord>,
+    payments: Vec<PaymentRecord>,
+}
+
+fn load_previous(data: &DataDir, id: &str) -> Result<Previous, IngestError> {
+    let m = data.manifest(id)?;
+    let entry = |name: &str| {
+        m.tables
+            .get(name)
+            .ok_or_else(|| IngestError::Internal(format!("snapshot {id} lists no `{name}` table")))
+    };
+    let table = CreatorTable::from_batch(&data.read_table(id, entry(TABLE_CREATORS)?)?)?;
+    let vectors = VectorTable::from_batch(
+        &data.read_table(id, entry(TABLE_VECTORS)?)?,
+        m.vectors_user_supplied,
+    )?;
+    let performance = performance_from_batch(&data.read_table(id, entry(TABLE_PERFORMANCE)?)?)?;
+    let payments = payments_from_batch(&data.read_table(id, entry(TABLE_PAYMENTS)?)?)?;
+    let creators = (0..table.len())
+        .map(|i| CreatorRecord {
+            creator_id: table.creator_id[i].clone(),
+            handle: table.handle[i].clone(),
+            platform: table.platform[i],
+            bio: table.bio[i].clone(),
+            niches: table.niches[i].clone(),
+            country: table.country[i].clone(),
+            languages: table.languages[i].clone(),
+            followers: table.followers[i],
+            avg_views: table.avg_views[i],
+            audience_countries: table.audience_countries[i].clone(),
+            audience_ages: table.audience_ages[i],
+            audience_female: table.audience_female[i],
+            audience_quality: table.audience_quality[i],
+            rate_usd: table.rate_usd[i],
+            min_fee_usd: table.min_fee_usd[i],
+            accepts_usage_rights: table.accepts_usage_rights[i],
+            capacity: table.capacity[i],
+            brands_worked_with: table.brands_worked_with[i].clone(),
+            embedding: (m.vectors_user_supplied && vectors.row(i).iter().any(|x| *x != 0.0))
+                .then(|| vectors.row(i).to_vec()),
+        })
+        .collect();
+    Ok(Previous {
+        id: id.to_string(),
+        creators,
+        performance,
+        payments,
+    })
+}
+
+fn file_report(path: &Path, read: usize, loaded: usize, rejected: usize) -> FileReport {
+    FileReport {
+        path: path.display().to_string(),
+        format: FileFormat::from_path(path)
+            .map(|f| f.extension().trim_start_matches('.').to_string())
+            .unwrap_or_default(),
+        rows_read: read,
+        rows_loaded: loaded,
+        rows_rejected: rejected,
+        ..FileReport::default()
+    }
+}
+
+fn source(kind: &str, path: &Path, rep: &FileReport) -> Result<SourceEntry, IngestError> {
+    Ok(SourceEntry {
+        kind: kind.to_string(),
+        path: path.display().to_string(),
+        sha256: file_sha256(path)?,
+        rows_read: rep.rows_read as u64,
+        rows_rejected: rep.rows_rejected as u64,
+    })
+}
+
+/// Runs one load and publishes its snapshot.
+pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<LoadReport, IngestError> {
+    let mut timer = Timer {
+        t: Instant::now(),
+        out: Vec::new(),
+    };
+    let data = DataDir::open(&opts.data)?;
+    let mut writer = data.begin()?;
+    let prev = match data.current()? {
+        Some(id) => Some(load_previous(&data, &id)?),
+        None => None,
+    };
+    if prev.is_none() && opts.creators.is_none() {
+        return Err(IngestError::file(
+            &opts.data,
+            "no snapshot here yet: the first load needs --creators",
+        ));
+    }
+    timer.lap("previous snapshot");
+    let as_of_day = opts.as_of_day.unwrap_or_else(today);
+    let mut rejects: Vec<Reject> = Vec::new();
+    let mut sources = Vec::new();
+
+    // ---- read every file first: a file-level fault publishes nothing.
+    progress.start("reading contract files", None);
+    let new_creators = opts.creators.as_deref().map(read_creators).transpose()?;
+    let new_perf = opts
+        .performance
+        .as_deref()
+        .map(read_performance)
+        .transpose()?;
+    let new_pay = opts.payments.as_deref().map(read_payments).transpose()?;
+    progress.finish();
+    timer.lap("read");
+
+    // ---- creators: upsert by id, the last row wins.
+    let (mut creators, mut perf, mut pays, parent) = match prev {
+        Some(p) => (p.creators, p.performance, p.payments, Some(p.id)),
+        None => (Vec::new(), Vec::new(), Vec::new(), None),
+    };
+    let mut index: HashMap<String, usize> = creators
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.creator_id.clone(), i))
+        .collect();
+    let prev_dim = creators
+        .iter()
+        .find_map(|c| c.embedding.as_ref().map(Vec::len));
+    let mut creators_report = None;
+    if let (Some(path), Some(file)) = (&opts.creators, new_creators) {
+        let mut rep = file_report(path, file.rows_read, 0, file.rejects.len());
+        rejects.extend(file.rejects);
+        let mut seen_in_file: HashMap<String, ()> = HashMap::new();
+        for (row, rec) in file.rows {
+            if let (Some(d), Some(e)) = (prev_dim, &rec.embedding) {
+                if e.len() != d {
+                    rejects.push(Reject {
+                        file: path.display().to_string(),
+                        row,
+                        field: "embedding".into(),
+                        reason: format!(
+                            "has {} values but the snapshot's creators have {d}",
+                            e.len()
+                        ),
+                    });
+                    rep.rows_rejected += 1;
+                    continue;
+                }
+            }
+            if seen_in_file.insert(rec.creator_id.clone(), ()).is_some() {
+                rep.duplicates += 1;
+            }
+            match index.get(&rec.creator_id) {
+                Some(&i) => {
+                    creators[i] = rec;
+                    rep.updated += 1;
+                }
+                None => {
+                    index.insert(rec.creator_id.clone(), creators.len());
+                    creators.push(rec);
+                    rep.added += 1;
+                }
+            }
+            rep.rows_loaded += 1;
+        }
+        // Re-rows of one id count once as added or updated.
+        rep.updated = rep.updated.saturating_sub(rep.duplicates);
+        sources.push(source("creators", path, &rep)?);
+        creators_report = Some(rep);
+    }
+    if creators.is_empty() {
+        return Err(IngestError::Empty);
+    }
+
+    // ---- history: rows for unknown creators are rejects; same key replaces.
+    let mut perf_report = None;
+    if let (Some(path), Some(file)) = (&opts.performance, new_perf) {
+        let mut rep = file_report(path, file.rows_read, 0, file.rejects.len());
+        rejects.extend(file.rejects);
+        let key = |r: &PerformanceRecord| {
+            (
+                r.creator_id.clone(),
+                r.campaign_id.clone(),
+                r.posted_at,
+                r.deliverable,
+            )
+        };
+        let mut keys: HashMap<_, usize> =
+            perf.iter().enumerate().map(|(i, r)| (key(r), i)).collect();
+        for (row, rec) in file.rows {
+            if !index.contains_key(&rec.creator_id) {
+                rejects.push(Reject {
+                    file: path.display().to_string(),
+                    row,
+                    field: "creator_id".into(),
+                    reason: format!(
+                        "{:?}: no such creator (history for an unknown creator)",
+                        rec.creator_id
+                    ),
+                });
+                rep.rows_rejected += 1;
+                continue;
+            }
+            match keys.get(&key(&rec)) {
+                Some(&i) => {
+                    perf[i] = rec;
+                    rep.updated += 1;
+                }
+                None => {
+                    keys.insert(key(&rec), perf.len());
+                    perf.push(rec);
+                    rep.added += 1;
+                }
+            }
+            rep.rows_loaded += 1;
+        }
+        sources.push(source("performance", path, &rep)?);
+        perf_report = Some(rep);
+    }
+    let mut pay_report = None;
+    if let (Some(path), Some(file)) = (&opts.payments, new_pay) {
+        let mut rep = file_report(path, file.rows_read, 0, file.rejects.len());
+        rejects.extend(file.rejects);
+        let key = |r: &PaymentRecord| {
+            (
+                r.org_id.clone(),
+                r.creator_id.clone(),
+                r.campaign_id.clone(),
+                r.invoiced_at,
+            )
+        };
+        let mut keys: HashMap<_, usize> =
+            pays.iter().enumerate().map(|(i, r)| (key(r), i)).collect();
+        for (_row, rec) in file.rows {
+            match keys.get(&key(&rec)) {
+                Some(&i) => {
+                    pays[i] = rec;
+                    rep.updated += 1;
+                }
+                None => {
+                    keys.insert(key(&rec), pays.len());
+                    pays.push(rec);
+                    rep.added += 1;
+                }
+            }
+            rep.rows_loaded += 1;
+        }
+        sources.push(source("payments", path, &rep)?);
+        pay_report = Some(rep);
+    }
+    if opts.strict && !rejects.is_empty() {
+        return Err(IngestError::Strict {
+            count: rejects.len(),
+            first: rejects[0].to_string(),
+        });
+    }
+    timer.lap("validate and upsert");
+
+    // ---- features (polars).
+    progress.start("features (polars)", None);
+    let n = creators.len();
+    let mut h = HistoryColumns::default();
+    for r in &perf {
+        let o = index[&r.creator_id];
+        h.ordinal.push(o as u32);
+        h.followers.push(creators[o].followers);
+        h.niche.push(r.niche.clone());
+        h.posted_day.push(r.posted_at.div_euclid(86_400) as i32);
+        h.fee_usd.push(r.fee_usd);
+        h.engagements.push(r.engagements);
+        h.on_time.push(r.on_time);
+        h.revisions.push(r.revisions);
+    }
+    let f = creator_features(&h, n, as_of_day)?;
+    let niche_rows = niche_features(&h)?;
+    let pc = PaymentColumns {
+        org_id: pays.iter().map(|p| p.org_id.clone()).collect(),
+        invoiced_day: pays.iter().map(|p| p.invoiced_at).collect(),
+        paid_day: pays.iter().map(|p| p.paid_at).collect(),
+    };
+    let org_rows = org_features(&pc, as_of_day)?;
+    progress.finish();
+    timer.lap("features");
+
+    // ---- tables.
+    let mut history_brands: Vec<Vec<String>> = vec![Vec::new(); n];
+    for r in &perf {
+        let b = r.brand.to_lowercase();
+        let list = &mut history_brands[index[&r.creator_id]];
+        if !list.contains(&b) {
+            list.push(b);
+        }
+    }
+    let followers: Vec<u64> = creators.iter().map(|c| c.followers).collect();
+    let rate: Vec<Option<f64>> = creators.iter().map(|c| c.rate_usd).collect();
+    let min_fee: Vec<Option<f64>> = creators.iter().map(|c| c.min_fee_usd).collect();
+    let (planned, fee_src) = plan_fees(&followers, &rate, &min_fee, &f.median_fee_usd);
+    let table = CreatorTable {
+        creator_id: creators.iter().map(|c| c.creator_id.clone()).collect(),
+        handle: creators.iter().map(|c| c.handle.clone()).collect(),
+        platform: creators.iter().map(|c| c.platform).collect(),
+        bio: creators.iter().map(|c| c.bio.clone()).collect(),
+        niches: creators.iter().map(|c| c.niches.clone()).collect(),
+        country: creators.iter().map(|c| c.country.clone()).collect(),
+        languages: creators.iter().map(|c| c.languages.clone()).collect(),
+        followers,
+        avg_views: creators.iter().map(|c| c.avg_views).collect(),
+        audience_countries: creators
+            .iter()
+            .map(|c| c.audience_countries.clone())
+            .collect(),
+        audience_ages: creators.iter().map(|c| c.audience_ages).collect(),
+        audience_female: creators.iter().map(|c| c.audience_female).collect(),
+        audience_quality: creators.iter().map(|c| c.audience_quality).collect(),
+        rate_usd: rate,
+        min_fee_usd: min_fee,
+        accepts_usage_rights: creators.iter().map(|c| c.accepts_usage_rights).collect(),
+        capacity: creators.iter().map(|c| c.capacity).collect(),
+        brands_worked_with: creators
+            .iter()
+            .map(|c| c.brands_worked_with.clone())
+            .collect(),
+        engagement_rate: f.engagement_rate,
+        post_count: f.post_count,
+        cost_per_engagement: f.cost_per_engagement,
+        median_fee_usd: f.median_fee_usd,
+        on_time_count: f.on_time_count,
+        on_time_known: f.on_time_known,
+        on_time_share: f.on_time_share,
+        mean_revisions: f.mean_revisions,
+        last_posted_days: f.last_posted_days,
+        history_brands: history_brands
+            .into_iter()
+            .map(|b| (!b.is_empty()).then_some(b))
+            .collect(),
+        planned_fee_usd: planned,
+        fee_source: fee_src,
+    };
+    let niche_stats = NicheStats {
+        ordinal: niche_rows.iter().map(|r| r.0).collect(),
+        niche: niche_rows.iter().map(|r| r.1.clone()).collect(),
+        engagement_rate: niche_rows.iter().map(|r| r.2).collect(),
+        posts: niche_rows.iter().map(|r| r.3).collect(),
+    };
+    let orgs = OrgTable {
+        org_id: org_rows.iter().map(|r| r.0.clone()).collect(),
+        invoices: org_rows.iter().map(|r| r.1).collect(),
+        median_days_to_pay: org_rows.iter().map(|r| r.2).collect(),
+        unpaid_after_60_share: org_rows.iter().map(|r| r.3).collect(),
+    };
+    let vectors = creator_vectors(&creators, &table);
+    timer.lap("tables");
+
+    // ---- write.
+    progress.start("writing tables", None);
+    writer.write_table(TABLE_CREATORS, &table.to_batch()?)?;
+    writer.write_table(TABLE_NICHES, &niche_stats.to_batch()?)?;
+    writer.write_table(TABLE_ORGS, &orgs.to_batch()?)?;
+    writer.write_table(TABLE_VECTORS, &vectors.to_batch()?)?;
+    writer.write_table(TABLE_PERFORMANCE, &performance_to_batch(&perf)?)?;
+    writer.write_table(TABLE_PAYMENTS, &payments_to_batch(&pays)?)?;
+    progress.finish();
+    cloutdesk_engine::failpoint("after_tables");
+    timer.lap("write tables");
+
+    progress.start("text index (tantivy)", Some(n as u64));
+    let (schema, _) = text_schema();
+    let tindex = storage::create_text_index(&writer.dir().join(TEXT_DIR), schema)?;
+    build_text_index(&tindex, &table, opts.threads.max(1), &|k| progress.inc(k))
+        .map_err(|e| IngestError::Internal(format!("tantivy: {e}")))?;
+    drop(tindex);
+    progress.finish();
+    cloutdesk_engine::failpoint("after_text");
+    timer.lap("text index");
+
+    let build_graph = match opts.vector_index {
+        VectorIndexMode::Always => true,
+        VectorIndexMode::Never => false,
+        VectorIndexMode::Auto => n <= AUTO_HNSW_LIMIT,
+    };
+    let vector_index = if build_graph {
+        let e = build_vector_index_into(writer.dir(), &vectors, opts.hnsw, progress)?;
+        timer.lap("vector index");
+        Some(e)
+    } else {
+        None
+    };
+
+    let rejects_file = if rejects.is_empty() {
+        None
+    } else {
+        let mut buf = Vec::new();
+        for r in &rejects {
+            serde_json::to_writer(&mut buf, r).map_err(|e| IngestError::Internal(e.to_string()))?;
+            buf.push(b'\n');
+        }
+        writer.write_file("rejects.jsonl", &buf)?;
+        Some("rejects.jsonl".to_string())
+    };
+    let manifest = Manifest {
+        format: FORMAT_VERSION,
+        id: String::new(),
+        version: 0,
+        parent: parent.clone(),
+        created_at_unix: now_unix(),
+        as_of_day,
+        tables: Default::default(),
+        sources,
+        text_index: Some(TEXT_DIR.to_string()),
+        vector_index: vector_index.clone(),
+        vector_dim: vectors.dim,
+        vectors_user_supplied: vectors.user_supplied,
+        rejects_file: rejects_file.clone(),
+        rejected_rows: rejects.len() as u64,
+        duplicate_creator_rows: creators_report.as_ref().map_or(0, |r| r.duplicates) as u64,
+        stats: Default::default(),
+    };
+    let id = writer.publish(manifest, opts.keep)?;
+    timer.lap("publish");
+    let rejects_file = rejects_file.map(|f| data.snapshot_dir(&id).join(f).display().to_string());
+    Ok(LoadReport {
+        snapshot: id,
+        parent,
+        creators_total: n,
+        performance_total: perf.len(),
+        payments_total: pays.len(),
+        creators: creators_report,
+        performance: perf_report,
+        payments: pay_report,
+        rejected_rows: rejects.len(),
+        rejects: rejects.into_iter().take(REJECT_SAMPLE).collect(),
+        rejects_file,
+        vector_dim: vectors.dim,
+        vectors_user_supplied: vectors.user_supplied,
+        vector_index,
+        vector_index_deferred: !build_graph && opts.vector_index == VectorIndexMode::Auto,
+        timings: timer.out,
+    })
+}
+
+/// Creator vectors: the user's embeddings when the load has them (rows
+/// without one get a zero vector: unknown), else derived (see
+/// `cloutdesk_engine::vector`).
+fn creator_vectors(creators: &[CreatorRecord], t: &CreatorTable) -> VectorTable {
+    use rayon::prelude::*;
+    if let Some(dim) = creators
+        .iter()
+        .find_map(|c| c.embedding.as_ref().map(Vec::len))
+    {
+        let mut data = vec![0.0f32; creators.len() * dim];
+        data.par_chunks_mut(dim)
+            .zip(creators.par_iter())
+            .for_each(|(row, c)| {
+                if let Some(e) = &c.embedding {
+                    row.copy_from_slice(e);
+                    normalize(row);
+                }
+            });
+        return VectorTable {
+            dim,
+            data,
+            user_supplied: true,
+        };
+    }
+    let dim = cloutdesk_engine::vector::DERIVED_DIM;
+    let empty_s: Vec<String> = Vec::new();
+    let empty_m: Vec<(String, f32)> = Vec::new();
+    let rows: Vec<Vec<f32>> = (0..t.len())
+        .into_par_iter()
+        .map(|i| {
+            let mut niches: Vec<String> = t.niches[i].clone().unwrap_or_default();
+            niches.sort();
+            derive_creator_vector(&CreatorFeatures {
+                niches: &niches,
+                bio: t.bio[i].as_deref(),
+                brands: t.brands_worked_with[i].as_deref().unwrap_or(&empty_s),
+                audience_countries: t.audience_countries[i].as_deref().unwrap_or(&empty_m),
+                audience_ages: t.audience_ages[i].as_ref(),
+                followers: t.followers[i],
+                engagement_rate: t.engagement_rate[i],
+            })
+        })
+        .collect();
+    VectorTable {
+        dim,
+        data: rows.concat(),
+        user_supplied: false,
+    }
+}
+
+fn build_vector_index_into(
+    dir: &Path,
+    vectors: &VectorTable,
+    params: HnswParams,
+    progress: &dyn Progress,
+) -> Result<VectorIndexEntry, IngestError> {
+    progress.start("vector index (hnsw_rs)", Some(vectors.len() as u64));
+    let t = Instant::now();
+    let g = build_hnsw(vectors, params, &|k| progress.inc(k));
+    let build_secs = t.elapsed().as_secs_f64();
+    progress.finish();
+    let recall = recall_at_10(&g, vectors, 200, 128);
+    storage::dump_hnsw(&g, &dir.join(HNSW_DIR), HNSW_BASENAME)?;
+    cloutdesk_engine::failpoint("after_hnsw");
+    Ok(VectorIndexEntry {
+        kind: "hnsw_rs".into(),
+        dir: HNSW_DIR.into(),
+        basename: HNSW_BASENAME.into(),
+        max_nb_connection: params.max_nb_connection,
+        ef_construction: params.ef_construction,
+        points: vectors.len() as u64,
+        build_secs,
+        recall_at_10: Some(recall),
+    })
+}
+
+/// Adds the HNSW graph to the published snapshot as a new snapshot that
+/// shares its tables (the deferred half of a large load).
+pub fn index_vectors(
+    data_dir: &Path,
+    params: HnswParams,
+    keep: usize,
+    progress: &dyn Progress,
+) -> Result<(String, VectorIndexEntry), IngestError> {
+    let data = DataDir::open(data_dir)?;
+    let mut writer = data.begin()?;
+    let id = data
+        .current()?
+        .ok_or_else(|| IngestError::file(data_dir, "no snapshot to index: run ingest first"))?;
+    let mut m = data.manifest(&id)?;
+    let entry = m
+        .tables
+        .get(TABLE_VECTORS)
+        .ok_or_else(|| IngestError::Internal(format!("snapshot {id} has no vectors table")))?;
+    let vectors = VectorTable::from_batch(&data.read_table(&id, entry)?, m.vectors_user_supplied)?;
+    writer.adopt(&id, &m)?;
+    let hnsw_dir = writer.dir().join(HNSW_DIR);
+    if hnsw_dir.exists() {
+        std::fs::remove_dir_all(&hnsw_dir)
+            .map_err(|e| IngestError::file(&hnsw_dir, e.to_string()))?;
+    }
+    let e = build_vector_index_into(writer.dir(), &vectors, params, progress)?;
+    m.parent = Some(id);
+    m.vector_index = Some(e.clone());
+    m.created_at_unix = now_unix();
+    let new_id = writer.publish(m, keep)?;
+    Ok((new_id, e))
+}
