@@ -338,34 +338,43 @@ impl<'a> BriefScorer<'a> {
             lookalike,
         };
         // Topic relevance: what the brief is about, from every angle we have.
-        let mut rel_parts = vec![(niche, if self.b.niches.is_empty() { 0.0 } else { 0.45 })];
-        rel_parts.push((semantic, 0.25));
+        let mut rel_num = 0.0f32;
+        let mut rel_den = 0.0f32;
+        let mut part = |v: f32, w: f32| {
+            rel_num += v * w;
+            rel_den += w;
+        };
+        part(niche, if self.b.niches.is_empty() { 0.0 } else { 0.45 });
+        part(semantic, 0.25);
         if !self.b.text_query.is_empty() {
-            rel_parts.push((text, 0.30));
+            part(text, 0.30);
         }
         if let Some(l) = lookalike {
-            rel_parts.push((l, 0.5));
+            part(l, 0.5);
         }
-        let wsum: f32 = rel_parts.iter().map(|p| p.1).sum();
-        let relevance = clamp01(rel_parts.iter().map(|p| p.0 * p.1).sum::<f32>() / wsum.max(1e-6));
+        let relevance = clamp01(rel_num / rel_den.max(1e-6));
         let geo = self.geo_fit(i).unwrap_or(1.0) as f64;
         let value = expected
             * geo
             * (0.2 + 0.8 * relevance as f64)
             * (0.7 + 0.3 * reliability as f64)
             * (0.8 + 0.2 * audience_fit as f64);
-        let mut num = 0.0f32;
-        let mut den = 0.0f32;
-        for (name, v) in signals.named() {
-            if let Some(&(_, w)) = SCORE_WEIGHTS.iter().find(|x| x.0 == name) {
-                let skip = (name == "text" && self.b.text_query.is_empty())
-                    || (name == "niche" && self.b.niches.is_empty());
-                if !skip {
-                    num += w * v;
-                    den += w;
-                }
-            }
-        }
+        // Same order as SCORE_WEIGHTS; no allocation on the hot path.
+        let values = [
+            Some(text).filter(|_| !self.b.text_query.is_empty()),
+            Some(semantic),
+            Some(niche).filter(|_| !self.b.niches.is_empty()),
+            Some(audience_fit),
+            Some(performance),
+            Some(reliability),
+            Some(price_fit),
+            lookalike,
+        ];
+        let (num, den) = values
+            .iter()
+            .zip(SCORE_WEIGHTS.iter())
+            .filter_map(|(v, &(_, w))| v.map(|v| (w * v, w)))
+            .fold((0.0f32, 0.0f32), |a, b| (a.0 + b.0, a.1 + b.1));
         Scored {
             ordinal: i as u32,
             signals,

@@ -576,77 +576,13 @@ pub(crate) fn age_shares(c: &Cell<'_>) -> Result<[f32; 5], String> {
 // Dates and timestamps (proleptic Gregorian, UTC)
 
 const SECS_PER_DAY: i64 = 86_400;
-/// Days from 0001-01-01 to 1970-01-01.
-const DAYS_BEFORE_EPOCH: i64 = 719_162;
-/// Days before the first of each month in a common year.
-const DAYS_BEFORE_MONTH: [i64; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
-
-fn is_leap(y: i64) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
-fn days_in_month(y: i64, m: u32) -> u32 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if is_leap(y) => 29,
-        _ => 28,
-    }
-}
-
-/// Days since 1970-01-01 of a valid calendar date (`m` in 1..=12, `d` in
-/// the month).
-pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    // Whole years since 0001-01-01, with their leap days.
-    let n = y - 1;
-    let leap_days = n.div_euclid(4) - n.div_euclid(100) + n.div_euclid(400);
-    let before_month = DAYS_BEFORE_MONTH[(m - 1) as usize] + i64::from(m > 2 && is_leap(y));
-    365 * n + leap_days + before_month + i64::from(d) - 1 - DAYS_BEFORE_EPOCH
-}
-
-/// The calendar date (year, month, day) of a day count since 1970-01-01.
-pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    // Estimate the year, then correct it (at most a step or two).
-    let mut y = 1970 + (days * 400).div_euclid(146_097);
-    while days_from_civil(y, 1, 1) > days {
-        y -= 1;
-    }
-    while days_from_civil(y + 1, 1, 1) <= days {
-        y += 1;
-    }
-    let mut rest = days - days_from_civil(y, 1, 1);
-    let mut m = 1;
-    loop {
-        let len = i64::from(days_in_month(y, m));
-        if rest < len {
-            break;
-        }
-        rest -= len;
-        m += 1;
-    }
-    (y, m, rest as u32 + 1)
-}
+pub(crate) use cloutdesk_engine::schema::{civil_from_days, format_date, parse_date};
 
 fn digits(b: &[u8]) -> Option<u32> {
     if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
         return None;
     }
     Some(b.iter().fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0')))
-}
-
-/// `YYYY-MM-DD` (a real calendar date) to days since 1970-01-01.
-pub(crate) fn parse_date(s: &str) -> Option<i32> {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let y = digits(&b[0..4])?;
-    let m = digits(&b[5..7])?;
-    let d = digits(&b[8..10])?;
-    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(i64::from(y), m) {
-        return None;
-    }
-    i32::try_from(days_from_civil(i64::from(y), m, d)).ok()
 }
 
 /// An RFC 3339 timestamp (`2026-03-01T12:30:00Z`, `...+02:00`, fractional
@@ -697,12 +633,6 @@ pub(crate) fn parse_timestamp(s: &str) -> Option<i64> {
         _ => return None,
     };
     Some(day * SECS_PER_DAY + i64::from(h * 3600 + mi * 60 + sec) - offset)
-}
-
-/// Days since 1970-01-01 as `YYYY-MM-DD`.
-pub(crate) fn format_date(days: i32) -> String {
-    let (y, m, d) = civil_from_days(i64::from(days));
-    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// Seconds since the epoch as RFC 3339 UTC, `YYYY-MM-DDTHH:MM:SSZ`.

@@ -343,54 +343,12 @@ pub fn geo_mult(truth: &CreatorTruth, brief: &serde_json::Value) -> f64 {
         .sum()
 }
 
-const fn is_leap(y: i32) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
-const fn month_days(y: i32, m: u32) -> i32 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a civil date (years ≥ 1970).
+/// Days since 1970-01-01 of a civil date (the engine's calendar).
 pub const fn days_from_civil(y: i32, m: u32, d: u32) -> i32 {
-    let mut days = 0;
-    let mut yy = 1970;
-    while yy < y {
-        days += if is_leap(yy) { 366 } else { 365 };
-        yy += 1;
-    }
-    let mut mm = 1;
-    while mm < m {
-        days += month_days(y, mm);
-        mm += 1;
-    }
-    days + d as i32 - 1
+    cloutdesk_engine::schema::days_from_civil(y as i64, m, d) as i32
 }
 
-/// `YYYY-MM-DD` of a day count since 1970-01-01 (days ≥ 0).
-pub fn format_date(days: i32) -> String {
-    let mut left = days;
-    let mut y = 1970;
-    loop {
-        let len = if is_leap(y) { 366 } else { 365 };
-        if left < len {
-            break;
-        }
-        left -= len;
-        y += 1;
-    }
-    let mut m = 1;
-    while left >= month_days(y, m) {
-        left -= month_days(y, m);
-        m += 1;
-    }
-    format!("{y:04}-{m:02}-{:02}", left + 1)
-}
+pub use cloutdesk_engine::schema::format_date;
 
 #[cfg(test)]
 mod tests {

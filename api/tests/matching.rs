@@ -1,0 +1,283 @@
+//! Matching on generated snapshots: hard rules, budget and count are never
+//! broken (proptest over random briefs); results are deterministic and
+//! independent of the thread count; `select_many` equals one at a time; the
+//! candidate stage keeps the portfolio's value; golden results on the
+//! committed datasets sample.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use cloutdesk::briefs::{read_brief_values, validate_all};
+use cloutdesk_engine::brief::{BriefContext, CampaignBrief};
+use cloutdesk_engine::candidates::CandidateOptions;
+use cloutdesk_engine::filter::check_one;
+use cloutdesk_engine::matcher::{MatchOptions, MatchResult, Matcher};
+use cloutdesk_engine::snapshot::Snapshot;
+use cloutdesk_engine::storage::DataDir;
+use cloutdesk_ingest::contract::FileFormat;
+use cloutdesk_ingest::generate::{generate_world, write_world, GenConfig};
+use cloutdesk_ingest::{ingest, IngestOptions, NoProgress, VectorIndexMode};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    snap: Arc<Snapshot>,
+}
+
+fn build(creators: usize, seed: u64, hnsw: bool) -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let cfg = GenConfig {
+        creators,
+        briefs: 5,
+        seed,
+        format: FileFormat::Csv,
+        embedding_dim: None,
+    };
+    write_world(&generate_world(&cfg), &cfg, &src).unwrap();
+    let data = tmp.path().join("data");
+    let mut o = IngestOptions::new(&data);
+    o.creators = Some(src.join("creators.csv"));
+    o.performance = Some(src.join("performance.csv"));
+    o.payments = Some(src.join("payments.csv"));
+    o.as_of_day = cloutdesk_engine::schema::parse_date("2026-11-01");
+    o.vector_index = if hnsw {
+        VectorIndexMode::Always
+    } else {
+        VectorIndexMode::Never
+    };
+    ingest(&o, &NoProgress).unwrap();
+    let snap = Snapshot::open(&DataDir::open(&data).unwrap()).unwrap();
+    Fixture { _tmp: tmp, snap }
+}
+
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| build(3000, 5, true))
+}
+
+fn ctx(s: &Snapshot) -> BriefContext<'_> {
+    cloutdesk::briefs::context(s)
+}
+
+/// Strips the one non-deterministic field (wall time).
+fn stable(r: &MatchResult) -> MatchResult {
+    let mut r = r.clone();
+    r.stats.took_ms = 0.0;
+    r
+}
+
+fn assert_valid(s: &Snapshot, b: &CampaignBrief, r: &MatchResult) {
+    assert!(r.selected.len() <= b.creators_wanted as usize);
+    let cents: u64 = r
+        .selected
+        .iter()
+        .map(|c| (c.fee_usd * 100.0).round() as u64)
+        .sum();
+    assert!(cents <= b.budget_cents(), "{} > {}", cents, b.budget_cents());
+    assert!(r.totals.fee_usd <= b.budget_usd);
+    let mut seen = std::collections::HashSet::new();
+    for c in &r.selected {
+        assert!(seen.insert(c.ordinal), "duplicate creator");
+        let broken = check_one(b, s, c.ordinal as usize);
+        assert!(broken.is_empty(), "{} breaks {broken:?}", c.creator_id);
+        for (name, v) in c.signals.named() {
+            assert!((0.0..=1.0).contains(&v), "{name} = {v}");
+        }
+        assert!((0.0..=1.0).contains(&c.score));
+        assert!(!c.reasons.is_empty() && c.reasons.len() <= 3);
+        let floor = s.creators.min_fee_usd[c.ordinal as usize];
+        assert!(floor.is_none_or(|f| c.fee_usd >= f));
+    }
+}
+
+fn arb_brief() -> impl Strategy<Value = Value> {
+    let niches = prop::sample::subsequence(
+        vec!["fitness", "beauty", "gaming", "travel", "tech", "cooking", "finance", "pets"],
+        0..3,
+    );
+    let platforms = prop::option::of(prop::sample::subsequence(
+        vec!["instagram", "tiktok", "youtube", "twitch", "x", "other"],
+        1..4,
+    ));
+    let countries = prop::option::of(prop::sample::subsequence(
+        vec!["US", "GB", "CA", "DE", "FR", "BR", "IN", "ES", "MX"],
+        1..4,
+    ));
+    let langs = prop::option::of(prop::sample::subsequence(vec!["en", "es", "de", "pt", "fr"], 1..3));
+    (
+        niches,
+        platforms,
+        countries,
+        langs,
+        (prop::option::of(0u64..20_000), prop::option::of(20_000u64..2_000_000)),
+        (prop::option::of(0.0f64..0.06), prop::option::of(0.5f64..0.95)),
+        (100u32..200_000, 1u32..400),
+        prop::option::of((0u32..400, 0u32..3000)),
+        (any::<bool>(), prop::sample::subsequence(vec!["Brightfield Goods", "Amberly Bank", "Quill Press"], 0..2)),
+        prop::option::of((0.1f32..1.0, 0.1f32..1.0)),
+    )
+        .prop_map(
+            |(niches, platforms, countries, langs, (fmin, fmax), (er, q), (budget, wanted), fee, (paid, excl), div)| {
+                let mut b = json!({
+                    "campaign_id": "cmp-prop", "org_id": "org-prop", "brand": "Prop Brand",
+                    "title": "Property test campaign", "niches": niches,
+                    "keywords": ["daily", "tips"], "budget_usd": budget, "creators_wanted": wanted,
+                    "exclude_brands": excl,
+                    "usage_rights": {"days": 30, "paid_usage": paid},
+                });
+                if let Some(p) = platforms { b["platforms"] = json!(p); }
+                let mut target = json!({});
+                if let Some(c) = countries { target["countries"] = json!(c); }
+                if let Some(l) = langs { target["languages"] = json!(l); }
+                b["target"] = target;
+                let mut f = json!({});
+                if let Some(x) = fmin { f["followers_min"] = json!(x); }
+                if let Some(x) = fmax { f["followers_max"] = json!(x); }
+                if let Some(x) = er { f["min_engagement_rate"] = json!(x); }
+                if let Some(x) = q { f["min_audience_quality"] = json!(x); }
+                b["creator_filters"] = f;
+                if let Some((lo, span)) = fee { b["fee_range_usd"] = json!([lo, lo + span]); }
+                if let Some((n, c)) = div {
+                    b["diversity"] = json!({"max_share_per_niche": n, "max_share_per_country": c});
+                }
+                b
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+    #[test]
+    fn no_selection_breaks_a_rule_the_budget_or_the_count(v in arb_brief()) {
+        let f = fixture();
+        let b = CampaignBrief::from_json(&v, &ctx(&f.snap)).unwrap();
+        // Both candidate modes: exact scoring and the union of retrievers.
+        for exact_limit in [usize::MAX, 0] {
+            let m = Matcher::new(MatchOptions {
+                candidates: CandidateOptions { exact_limit, min_per_source: 50, ..CandidateOptions::default() },
+                force_exact: false,
+            });
+            let r = m.select(&f.snap, &b);
+            assert_valid(&f.snap, &b, &r);
+        }
+    }
+}
+
+fn sample_briefs(s: &Snapshot) -> Vec<CampaignBrief> {
+    let p = sample_dir().join("briefs.jsonl");
+    validate_all(s, &read_brief_values(&p).unwrap()).unwrap()
+}
+
+fn sample_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../datasets/sample")
+}
+
+#[test]
+fn results_do_not_depend_on_thread_count_and_batches_equal_singles() {
+    let f = fixture();
+    let raw: Vec<(String, Value)> = read_brief_values(&sample_dir().join("briefs.jsonl")).unwrap();
+    let briefs = validate_all(&f.snap, &raw).unwrap();
+    let m = Matcher::new(MatchOptions {
+        candidates: CandidateOptions {
+            exact_limit: 300,
+            min_per_source: 100,
+            ..CandidateOptions::default()
+        },
+        force_exact: false,
+    });
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| m.select_many(&f.snap, &briefs))
+            .iter()
+            .map(stable)
+            .collect::<Vec<_>>()
+    };
+    let one = run(1);
+    let three = run(3);
+    assert_eq!(one, three);
+    let singles: Vec<MatchResult> = briefs.iter().map(|b| stable(&m.select(&f.snap, b))).collect();
+    assert_eq!(one, singles);
+    for (b, r) in briefs.iter().zip(&one) {
+        assert_valid(&f.snap, b, r);
+    }
+}
+
+#[test]
+fn candidate_stage_keeps_the_portfolio_value() {
+    let f = fixture();
+    let briefs = sample_briefs(&f.snap);
+    let exact = Matcher::new(MatchOptions {
+        force_exact: true,
+        ..MatchOptions::default()
+    });
+    let union = Matcher::new(MatchOptions {
+        candidates: CandidateOptions {
+            exact_limit: 0,
+            min_per_source: 150,
+            per_wanted: 4,
+            ..CandidateOptions::default()
+        },
+        force_exact: false,
+    });
+    let (mut ve, mut vu) = (0.0, 0.0);
+    for b in &briefs {
+        let e = exact.select(&f.snap, b);
+        let u = union.select(&f.snap, b);
+        assert!(u.stats.candidates <= e.stats.candidates);
+        ve += e.totals.value;
+        vu += u.totals.value;
+    }
+    assert!(vu >= 0.99 * ve, "union keeps {:.4} of the exact value", vu / ve);
+}
+
+#[test]
+fn golden_results_on_the_datasets_sample() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = sample_dir();
+    let data = tmp.path().join("data");
+    let mut o = IngestOptions::new(&data);
+    o.creators = Some(dir.join("creators.csv"));
+    o.performance = Some(dir.join("performance.csv"));
+    o.payments = Some(dir.join("payments.csv"));
+    o.as_of_day = cloutdesk_engine::schema::parse_date("2026-11-01");
+    o.vector_index = VectorIndexMode::Never;
+    ingest(&o, &NoProgress).unwrap();
+    let s = Snapshot::open(&DataDir::open(&data).unwrap()).unwrap();
+    let briefs = sample_briefs(&s);
+    let results = Matcher::default().select_many(&s, &briefs);
+    let mut got = String::new();
+    for r in &results {
+        let ids: Vec<String> = r
+            .selected
+            .iter()
+            .map(|c| format!("{}@{:.2}", c.creator_id, c.fee_usd))
+            .collect();
+        got.push_str(&format!(
+            "{} eligible={} selected={} fee={:.2} engagements={:.0}\n  {}\n",
+            r.campaign_id,
+            r.stats.eligible,
+            r.totals.creators,
+            r.totals.fee_usd,
+            r.totals.expected_engagements,
+            ids.join(" ")
+        ));
+    }
+    let golden = dir.join("expected/matches.txt");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
+        std::fs::write(&golden, &got).unwrap();
+    }
+    let want = std::fs::read_to_string(&golden).unwrap_or_else(|_| {
+        panic!(
+            "{} missing: run `UPDATE_GOLDEN=1 cargo test -p cloutdesk --test matching golden`",
+            golden.display()
+        )
+    });
+    assert_eq!(got, want, "golden results changed (UPDATE_GOLDEN=1 to accept)");
+}
