@@ -121,6 +121,30 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         show: usize,
     },
+    /// Measure selection quality on a generated world against baselines
+    /// and an all-knowing oracle (realized value from the generator's truth).
+    Evaluate {
+        #[arg(long, default_value_t = 20_000)]
+        creators: usize,
+        #[arg(long, default_value_t = 60)]
+        briefs: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Benchmark end to end on cached generated worlds (see BENCHMARKS.md).
+    Bench(crate::bench::BenchArgs),
+    /// Serve the HTTP API (docs/API.md) over a data dir.
+    Serve(crate::server::ServeArgs),
+    /// Mint, list and revoke API keys of a data dir.
+    Keys(crate::keys::KeysArgs),
+    /// Re-rank every open campaign against every creator (global assignment)
+    /// and publish a new generation with selections, feeds and a diff.
+    Rerank(crate::rerank::RerankArgs),
+    /// Show a creator's opportunity feed from the published generation.
+    Feed(crate::rerank::FeedArgs),
     /// Generate the default world, ingest it and match its sample briefs.
     Demo {
         #[arg(long, default_value_t = 100_000)]
@@ -218,6 +242,25 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             data,
             show,
         } => cmd_demo(creators, seed, &data, show),
+        Command::Bench(a) => crate::bench::run_cli(&a),
+        Command::Serve(a) => crate::server::run_cli(&a),
+        Command::Keys(a) => crate::keys::run_cli(&a),
+        Command::Rerank(a) => crate::rerank::run_rerank_cli(&a),
+        Command::Feed(a) => crate::rerank::run_feed_cli(&a),
+        Command::Evaluate {
+            creators,
+            briefs,
+            seed,
+            json,
+        } => {
+            let r = evaluate_world(creators, briefs, seed)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print!("{}", crate::eval::report_table(&r));
+            }
+            Ok(())
+        }
     }
 }
 
@@ -528,4 +571,44 @@ fn cmd_demo(creators: usize, seed: u64, data: &Path, show: usize) -> anyhow::Res
     }
     println!("demo done in {:.1} s", t.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Generates a world, loads it into a temporary data dir and evaluates the
+/// engine on its briefs.
+pub fn evaluate_world(
+    creators: usize,
+    briefs: usize,
+    seed: u64,
+) -> anyhow::Result<crate::eval::EvalReport> {
+    let tmp = std::env::temp_dir().join(format!(
+        "cloutdesk-eval-{}-{creators}-{seed}",
+        std::process::id()
+    ));
+    let cfg = GenConfig {
+        creators,
+        briefs,
+        seed,
+        format: FileFormat::Csv,
+        embedding_dim: None,
+    };
+    let world = generate_world(&cfg);
+    let src = tmp.join("src");
+    write_world(&world, &cfg, &src)?;
+    let mut o = IngestOptions::new(tmp.join("data"));
+    o.creators = Some(src.join("creators.csv"));
+    o.performance = Some(src.join("performance.csv"));
+    o.payments = Some(src.join("payments.csv"));
+    o.as_of_day = cloutdesk_engine::schema::parse_date("2026-11-01");
+    ingest(&o, &Bars::new(true))?;
+    let s = Snapshot::open(&DataDir::open(tmp.join("data"))?)?;
+    let ctx = crate::briefs::context(&s);
+    let mut pairs = Vec::new();
+    for v in &world.briefs {
+        let b = cloutdesk_engine::brief::CampaignBrief::from_json(v, &ctx)
+            .map_err(|e| anyhow!("generated brief invalid: {e}"))?;
+        pairs.push((v.clone(), b));
+    }
+    let r = crate::eval::evaluate(&s, &world.truth, &pairs, &Matcher::default());
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(r)
 }

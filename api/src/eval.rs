@@ -77,7 +77,7 @@ pub fn evaluate(
         briefs: briefs.len(),
         ..EvalReport::default()
     };
-    let mut add = |tot: &mut StrategyTotals, picks: &[u32], raw: &Value| {
+    let add = |tot: &mut StrategyTotals, picks: &[u32], raw: &Value| {
         tot.creators += picks.len();
         for &o in picks {
             tot.realized_value += value_of(o, raw);
@@ -105,7 +105,11 @@ pub fn evaluate(
                 .cmp(&s.hot.followers[a as usize])
                 .then(a.cmp(&c))
         });
-        add(&mut rep.biggest_first, &fill(&big, s, b.budget_cents(), wanted), raw);
+        add(
+            &mut rep.biggest_first,
+            &fill(&big, s, b.budget_cents(), wanted),
+            raw,
+        );
         let mut er = el.clone();
         let key = |o: u32| {
             let x = s.hot.er[o as usize];
@@ -116,7 +120,11 @@ pub fn evaluate(
             }
         };
         er.sort_by(|&a, &c| key(c).total_cmp(&key(a)).then(a.cmp(&c)));
-        add(&mut rep.highest_er_first, &fill(&er, s, b.budget_cents(), wanted), raw);
+        add(
+            &mut rep.highest_er_first,
+            &fill(&er, s, b.budget_cents(), wanted),
+            raw,
+        );
         // Oracle: the engine's own selector fed with true values.
         let items: Vec<Item> = el
             .iter()

@@ -75,7 +75,12 @@ fn assert_valid(s: &Snapshot, b: &CampaignBrief, r: &MatchResult) {
         .iter()
         .map(|c| (c.fee_usd * 100.0).round() as u64)
         .sum();
-    assert!(cents <= b.budget_cents(), "{} > {}", cents, b.budget_cents());
+    assert!(
+        cents <= b.budget_cents(),
+        "{} > {}",
+        cents,
+        b.budget_cents()
+    );
     assert!(r.totals.fee_usd <= b.budget_usd);
     let mut seen = std::collections::HashSet::new();
     for c in &r.selected {
@@ -94,7 +99,9 @@ fn assert_valid(s: &Snapshot, b: &CampaignBrief, r: &MatchResult) {
 
 fn arb_brief() -> impl Strategy<Value = Value> {
     let niches = prop::sample::subsequence(
-        vec!["fitness", "beauty", "gaming", "travel", "tech", "cooking", "finance", "pets"],
+        vec![
+            "fitness", "beauty", "gaming", "travel", "tech", "cooking", "finance", "pets",
+        ],
         0..3,
     );
     let platforms = prop::option::of(prop::sample::subsequence(
@@ -105,21 +112,47 @@ fn arb_brief() -> impl Strategy<Value = Value> {
         vec!["US", "GB", "CA", "DE", "FR", "BR", "IN", "ES", "MX"],
         1..4,
     ));
-    let langs = prop::option::of(prop::sample::subsequence(vec!["en", "es", "de", "pt", "fr"], 1..3));
+    let langs = prop::option::of(prop::sample::subsequence(
+        vec!["en", "es", "de", "pt", "fr"],
+        1..3,
+    ));
     (
         niches,
         platforms,
         countries,
         langs,
-        (prop::option::of(0u64..20_000), prop::option::of(20_000u64..2_000_000)),
-        (prop::option::of(0.0f64..0.06), prop::option::of(0.5f64..0.95)),
+        (
+            prop::option::of(0u64..20_000),
+            prop::option::of(20_000u64..2_000_000),
+        ),
+        (
+            prop::option::of(0.0f64..0.06),
+            prop::option::of(0.5f64..0.95),
+        ),
         (100u32..200_000, 1u32..400),
         prop::option::of((0u32..400, 0u32..3000)),
-        (any::<bool>(), prop::sample::subsequence(vec!["Brightfield Goods", "Amberly Bank", "Quill Press"], 0..2)),
+        (
+            any::<bool>(),
+            prop::sample::subsequence(
+                vec!["Brightfield Goods", "Amberly Bank", "Quill Press"],
+                0..2,
+            ),
+        ),
         prop::option::of((0.1f32..1.0, 0.1f32..1.0)),
     )
         .prop_map(
-            |(niches, platforms, countries, langs, (fmin, fmax), (er, q), (budget, wanted), fee, (paid, excl), div)| {
+            |(
+                niches,
+                platforms,
+                countries,
+                langs,
+                (fmin, fmax),
+                (er, q),
+                (budget, wanted),
+                fee,
+                (paid, excl),
+                div,
+            )| {
                 let mut b = json!({
                     "campaign_id": "cmp-prop", "org_id": "org-prop", "brand": "Prop Brand",
                     "title": "Property test campaign", "niches": niches,
@@ -127,18 +160,34 @@ fn arb_brief() -> impl Strategy<Value = Value> {
                     "exclude_brands": excl,
                     "usage_rights": {"days": 30, "paid_usage": paid},
                 });
-                if let Some(p) = platforms { b["platforms"] = json!(p); }
+                if let Some(p) = platforms {
+                    b["platforms"] = json!(p);
+                }
                 let mut target = json!({});
-                if let Some(c) = countries { target["countries"] = json!(c); }
-                if let Some(l) = langs { target["languages"] = json!(l); }
+                if let Some(c) = countries {
+                    target["countries"] = json!(c);
+                }
+                if let Some(l) = langs {
+                    target["languages"] = json!(l);
+                }
                 b["target"] = target;
                 let mut f = json!({});
-                if let Some(x) = fmin { f["followers_min"] = json!(x); }
-                if let Some(x) = fmax { f["followers_max"] = json!(x); }
-                if let Some(x) = er { f["min_engagement_rate"] = json!(x); }
-                if let Some(x) = q { f["min_audience_quality"] = json!(x); }
+                if let Some(x) = fmin {
+                    f["followers_min"] = json!(x);
+                }
+                if let Some(x) = fmax {
+                    f["followers_max"] = json!(x);
+                }
+                if let Some(x) = er {
+                    f["min_engagement_rate"] = json!(x);
+                }
+                if let Some(x) = q {
+                    f["min_audience_quality"] = json!(x);
+                }
                 b["creator_filters"] = f;
-                if let Some((lo, span)) = fee { b["fee_range_usd"] = json!([lo, lo + span]); }
+                if let Some((lo, span)) = fee {
+                    b["fee_range_usd"] = json!([lo, lo + span]);
+                }
                 if let Some((n, c)) = div {
                     b["diversity"] = json!({"max_share_per_niche": n, "max_share_per_country": c});
                 }
@@ -201,7 +250,10 @@ fn results_do_not_depend_on_thread_count_and_batches_equal_singles() {
     let one = run(1);
     let three = run(3);
     assert_eq!(one, three);
-    let singles: Vec<MatchResult> = briefs.iter().map(|b| stable(&m.select(&f.snap, b))).collect();
+    let singles: Vec<MatchResult> = briefs
+        .iter()
+        .map(|b| stable(&m.select(&f.snap, b)))
+        .collect();
     assert_eq!(one, singles);
     for (b, r) in briefs.iter().zip(&one) {
         assert_valid(&f.snap, b, r);
@@ -233,7 +285,11 @@ fn candidate_stage_keeps_the_portfolio_value() {
         ve += e.totals.value;
         vu += u.totals.value;
     }
-    assert!(vu >= 0.99 * ve, "union keeps {:.4} of the exact value", vu / ve);
+    assert!(
+        vu >= 0.99 * ve,
+        "union keeps {:.4} of the exact value",
+        vu / ve
+    );
 }
 
 #[test]
@@ -279,5 +335,8 @@ fn golden_results_on_the_datasets_sample() {
             golden.display()
         )
     });
-    assert_eq!(got, want, "golden results changed (UPDATE_GOLDEN=1 to accept)");
+    assert_eq!(
+        got, want,
+        "golden results changed (UPDATE_GOLDEN=1 to accept)"
+    );
 }

@@ -98,9 +98,16 @@ pub fn exact_top_k(
         .into_par_iter()
         .map(|c| {
             let mut t = TopK::new(k);
-            for i in c * chunk..((c + 1) * chunk).min(n) {
-                if allowed.is_none_or(|b| b.get(i)) {
+            let (a, b) = (c * chunk, ((c + 1) * chunk).min(n));
+            match allowed {
+                // Whole words of the bitset at a time: empty words cost nothing.
+                Some(bits) => bits.for_each_one_in(a, b, |i| {
                     t.push(dot(query, v.row(i)), i as u32);
+                }),
+                None => {
+                    for i in a..b {
+                        t.push(dot(query, v.row(i)), i as u32);
+                    }
                 }
             }
             t

@@ -14,6 +14,9 @@ use arrow_schema::{DataType, Field, Fields};
 
 use crate::storage::StorageError;
 
+/// A share map column value: (key, share) pairs, e.g. `US:0.6|CA:0.2`.
+pub type ShareMap = Vec<(String, f32)>;
+
 pub fn str_col(v: &[String]) -> ArrayRef {
     Arc::new(StringArray::from_iter_values(v.iter()))
 }
@@ -272,7 +275,7 @@ impl<'a> Columns<'a> {
             .collect())
     }
 
-    pub fn share_maps(&self, name: &str) -> Result<Vec<Option<Vec<(String, f32)>>>, StorageError> {
+    pub fn share_maps(&self, name: &str) -> Result<Vec<Option<ShareMap>>, StorageError> {
         let a: &ListArray = self.typed(name)?;
         let st = a
             .values()

@@ -55,6 +55,27 @@ impl Bitset {
         Bitset { words, len }
     }
 
+    /// Word `w` (bits of rows `64w..64w+64`) is `word(w)`, computed in
+    /// parallel chunks; bits past `len` are cleared.
+    pub fn from_words<F>(len: usize, word: F) -> Bitset
+    where
+        F: Fn(usize) -> u64 + Sync,
+    {
+        let mut words = vec![0u64; len.div_ceil(64)];
+        words
+            .par_chunks_mut(CHUNK_ROWS / 64)
+            .enumerate()
+            .for_each(|(chunk, ws)| {
+                let base = chunk * (CHUNK_ROWS / 64);
+                for (wi, w) in ws.iter_mut().enumerate() {
+                    *w = word(base + wi);
+                }
+            });
+        let mut b = Bitset { words, len };
+        b.clear_tail();
+        b
+    }
+
     pub fn from_ordinals(len: usize, ordinals: impl IntoIterator<Item = u32>) -> Bitset {
         let mut b = Bitset::new(len);
         for o in ordinals {
@@ -134,6 +155,27 @@ impl Bitset {
         })
     }
 
+    /// Calls `f` with every set bit in `start..end`, ascending (`start` a
+    /// multiple of 64), a word at a time.
+    #[inline]
+    pub fn for_each_one_in(&self, start: usize, end: usize, mut f: impl FnMut(usize)) {
+        debug_assert_eq!(start % 64, 0);
+        let end = end.min(self.len);
+        if start >= end {
+            return;
+        }
+        for wi in start / 64..end.div_ceil(64) {
+            let mut w = self.words[wi];
+            if (wi + 1) * 64 > end {
+                w &= (1u64 << (end - wi * 64)) - 1;
+            }
+            while w != 0 {
+                f(wi * 64 + w.trailing_zeros() as usize);
+                w &= w - 1;
+            }
+        }
+    }
+
     /// Ordinals of set bits, ascending, collected in parallel.
     pub fn to_ordinals(&self) -> Vec<u32> {
         let parts: Vec<Vec<u32>> = self
@@ -174,6 +216,28 @@ mod tests {
             b.to_ordinals(),
             b.iter_ones().map(|i| i as u32).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn from_words_matches_from_fn() {
+        let n = CHUNK_ROWS + 130;
+        let pred = |i: usize| i % 7 == 1 || i % 64 == 63;
+        let b = Bitset::from_words(n, |w| {
+            (0..64).fold(0u64, |m, j| m | ((pred(w * 64 + j) as u64) << j))
+        });
+        assert_eq!(b, Bitset::from_fn(n, pred));
+    }
+
+    #[test]
+    fn for_each_one_in_visits_the_range() {
+        let n = 1000;
+        let b = Bitset::from_fn(n, |i| i % 5 == 0);
+        for (a, e) in [(0, 1000), (64, 130), (128, 128), (960, 5000), (0, 1)] {
+            let mut got = Vec::new();
+            b.for_each_one_in(a, e, |i| got.push(i));
+            let want: Vec<usize> = (a..e.min(n)).filter(|i| i % 5 == 0).collect();
+            assert_eq!(got, want, "range {a}..{e}");
+        }
     }
 
     #[test]

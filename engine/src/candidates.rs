@@ -3,8 +3,9 @@
 //!
 //! - exact: eligible <= `exact_limit` -> score every eligible creator;
 //! - union: BM25 top-N over the brief's words (tantivy, eligible-filtered),
-//!   nearest neighbours of the brief vector (HNSW, filtered; exact scan when
-//!   the snapshot has no graph), neighbours of each `similar_to` seed, and
+//!   nearest neighbours of the brief vector (HNSW, filtered, when that is
+//!   cheaper than an exact scan of the eligible vectors — see
+//!   [`hnsw_is_cheaper`] — else the exact scan), neighbours of each `similar_to` seed, and
 //!   the top-N by a cheap value-per-dollar estimate (predicted engagements x
 //!   geography x niche / fee) over all eligible.
 //!
@@ -66,6 +67,24 @@ pub struct Candidates {
     pub mode: Mode,
 }
 
+/// Dot products one HNSW visit costs against one row of the exact scan
+/// (hnsw_rs: scalar distance, a visited set and two heaps per step;
+/// measured on the benchmark worlds, see BENCHMARKS.md).
+pub const HNSW_VISIT_COST: f64 = 100.0;
+
+/// Whether a filtered HNSW search for `k` neighbours with breadth `ef` is
+/// expected to beat an exact scan of `eligible` of `total` vectors: the
+/// graph visits about `ef x 32` nodes, divided by the share that passes
+/// the filter; the scan reads every eligible row once.
+pub fn hnsw_is_cheaper(k: usize, ef: usize, eligible: usize, total: usize) -> bool {
+    if eligible == 0 || total == 0 {
+        return false;
+    }
+    let pass = eligible as f64 / total as f64;
+    let visits = ef.max(k) as f64 * 32.0 / pass;
+    visits * HNSW_VISIT_COST < eligible as f64
+}
+
 pub fn gather(
     sc: &BriefScorer<'_>,
     eligible: &Bitset,
@@ -102,11 +121,14 @@ pub fn gather(
         }
         pool.extend(t.into_sorted().into_iter().map(|x| x.1));
     }
-    // 2. Semantic neighbours of the brief.
+    // 2. Semantic neighbours of the brief: the HNSW graph when its search
+    // is cheaper than scanning the eligible vectors, else the exact scan.
+    let use_graph =
+        s.hnsw.is_some() && hnsw_is_cheaper(n, opts.ef_search.max(n), eligible_count, s.len());
     let semantic = |q: &[f32]| -> Vec<(f32, u32)> {
-        match &s.hnsw {
-            Some(g) => hnsw_search(g, q, n, opts.ef_search.max(n), Some(eligible)),
-            None => exact_top_k(&s.vectors, q, n, Some(eligible)),
+        match (&s.hnsw, use_graph) {
+            (Some(g), true) => hnsw_search(g, q, n, opts.ef_search.max(n), Some(eligible)),
+            _ => exact_top_k(&s.vectors, q, n, Some(eligible)),
         }
     };
     pool.extend(semantic(&b.query_vector).into_iter().map(|x| x.1));

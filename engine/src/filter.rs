@@ -122,12 +122,12 @@ impl CompiledRules {
         }
         if let Some(min) = self.min_er {
             // NaN (unknown) fails: comparisons with NaN are false.
-            if !(h.er[i] >= min) {
+            if h.er[i].is_nan() || h.er[i] < min {
                 return Some(Rule::EngagementRate);
             }
         }
         if let Some(min) = self.min_quality {
-            if !(h.quality[i] >= min) {
+            if h.quality[i].is_nan() || h.quality[i] < min {
                 return Some(Rule::AudienceQuality);
             }
         }
@@ -148,6 +148,80 @@ impl CompiledRules {
     }
 }
 
+/// Bit j set iff `keep(col[j])` (at most 64 values).
+#[inline(always)]
+fn mask<T: Copy>(col: &[T], keep: impl Fn(T) -> bool) -> u64 {
+    let mut m = 0u64;
+    for (j, &x) in col.iter().enumerate() {
+        m |= (keep(x) as u64) << j;
+    }
+    m
+}
+
+impl CompiledRules {
+    /// The column rules over rows `start..end` (at most 64) as a bit word:
+    /// bit j set iff row `start + j` breaks none of them. The same rules as
+    /// [`CompiledRules::first_broken`], evaluated column by column (one
+    /// tight loop per set rule, stopping once no row of the word is left).
+    #[inline]
+    pub fn word(&self, s: &Snapshot, start: usize, end: usize) -> u64 {
+        let h = &s.hot;
+        let r = start..end;
+        let len = end - start;
+        let mut m = if len >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << len) - 1
+        };
+        if let Some(p) = &self.platforms {
+            m &= mask(&h.platform[r.clone()], |x| p[x as usize]);
+        }
+        if let Some(c) = &self.countries {
+            if m != 0 {
+                m &= mask(&h.country[r.clone()], |code| {
+                    code != UNKNOWN_CODE && c[code as usize]
+                });
+            }
+        }
+        if m != 0 && (self.followers_min > 0 || self.followers_max < u64::MAX) {
+            let (lo, hi) = (self.followers_min, self.followers_max);
+            m &= mask(&h.followers[r.clone()], |f| f >= lo && f <= hi);
+        }
+        if m != 0 {
+            let (lo, hi) = (self.fee_lo_cents, self.fee_hi_cents);
+            m &= mask(&h.fee_cents[r.clone()], |fee| {
+                fee >= lo && fee <= hi && fee != 0
+            });
+            let fees = &h.fee_cents[r.clone()];
+            let floors = &h.min_fee_cents[r.clone()];
+            let mut f = 0u64;
+            for (j, (fee, floor)) in fees.iter().zip(floors).enumerate() {
+                f |= ((fee >= floor) as u64) << j;
+            }
+            m &= f;
+        }
+        if m != 0 {
+            m &= mask(&h.capacity[r.clone()], |c| c != 0);
+        }
+        if let (Some(min), true) = (self.min_er, m != 0) {
+            // NaN (unknown) fails: comparisons with NaN are false.
+            m &= mask(&h.er[r.clone()], |er| er >= min);
+        }
+        if let (Some(min), true) = (self.min_quality, m != 0) {
+            m &= mask(&h.quality[r.clone()], |q| q >= min);
+        }
+        if let (Some(want), true) = (&self.languages, m != 0) {
+            m &= mask(&h.languages[r.clone()], |l| {
+                (l[0] & want[0]) | (l[1] & want[1]) | (l[2] & want[2]) != 0
+            });
+        }
+        if self.needs_usage_rights && m != 0 {
+            m &= mask(&h.usage_rights[r], |u| u == 1);
+        }
+        m
+    }
+}
+
 /// The eligible set of a brief.
 #[derive(Debug, Clone)]
 pub struct Eligibility {
@@ -155,11 +229,15 @@ pub struct Eligibility {
     pub count: usize,
 }
 
-/// Computes the eligible set: the column rules in one parallel pass, then
+/// Computes the eligible set: the column rules in one parallel pass (64
+/// rows per word, column by column), then
 /// the brand and creator exclusions from their postings.
 pub fn eligible(b: &CampaignBrief, s: &Snapshot) -> Eligibility {
     let rules = CompiledRules::compile(b, s);
-    let mut bits = Bitset::from_fn(s.len(), |i| rules.first_broken(s, i).is_none());
+    let mut bits = Bitset::from_words(s.len(), |w| {
+        let start = w * 64;
+        rules.word(s, start, (start + 64).min(s.len()))
+    });
     for brand in &b.exclude_brands {
         if let Some(list) = s.brand_postings.get(brand) {
             for &o in list {

@@ -17,11 +17,13 @@
 
 pub mod ann;
 pub mod arrow_io;
+pub mod assign;
 pub mod bitset;
 pub mod brief;
 pub mod candidates;
 pub mod codes;
 pub mod explain;
+pub mod feed;
 pub mod filter;
 pub mod matcher;
 pub mod pricing;

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, BoostQuery, EnableScoring, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Schema as TvSchema, FAST, INDEXED, TEXT};
 use tantivy::{DocId, Index, IndexReader, Score, SegmentReader, TantivyDocument, Term};
 
@@ -105,7 +105,19 @@ pub struct TextIndex {
     index: Index,
     reader: IndexReader,
     fields: TextFields,
+    /// The searcher the index was opened with (reloads are manual, so its
+    /// segments are the ones `doc_of` describes).
+    searcher: tantivy::Searcher,
+    /// Creator ordinal -> (segment ordinal, doc id); `NO_DOC` when missing.
+    doc_of: Vec<(u32, DocId)>,
 }
+
+const NO_DOC: (u32, DocId) = (u32::MAX, DocId::MAX);
+
+/// Below this share of eligible documents, BM25 scores are computed by
+/// seeking the query's scorer to each eligible document instead of
+/// scoring every match and filtering.
+pub const SPARSE_SHARE: f64 = 0.02;
 
 impl std::fmt::Debug for TextIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -135,10 +147,34 @@ impl TextIndex {
             .reader_builder()
             .reload_policy(tantivy::ReloadPolicy::Manual)
             .try_into()?;
+        let searcher = reader.searcher();
+        let mut doc_of: Vec<(u32, DocId)> = Vec::new();
+        for (seg_ord, seg) in searcher.segment_readers().iter().enumerate() {
+            let ordinals = seg
+                .fast_fields()
+                .u64(F_ORDINAL)?
+                .first_or_default_col(u64::MAX);
+            for doc in 0..seg.max_doc() {
+                if seg.alive_bitset().is_some_and(|a| !a.is_alive(doc)) {
+                    continue;
+                }
+                let o = ordinals.get_val(doc);
+                if o == u64::MAX || o > u32::MAX as u64 {
+                    continue;
+                }
+                let o = o as usize;
+                if doc_of.len() <= o {
+                    doc_of.resize(o + 1, NO_DOC);
+                }
+                doc_of[o] = (seg_ord as u32, doc);
+            }
+        }
         Ok(TextIndex {
             index,
             reader,
             fields,
+            searcher,
+            doc_of,
         })
     }
 
@@ -177,13 +213,100 @@ impl TextIndex {
     }
 
     /// BM25 scores of every matching creator whose bit is set in `allowed`,
-    /// as (score, ordinal), unordered.
+    /// as (score, ordinal), in (segment, doc) order whatever the thread
+    /// count: by seeking to each allowed document when they are under
+    /// [`SPARSE_SHARE`] of the index ([`TextIndex::sparse_scores`]), else by
+    /// scoring every match ([`TextIndex::full_scores`]).
     pub fn scores(&self, query: &dyn Query, allowed: &Arc<Bitset>) -> Vec<(f32, u32)> {
+        let count = allowed.count();
+        if (count as f64) < SPARSE_SHARE * self.doc_of.len() as f64 {
+            if let Some(v) = self.sparse_scores(query, allowed) {
+                return v;
+            }
+        }
+        self.full_scores(query, allowed)
+    }
+
+    /// [`TextIndex::scores`] by scoring every match of the query and
+    /// keeping the allowed ones (segments in parallel).
+    pub fn full_scores(&self, query: &dyn Query, allowed: &Arc<Bitset>) -> Vec<(f32, u32)> {
+        use rayon::prelude::*;
         let searcher = self.reader.searcher();
-        let collector = FilteredScores {
-            allowed: allowed.clone(),
+        let segments = searcher.segment_readers();
+        if segments.len() < 2 {
+            let collector = FilteredScores {
+                allowed: allowed.clone(),
+            };
+            return searcher.search(query, &collector).unwrap_or_default();
+        }
+        let Ok(weight) = query.weight(EnableScoring::enabled_from_searcher(&searcher)) else {
+            return Vec::new();
         };
-        searcher.search(query, &collector).unwrap_or_default()
+        let parts: Vec<Vec<(f32, u32)>> = segments
+            .par_iter()
+            .map(|seg| {
+                let mut out = Vec::new();
+                let Ok(col) = seg.fast_fields().u64(F_ORDINAL) else {
+                    return out;
+                };
+                let ordinals = col.first_or_default_col(u64::MAX);
+                let alive = seg.alive_bitset();
+                let _ = weight.for_each(seg, &mut |doc, score| {
+                    if alive.is_some_and(|a| !a.is_alive(doc)) {
+                        return;
+                    }
+                    let o = ordinals.get_val(doc);
+                    if o != u64::MAX && allowed.get(o as usize) {
+                        out.push((score, o as u32));
+                    }
+                });
+                out
+            })
+            .collect();
+        parts.concat()
+    }
+
+    /// [`TextIndex::scores`] for few allowed creators: the query's scorer
+    /// of each segment is advanced (`seek`) to each allowed document in doc
+    /// order, so the cost follows the allowed set rather than the posting
+    /// lists. Same BM25 weight, same per-document scores; the result is in
+    /// (segment, doc) order, like the full pass. `None` if tantivy fails.
+    pub fn sparse_scores(&self, query: &dyn Query, allowed: &Bitset) -> Option<Vec<(f32, u32)>> {
+        use tantivy::DocSet;
+        let searcher = &self.searcher;
+        let segments = searcher.segment_readers();
+        let mut targets: Vec<Vec<(DocId, u32)>> = vec![Vec::new(); segments.len()];
+        for o in allowed.iter_ones() {
+            if let Some(&(seg, doc)) = self.doc_of.get(o) {
+                if seg != u32::MAX {
+                    targets[seg as usize].push((doc, o as u32));
+                }
+            }
+        }
+        let weight = query
+            .weight(EnableScoring::enabled_from_searcher(searcher))
+            .ok()?;
+        let mut out = Vec::new();
+        for (seg, mut docs) in segments.iter().zip(targets) {
+            if docs.is_empty() {
+                continue;
+            }
+            docs.sort_unstable();
+            let mut scorer = weight.scorer(seg, 1.0).ok()?;
+            for (doc, o) in docs {
+                let mut at = scorer.doc();
+                if at < doc {
+                    at = scorer.seek(doc);
+                }
+                if at == tantivy::TERMINATED {
+                    break;
+                }
+                if at == doc {
+                    out.push((scorer.score(), o));
+                }
+            }
+        }
+        Some(out)
     }
 
     pub fn num_docs(&self) -> u64 {

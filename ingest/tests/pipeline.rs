@@ -76,7 +76,9 @@ fn bad_rows_are_reported_by_row_and_field_and_good_rows_land() {
         r.join(",")
     };
     lines.push(row("bad-number", &|r| r[idx("followers")] = "12k".into()));
-    lines.push(row("bad-platform", &|r| r[idx("platform")] = "myspace".into()));
+    lines.push(row("bad-platform", &|r| {
+        r[idx("platform")] = "myspace".into()
+    }));
     lines.push(row("bad-map", &|r| {
         r[idx("audience_countries")] = "US:0.7|CA:0.6".into()
     }));
@@ -97,12 +99,19 @@ fn bad_rows_are_reported_by_row_and_field_and_good_rows_land() {
         rep.rejects
             .iter()
             .find(|r| r.field == field && r.row == row && r.file.ends_with(file))
-            .unwrap_or_else(|| panic!("no reject {file} row {row} field {field}: {:?}", rep.rejects))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no reject {file} row {row} field {field}: {:?}",
+                    rep.rejects
+                )
+            })
             .clone()
     };
     // Rows are 1-based, header excluded: the k-th data line is row k.
     let bad_number_row = n_lines - 4;
-    assert!(find("followers", bad_number_row, "creators.csv").reason.contains("12k"));
+    assert!(find("followers", bad_number_row, "creators.csv")
+        .reason
+        .contains("12k"));
     find("platform", bad_number_row + 1, "creators.csv");
     find("audience_countries", bad_number_row + 2, "creators.csv");
     let unknown = find("creator_id", p_rows - 1, "performance.csv");
@@ -111,7 +120,10 @@ fn bad_rows_are_reported_by_row_and_field_and_good_rows_land() {
     assert_eq!(rep.rejected_rows, 5);
     let c = rep.creators.as_ref().unwrap();
     assert_eq!(c.duplicates, 1);
-    assert_eq!(rep.creators_total, 100, "good rows land, the duplicate replaces");
+    assert_eq!(
+        rep.creators_total, 100,
+        "good rows land, the duplicate replaces"
+    );
     let s = Snapshot::open(&DataDir::open(&data).unwrap()).unwrap();
     let o = s.ordinal("c-0000001").unwrap() as usize;
     assert_eq!(s.creators.followers[o], 777, "the last row wins");
@@ -159,10 +171,16 @@ fn file_level_faults_publish_nothing() {
     // An unreadable file.
     let mut o = opts(&data, &src, "csv");
     o.payments = Some(tmp.path().join("nope.csv"));
-    assert!(ingest(&o, &NoProgress).unwrap_err().to_string().contains("nope.csv"));
+    assert!(ingest(&o, &NoProgress)
+        .unwrap_err()
+        .to_string()
+        .contains("nope.csv"));
     // Nothing changed.
     let dd = DataDir::open(&data).unwrap();
-    assert_eq!(dd.current().unwrap().as_deref(), Some(first.snapshot.as_str()));
+    assert_eq!(
+        dd.current().unwrap().as_deref(),
+        Some(first.snapshot.as_str())
+    );
     assert_eq!(dd.snapshots().unwrap().len(), 1);
 }
 

@@ -1,0 +1,1530 @@
+//! The nightly re-rank (`cloutdesk rerank`) and the creator's feed
+//! (`cloutdesk feed`): every open campaign against every creator, a global
+//! assignment across campaigns ([`cloutdesk_engine::assign`]), the
+//! creator-side feeds ([`cloutdesk_engine::feed`]), and a new *generation*
+//! in the data dir.
+//!
+//! Layout (beside the snapshots; see `cloutdesk_engine::storage`):
+//! ```text
+//! DATA/rerank/CURRENT              one line: the published generation's id
+//! DATA/rerank/g000004/             an immutable generation:
+//!     manifest.json                run summary, options, timings, file checksums
+//!     selections.parquet           per-campaign selections (one row per pair)
+//!     match_results.jsonl          the contract's match result, one per campaign
+//!     feeds.parquet                per-creator feeds (one row per item)
+//!     diff.parquet                 entered / left / moved against the parent, and why
+//! DATA/rerank/.staging-g000005/    a generation being written (never read)
+//! DATA/rerank/.lock                held by the one writer
+//! ```
+//! Invariant (as for snapshots): a generation directory is complete and
+//! fsynced before it gets its final name, and CURRENT is replaced by an
+//! atomic rename of a fsynced file; a crash at any instant (kill -9) leaves
+//! the previous generation served. Every data file is a pure function of
+//! the inputs (snapshot, campaigns, declines, parent generation, options,
+//! day): the thread count changes no byte. Run timings live only in
+//! manifest.json; `stats.took_ms` of a generation's match results is 0 (one
+//! global run has no per-campaign time).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context};
+use arrow_array::{Array, ArrayRef, Date32Array, RecordBatch, UInt32Array};
+use arrow_schema::{Field, Schema};
+use cloutdesk_engine::arrow_io::{f32_col, f64_col, list_str_col, str_col, u32_col, Columns};
+use cloutdesk_engine::assign::{
+    alone_feasible, assign, truncate_pool, AssignOptions, CampaignPool, Limit,
+};
+use cloutdesk_engine::brief::{CampaignBrief, CampaignStatus};
+use cloutdesk_engine::explain::reasons;
+use cloutdesk_engine::feed::{build_feeds, FeedHistory, FeedOptions, Offer};
+use cloutdesk_engine::filter::check_one;
+use cloutdesk_engine::matcher::{MatchResult, MatchStats, Matcher, SelectedCreator, Totals};
+use cloutdesk_engine::select::OVERLAP;
+use cloutdesk_engine::signals::{BriefScorer, Scored};
+use cloutdesk_engine::snapshot::Snapshot;
+use cloutdesk_engine::storage::{hex_sha256, DataDir};
+use cloutdesk_ingest::Progress;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::briefs::validate_all;
+use crate::declines;
+use crate::dto;
+
+pub const DIR: &str = "rerank";
+const CURRENT: &str = "CURRENT";
+const STAGING: &str = ".staging-";
+const MANIFEST: &str = "manifest.json";
+pub const FORMAT: u32 = 1;
+
+/// Options of one run (the CLI flags).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RerankOptions {
+    /// New offers per creator per run.
+    pub max_new_offers: u32,
+    /// New feed items per creator per day.
+    pub feed_per_day: usize,
+    /// Items in a feed at most.
+    pub feed_max_items: usize,
+    /// Fewest days before content is due for a feasible offer.
+    pub min_lead_days: i32,
+    /// The day of the run (YYYY-MM-DD); default: today (UTC).
+    pub today: Option<String>,
+    /// Pool kept per campaign for the assignment: at least this many
+    /// creators, and at least 8 x creators_wanted (by value per dollar and
+    /// by value).
+    pub pool_min: usize,
+    /// Generations to keep.
+    pub keep: usize,
+}
+
+impl Default for RerankOptions {
+    fn default() -> Self {
+        RerankOptions {
+            max_new_offers: 3,
+            feed_per_day: 5,
+            feed_max_items: 20,
+            min_lead_days: 3,
+            today: None,
+            pool_min: 2000,
+            keep: 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AloneFigures {
+    /// Sum of each campaign's value run alone, as if every offer were taken
+    /// (overcommits creators: not achievable).
+    pub raw_value: f64,
+    /// The same plans once each creator takes only its best offers within
+    /// its capacity and new-offer cap (no re-planning).
+    pub feasible_value: f64,
+    pub offers: usize,
+    pub overcommitted_offers: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DiffCounts {
+    pub entered: usize,
+    pub left: usize,
+    pub moved: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FeedCounts {
+    pub creators: usize,
+    pub items: usize,
+    pub deferred: usize,
+    pub excluded: BTreeMap<String, usize>,
+}
+
+/// A generation's manifest: what was run, on what, and what came out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerationManifest {
+    pub format: u32,
+    pub id: String,
+    pub parent: Option<String>,
+    pub snapshot: String,
+    pub today: String,
+    pub created_at_unix: i64,
+    pub options: RerankOptions,
+    pub campaigns: usize,
+    pub creators: usize,
+    pub pairs: usize,
+    pub creators_with_offers: usize,
+    pub rounds: u32,
+    pub total_value: f64,
+    pub alone: AloneFigures,
+    pub diff: DiffCounts,
+    pub feeds: FeedCounts,
+    /// (stage, seconds), in run order.
+    pub timings: Vec<(String, f64)>,
+    /// file -> (bytes, sha256)
+    pub files: BTreeMap<String, (u64, String)>,
+}
+
+impl GenerationManifest {
+    pub fn total_secs(&self) -> f64 {
+        self.timings.iter().map(|t| t.1).sum()
+    }
+}
+
+/// Today (UTC) as days since 1970-01-01.
+pub fn today_utc() -> i32 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    (secs / 86_400) as i32
+}
+
+// ------------------------------------------------------------ generations
+
+pub fn generations_dir(data: &Path) -> PathBuf {
+    data.join(DIR)
+}
+
+pub fn generation_dir(data: &Path, id: &str) -> PathBuf {
+    generations_dir(data).join(id)
+}
+
+/// The published generation's id, if any.
+pub fn current_generation(data: &Path) -> anyhow::Result<Option<String>> {
+    let p = generations_dir(data).join(CURRENT);
+    match fs::read_to_string(&p) {
+        Ok(s) => {
+            let id = s.trim().to_string();
+            if parse_gen(&id).is_none() {
+                bail!("{}: holds {id:?}, not a generation id", p.display());
+            }
+            Ok(Some(id))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(anyhow!("{}: cannot read: {e}", p.display())),
+    }
+}
+
+fn parse_gen(id: &str) -> Option<u64> {
+    id.strip_prefix('g').and_then(|n| n.parse().ok())
+}
+
+pub fn read_manifest(data: &Path, id: &str) -> anyhow::Result<GenerationManifest> {
+    let p = generation_dir(data, id).join(MANIFEST);
+    let bytes = fs::read(&p).with_context(|| format!("{}: cannot read", p.display()))?;
+    let m: GenerationManifest = serde_json::from_slice(&bytes)
+        .map_err(|e| anyhow!("{}: not a generation manifest: {e}", p.display()))?;
+    if m.format != FORMAT {
+        bail!(
+            "{}: format {} (this build reads {FORMAT})",
+            p.display(),
+            m.format
+        );
+    }
+    Ok(m)
+}
+
+fn write_synced(p: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut f = File::create(p).with_context(|| format!("{}: cannot create", p.display()))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("{}: cannot write", p.display()))
+}
+
+fn fsync_dir(p: &Path) -> anyhow::Result<()> {
+    File::open(p)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("{}: cannot fsync", p.display()))
+}
+
+/// Writes one generation into a staging dir; dropped unpublished, it
+/// removes the staging dir (a crash leaves it for the next writer to remove).
+struct GenerationWriter {
+    root: PathBuf,
+    dir: PathBuf,
+    id: String,
+    files: BTreeMap<String, (u64, String)>,
+    published: bool,
+    _lock: File,
+}
+
+impl Drop for GenerationWriter {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+impl GenerationWriter {
+    fn begin(data: &Path) -> anyhow::Result<GenerationWriter> {
+        let root = generations_dir(data);
+        fs::create_dir_all(&root).with_context(|| format!("{}: cannot create", root.display()))?;
+        let lock_path = root.join(".lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("{}: cannot open", lock_path.display()))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                bail!("{}: another re-rank is running", lock_path.display())
+            }
+            Err(fs::TryLockError::Error(e)) => bail!("{}: {e}", lock_path.display()),
+        }
+        let mut last = 0;
+        for e in fs::read_dir(&root).with_context(|| format!("{}: cannot list", root.display()))? {
+            let e = e?;
+            let name = e.file_name().to_string_lossy().to_string();
+            if name.starts_with(STAGING) {
+                fs::remove_dir_all(e.path())
+                    .with_context(|| format!("{}: cannot remove", e.path().display()))?;
+            } else if let Some(v) = parse_gen(&name) {
+                last = last.max(v);
+            }
+        }
+        let id = format!("g{:06}", last + 1);
+        let dir = root.join(format!("{STAGING}{id}"));
+        fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+        Ok(GenerationWriter {
+            root,
+            dir,
+            id,
+            files: BTreeMap::new(),
+            published: false,
+            _lock: lock,
+        })
+    }
+
+    fn write(&mut self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        write_synced(&self.dir.join(name), bytes)?;
+        self.files
+            .insert(name.to_string(), (bytes.len() as u64, hex_sha256(bytes)));
+        Ok(())
+    }
+
+    fn publish(mut self, mut m: GenerationManifest, keep: usize) -> anyhow::Result<String> {
+        m.files = self.files.clone();
+        write_synced(&self.dir.join(MANIFEST), &serde_json::to_vec_pretty(&m)?)?;
+        fsync_dir(&self.dir)?;
+        cloutdesk_engine::failpoint("rerank_before_rename");
+        let final_dir = self.root.join(&self.id);
+        fs::rename(&self.dir, &final_dir)
+            .with_context(|| format!("{}: cannot rename", final_dir.display()))?;
+        self.published = true;
+        fsync_dir(&self.root)?;
+        cloutdesk_engine::failpoint("rerank_before_current");
+        let tmp = self.root.join("CURRENT.tmp");
+        write_synced(&tmp, format!("{}\n", self.id).as_bytes())?;
+        let cur = self.root.join(CURRENT);
+        fs::rename(&tmp, &cur).with_context(|| format!("{}: cannot rename", cur.display()))?;
+        fsync_dir(&self.root)?;
+        cloutdesk_engine::failpoint("rerank_after_current");
+        // Prune old generations (never the current one).
+        let mut gens: Vec<(u64, String)> = fs::read_dir(&self.root)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let n = e.file_name().to_string_lossy().to_string();
+                parse_gen(&n).map(|v| (v, n))
+            })
+            .collect();
+        gens.sort();
+        let cut = gens.len().saturating_sub(keep.max(1));
+        for (_, g) in &gens[..cut] {
+            if *g != self.id {
+                let _ = fs::remove_dir_all(self.root.join(g));
+            }
+        }
+        Ok(self.id.clone())
+    }
+}
+
+// ------------------------------------------------------------ parquet
+
+fn parquet_bytes(batch: &RecordBatch) -> anyhow::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build();
+    let mut w = ArrowWriter::try_new(&mut buf, batch.schema(), Some(props))?;
+    w.write(batch)?;
+    w.close()?;
+    Ok(buf)
+}
+
+fn make_batch(cols: Vec<(&str, ArrayRef)>) -> anyhow::Result<RecordBatch> {
+    let schema = Arc::new(Schema::new(
+        cols.iter()
+            .map(|(n, a)| {
+                Field::new(
+                    *n,
+                    a.data_type().clone(),
+                    a.null_count() > 0 || n.starts_with("old_") || n.starts_with("new_"),
+                )
+            })
+            .collect::<Vec<_>>(),
+    ));
+    Ok(RecordBatch::try_new(
+        schema,
+        cols.into_iter().map(|c| c.1).collect(),
+    )?)
+}
+
+fn read_parquet(p: &Path) -> anyhow::Result<Vec<RecordBatch>> {
+    let f = File::open(p).with_context(|| format!("{}: cannot open", p.display()))?;
+    let r = ParquetRecordBatchReaderBuilder::try_new(f)
+        .with_context(|| format!("{}: not a Parquet file", p.display()))?
+        .build()?;
+    r.collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("{}: cannot read", p.display()))
+}
+
+/// One row of `selections.parquet`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SelectionRow {
+    pub campaign_id: String,
+    pub rank: u32,
+    pub creator_id: String,
+    pub score: f32,
+    pub fee_usd: f64,
+    pub expected_engagements: f64,
+    pub value: f64,
+}
+
+pub fn read_selections(data: &Path, gen: &str) -> anyhow::Result<Vec<SelectionRow>> {
+    let p = generation_dir(data, gen).join("selections.parquet");
+    let mut out = Vec::new();
+    for b in read_parquet(&p)? {
+        let c = Columns {
+            table: "selections",
+            batch: &b,
+        };
+        let (ca, r, cr, s, f, e, v) = (
+            c.strings("campaign_id")?,
+            c.u32s("rank")?,
+            c.strings("creator_id")?,
+            c.f32s("score")?,
+            c.f64s("fee_usd")?,
+            c.f64s("expected_engagements")?,
+            c.f64s("value")?,
+        );
+        for k in 0..b.num_rows() {
+            out.push(SelectionRow {
+                campaign_id: ca[k].clone(),
+                rank: r[k],
+                creator_id: cr[k].clone(),
+                score: s[k],
+                fee_usd: f[k],
+                expected_engagements: e[k],
+                value: v[k],
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// One row of `feeds.parquet`: an item of a creator's feed.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct FeedRow {
+    pub creator_id: String,
+    pub rank: u32,
+    pub campaign_id: String,
+    pub org_id: String,
+    pub brand: String,
+    pub title: String,
+    /// The creator-side score in [0, 1] (the weighted mean of `signals`).
+    pub score: f32,
+    pub fee_usd: f64,
+    /// Creator-side signals in [0, 1]: `fee`, `completeness`, `payment`,
+    /// `niche`, `usage_rights`, `deadline` (docs/RERANK.md).
+    pub signals: BTreeMap<String, f32>,
+    /// One to three reasons, strongest first.
+    pub reasons: Vec<String>,
+    /// The brief's missing completeness fields.
+    pub missing: Vec<String>,
+    /// YYYY-MM-DD
+    pub first_shown: String,
+    #[serde(skip)]
+    pub first_shown_day: i32,
+}
+
+const FEED_SIGNALS: [&str; 6] = [
+    "fee",
+    "completeness",
+    "payment",
+    "niche",
+    "usage_rights",
+    "deadline",
+];
+
+pub fn read_feeds(data: &Path, gen: &str) -> anyhow::Result<Vec<FeedRow>> {
+    let p = generation_dir(data, gen).join("feeds.parquet");
+    let mut out = Vec::new();
+    for b in read_parquet(&p)? {
+        let c = Columns {
+            table: "feeds",
+            batch: &b,
+        };
+        let creator = c.strings("creator_id")?;
+        let rank = c.u32s("rank")?;
+        let campaign = c.strings("campaign_id")?;
+        let org = c.strings("org_id")?;
+        let brand = c.strings("brand")?;
+        let title = c.strings("title")?;
+        let score = c.f32s("score")?;
+        let fee = c.f64s("fee_usd")?;
+        let sigs: Vec<Vec<f32>> = FEED_SIGNALS
+            .iter()
+            .map(|n| c.f32s(&format!("signal_{n}")))
+            .collect::<Result<_, _>>()?;
+        let reasons = c.list_strs("reasons")?;
+        let missing = c.list_strs("missing")?;
+        let first = b
+            .column_by_name("first_shown")
+            .and_then(|a| a.as_any().downcast_ref::<Date32Array>())
+            .ok_or_else(|| {
+                anyhow!(
+                    "{}: column `first_shown` missing or not a date",
+                    p.display()
+                )
+            })?;
+        for k in 0..b.num_rows() {
+            let day = first.value(k);
+            out.push(FeedRow {
+                creator_id: creator[k].clone(),
+                rank: rank[k],
+                campaign_id: campaign[k].clone(),
+                org_id: org[k].clone(),
+                brand: brand[k].clone(),
+                title: title[k].clone(),
+                score: score[k],
+                fee_usd: fee[k],
+                signals: FEED_SIGNALS
+                    .iter()
+                    .zip(&sigs)
+                    .map(|(n, v)| (n.to_string(), v[k]))
+                    .collect(),
+                reasons: reasons[k].clone().unwrap_or_default(),
+                missing: missing[k].clone().unwrap_or_default(),
+                first_shown: cloutdesk_engine::schema::format_date(day),
+                first_shown_day: day,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// One creator's feed from the published generation, without the items
+/// the creator declined since (the decline log is read now).
+pub fn creator_feed(data: &Path, creator_id: &str) -> anyhow::Result<(String, Vec<FeedRow>)> {
+    let gen = current_generation(data)?.ok_or_else(|| {
+        anyhow!(
+            "no re-rank generation in {} yet: run `cloutdesk rerank --data {}` first",
+            data.display(),
+            data.display()
+        )
+    })?;
+    let declined = declines::read(data)?;
+    let mut rows: Vec<FeedRow> = read_feeds(data, &gen)?
+        .into_iter()
+        .filter(|r| r.creator_id == creator_id)
+        .filter(|r| !declined.contains(&(r.creator_id.clone(), r.campaign_id.clone())))
+        .collect();
+    rows.sort_by_key(|r| r.rank);
+    Ok((gen, rows))
+}
+
+// ------------------------------------------------------------ the run
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RerankReport {
+    pub generation: String,
+    pub manifest: GenerationManifest,
+    pub campaigns_per_sec: f64,
+    pub rounds: u32,
+}
+
+/// One campaign's scored, bounded pool.
+struct Pool {
+    scored: Vec<Scored>,
+    eligible: usize,
+    mode: cloutdesk_engine::candidates::Mode,
+    /// Ordinals in the pool (for the diff's "why").
+    members: HashSet<u32>,
+}
+
+/// Reads the raw campaigns: from `file` when given, else the open
+/// campaigns of the campaign store (`crate::campaigns`), read-only, so the
+/// server may keep writing meanwhile.
+pub fn read_campaigns(data: &Path, file: Option<&Path>) -> anyhow::Result<Vec<(String, Value)>> {
+    match file {
+        Some(f) => crate::briefs::read_brief_values(f),
+        None => {
+            let store = crate::campaigns::CampaignStore::open_read_only(data)
+                .map_err(|e| anyhow!("campaign store in {}: {e}", data.display()))?;
+            Ok(store
+                .all_open()
+                .into_iter()
+                .map(|(org, v)| {
+                    let id = v.get("campaign_id").and_then(Value::as_str).unwrap_or("?");
+                    (format!("campaign store {org}/{id}"), v)
+                })
+                .collect())
+        }
+    }
+}
+
+fn day_of(opts: &RerankOptions) -> anyhow::Result<i32> {
+    match &opts.today {
+        Some(s) => cloutdesk_engine::schema::parse_date(s)
+            .ok_or_else(|| anyhow!("--today {s:?} is not a date (YYYY-MM-DD)")),
+        None => Ok(today_utc()),
+    }
+}
+
+/// Runs the re-rank on the published snapshot and publishes a generation.
+pub fn rerank(
+    data: &Path,
+    raw: &[(String, Value)],
+    opts: &RerankOptions,
+    progress: &dyn Progress,
+) -> anyhow::Result<RerankReport> {
+    let t_all = Instant::now();
+    day_of(opts)?;
+    // --- load
+    progress.start("loading snapshot", None);
+    let s = Snapshot::open(&DataDir::open(data)?)?;
+    progress.finish();
+    rerank_on(&s, data, raw, opts, progress, t_all)
+}
+
+/// [`rerank`] on an already loaded snapshot (the server's served one).
+pub fn rerank_on(
+    s: &Snapshot,
+    data: &Path,
+    raw: &[(String, Value)],
+    opts: &RerankOptions,
+    progress: &dyn Progress,
+    t_all: Instant,
+) -> anyhow::Result<RerankReport> {
+    let mut timings: Vec<(String, f64)> = Vec::new();
+    let mut t = t_all;
+    let mut lap = |name: &str, t: &mut Instant| {
+        timings.push((name.to_string(), t.elapsed().as_secs_f64()));
+        *t = Instant::now();
+    };
+    let today = day_of(opts)?;
+    progress.start("reading campaigns and history", None);
+    let mut briefs: Vec<CampaignBrief> = validate_all(s, raw)?
+        .into_iter()
+        .filter(|b| b.status == CampaignStatus::Open)
+        .collect();
+    briefs.sort_by(|a, b| a.campaign_id.cmp(&b.campaign_id));
+    for w in briefs.windows(2) {
+        if w[0].campaign_id == w[1].campaign_id {
+            bail!(
+                "campaign {:?} appears twice among the campaigns",
+                w[0].campaign_id
+            );
+        }
+    }
+    let declined = declines::read(data)?;
+    let declined_by_campaign = declines::by_campaign(&declined);
+    let parent = current_generation(data)?;
+    let (prev_sel, prev_feed) = match &parent {
+        Some(g) => (read_selections(data, g)?, read_feeds(data, g)?),
+        None => (Vec::new(), Vec::new()),
+    };
+    let mut prev_by_campaign: HashMap<&str, Vec<&SelectionRow>> = HashMap::new();
+    for r in &prev_sel {
+        prev_by_campaign
+            .entry(r.campaign_id.as_str())
+            .or_default()
+            .push(r);
+    }
+    let first_shown: HashMap<(&str, &str), i32> = prev_feed
+        .iter()
+        .map(|r| {
+            (
+                (r.creator_id.as_str(), r.campaign_id.as_str()),
+                r.first_shown_day,
+            )
+        })
+        .collect();
+    progress.finish();
+    lap("load", &mut t);
+
+    // --- score: hard rules, candidates, signals per campaign (parallel)
+    progress.start("scoring campaigns", Some(briefs.len() as u64));
+    let matcher = Matcher::default();
+    let pools: Vec<Pool> = briefs
+        .par_iter()
+        .map(|b| {
+            let pool = matcher.score_pool(s, b);
+            let banned: HashSet<u32> = declined_by_campaign
+                .get(b.campaign_id.as_str())
+                .map(|v| v.iter().filter_map(|id| s.ordinal(id)).collect())
+                .unwrap_or_default();
+            let scored: Vec<Scored> = pool
+                .scored
+                .into_iter()
+                .filter(|x| !banned.contains(&x.ordinal))
+                .collect();
+            let k = opts.pool_min.max(8 * b.creators_wanted as usize);
+            let scored = truncate_pool(scored, k, |x| x.value, |x| x.fee_cents, |x| x.ordinal);
+            let members = scored.iter().map(|x| x.ordinal).collect();
+            progress.inc(1);
+            Pool {
+                scored,
+                eligible: pool.eligible,
+                mode: pool.mode,
+                members,
+            }
+        })
+        .collect();
+    progress.finish();
+    lap("score", &mut t);
+
+    // --- assign across campaigns
+    progress.start("global assignment", None);
+    let cpools: Vec<CampaignPool> = briefs
+        .par_iter()
+        .zip(&pools)
+        .map(|(b, p)| CampaignPool {
+            items: Matcher::items(s, &p.scored),
+            budget_cents: b.budget_cents(),
+            wanted: b.creators_wanted as usize,
+            caps: Matcher::caps(b),
+            previous: prev_by_campaign
+                .get(b.campaign_id.as_str())
+                .map(|v| v.iter().filter_map(|r| s.ordinal(&r.creator_id)).collect())
+                .unwrap_or_default(),
+        })
+        .collect();
+    let aopts = AssignOptions {
+        max_new_offers: opts.max_new_offers,
+    };
+    let a = assign(&cpools, &s.hot.capacity, &aopts);
+    let alone = alone_feasible(&cpools, &a, &s.hot.capacity, &aopts);
+    progress.finish();
+    lap("assign", &mut t);
+
+    // --- explain: the contract's match result per campaign
+    progress.start("explaining selections", Some(briefs.len() as u64));
+    let results: Vec<MatchResult> = briefs
+        .par_iter()
+        .enumerate()
+        .map(|(c, b)| {
+            let r = explain(
+                s,
+                b,
+                &pools[c],
+                &cpools[c],
+                &a.campaigns[c].chosen,
+                a.campaigns[c].value,
+            );
+            progress.inc(1);
+            r
+        })
+        .collect();
+    progress.finish();
+    lap("explain", &mut t);
+
+    // --- feeds
+    progress.start("building feeds", None);
+    let offers: Vec<Offer> = a
+        .campaigns
+        .iter()
+        .enumerate()
+        .flat_map(|(c, o)| {
+            let p = &pools[c];
+            o.chosen.iter().map(move |&i| Offer {
+                campaign: c as u32,
+                ordinal: p.scored[i].ordinal,
+                fee_cents: p.scored[i].fee_cents,
+                niche_fit: p.scored[i].signals.niche,
+            })
+        })
+        .collect();
+    let is_declined = |cr: &str, ca: &str| declined.contains(&(cr.to_string(), ca.to_string()));
+    let shown = |cr: &str, ca: &str| first_shown.get(&(cr, ca)).copied();
+    let history = FeedHistory {
+        declined: &is_declined,
+        first_shown: &shown,
+    };
+    let fopts = FeedOptions {
+        per_day: opts.feed_per_day,
+        max_items: opts.feed_max_items,
+        today,
+        min_lead_days: opts.min_lead_days,
+    };
+    let feeds = build_feeds(s, &briefs, &offers, &history, &fopts);
+    let mut fcounts = FeedCounts::default();
+    for f in &feeds {
+        if !f.items.is_empty() {
+            fcounts.creators += 1;
+        }
+        fcounts.items += f.items.len();
+        fcounts.deferred += f.deferred;
+        for (_, e) in &f.excluded {
+            *fcounts.excluded.entry(e.as_str().to_string()).or_default() += 1;
+        }
+    }
+    progress.finish();
+    lap("feed", &mut t);
+
+    // --- diff against the parent generation
+    progress.start("diffing", None);
+    let diff = diff_rows(
+        s,
+        &briefs,
+        &pools,
+        &a.campaigns,
+        &results,
+        &prev_sel,
+        &declined,
+    );
+    let dcounts = DiffCounts {
+        entered: diff.iter().filter(|d| d.change == "entered").count(),
+        left: diff.iter().filter(|d| d.change == "left").count(),
+        moved: diff.iter().filter(|d| d.change == "moved").count(),
+    };
+    progress.finish();
+    lap("diff", &mut t);
+
+    // --- write and publish the generation
+    progress.start("writing generation", Some(5));
+    let mut w = GenerationWriter::begin(data)?;
+    cloutdesk_engine::failpoint("rerank_after_begin");
+    w.write(
+        "selections.parquet",
+        &parquet_bytes(&selections_batch(&results)?)?,
+    )?;
+    progress.inc(1);
+    let mut jsonl = Vec::new();
+    for r in &results {
+        let mut v = dto::match_result(r);
+        v["stats"]["took_ms"] = serde_json::json!(0.0);
+        v["generation"] = Value::String(w.id.clone());
+        serde_json::to_writer(&mut jsonl, &v)?;
+        jsonl.push(b'\n');
+    }
+    w.write("match_results.jsonl", &jsonl)?;
+    progress.inc(1);
+    w.write(
+        "feeds.parquet",
+        &parquet_bytes(&feeds_batch(s, &briefs, &feeds)?)?,
+    )?;
+    progress.inc(1);
+    w.write("diff.parquet", &parquet_bytes(&diff_batch(&diff)?)?)?;
+    progress.inc(1);
+    cloutdesk_engine::failpoint("rerank_after_files");
+    lap("write", &mut t);
+    let pairs: usize = a.campaigns.iter().map(|c| c.chosen.len()).sum();
+    let creators_with_offers = offers
+        .iter()
+        .map(|o| o.ordinal)
+        .collect::<HashSet<_>>()
+        .len();
+    let m = GenerationManifest {
+        format: FORMAT,
+        id: w.id.clone(),
+        parent: parent.clone(),
+        snapshot: s.id.clone(),
+        today: cloutdesk_engine::schema::format_date(today),
+        created_at_unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64),
+        options: opts.clone(),
+        campaigns: briefs.len(),
+        creators: s.len(),
+        pairs,
+        creators_with_offers,
+        rounds: a.rounds,
+        total_value: a.total_value,
+        alone: AloneFigures {
+            raw_value: alone.raw_value,
+            feasible_value: alone.feasible_value,
+            offers: alone.offers,
+            overcommitted_offers: alone.overcommitted_offers,
+        },
+        diff: dcounts,
+        feeds: fcounts,
+        timings: timings.clone(),
+        files: BTreeMap::new(),
+    };
+    let id = w.publish(m, opts.keep)?;
+    progress.inc(1);
+    progress.finish();
+    let manifest = read_manifest(data, &id)?;
+    let secs = t_all.elapsed().as_secs_f64();
+    Ok(RerankReport {
+        generation: id,
+        rounds: manifest.rounds,
+        campaigns_per_sec: briefs.len() as f64 / secs.max(1e-9),
+        manifest,
+    })
+}
+
+/// The contract's match result for a campaign's assigned portfolio
+/// (presented best score first, as `Matcher::select` does).
+fn explain(
+    s: &Snapshot,
+    b: &CampaignBrief,
+    p: &Pool,
+    cp: &CampaignPool,
+    chosen: &[usize],
+    value: f64,
+) -> MatchResult {
+    let sc = BriefScorer::new(b, s);
+    let mut order: Vec<usize> = chosen.to_vec();
+    order.sort_by(|&x, &y| {
+        p.scored[y]
+            .score
+            .total_cmp(&p.scored[x].score)
+            .then(p.scored[x].ordinal.cmp(&p.scored[y].ordinal))
+    });
+    let mut selected = Vec::with_capacity(order.len());
+    let mut unique_reach = 0.0;
+    let mut cell_seen: HashMap<u32, u32> = HashMap::new();
+    for (rank, &idx) in order.iter().enumerate() {
+        let x = &p.scored[idx];
+        let i = x.ordinal as usize;
+        debug_assert!(check_one(b, s, i).is_empty());
+        let q = s.hot.quality[i];
+        let q = if q.is_finite() { q } else { s.priors.quality };
+        let reach = s.hot.followers[i] as f64 * q as f64;
+        let occ = cell_seen.entry(cp.items[idx].cell).or_default();
+        unique_reach += reach * (1.0 - OVERLAP).powi(*occ as i32);
+        *occ += 1;
+        selected.push(SelectedCreator {
+            rank: rank as u32 + 1,
+            ordinal: x.ordinal,
+            creator_id: s.creators.creator_id[i].clone(),
+            score: x.score,
+            fee_usd: x.fee_cents as f64 / 100.0,
+            expected_engagements: x.expected_engagements,
+            reach,
+            value: x.value,
+            signals: x.signals,
+            reasons: reasons(&sc, x),
+        });
+    }
+    let fee_cents: u64 = order.iter().map(|&i| p.scored[i].fee_cents).sum();
+    MatchResult {
+        campaign_id: b.campaign_id.clone(),
+        snapshot: s.id.clone(),
+        totals: Totals {
+            creators: selected.len(),
+            fee_usd: fee_cents as f64 / 100.0,
+            expected_engagements: selected.iter().map(|c| c.expected_engagements).sum(),
+            estimated_unique_reach: unique_reach,
+            budget_usd: b.budget_usd,
+            value,
+        },
+        selected,
+        brief_missing: b.missing(),
+        stats: MatchStats {
+            eligible: p.eligible,
+            candidates: p.scored.len(),
+            took_ms: 0.0,
+            mode: p.mode,
+        },
+    }
+}
+
+fn selections_batch(results: &[MatchResult]) -> anyhow::Result<RecordBatch> {
+    let rows: Vec<(&str, &SelectedCreator)> = results
+        .iter()
+        .flat_map(|r| r.selected.iter().map(move |c| (r.campaign_id.as_str(), c)))
+        .collect();
+    let strs = |f: &dyn Fn(&(&str, &SelectedCreator)) -> String| -> Vec<String> {
+        rows.iter().map(f).collect()
+    };
+    let mut cols: Vec<(&str, ArrayRef)> = vec![
+        ("campaign_id", str_col(&strs(&|r| r.0.to_string()))),
+        (
+            "rank",
+            u32_col(&rows.iter().map(|r| r.1.rank).collect::<Vec<_>>()),
+        ),
+        ("creator_id", str_col(&strs(&|r| r.1.creator_id.clone()))),
+        (
+            "score",
+            f32_col(&rows.iter().map(|r| r.1.score).collect::<Vec<_>>()),
+        ),
+        (
+            "fee_usd",
+            f64_col(&rows.iter().map(|r| r.1.fee_usd).collect::<Vec<_>>()),
+        ),
+        (
+            "expected_engagements",
+            f64_col(
+                &rows
+                    .iter()
+                    .map(|r| r.1.expected_engagements)
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        (
+            "value",
+            f64_col(&rows.iter().map(|r| r.1.value).collect::<Vec<_>>()),
+        ),
+    ];
+    let names = [
+        "text",
+        "semantic",
+        "niche",
+        "audience_fit",
+        "performance",
+        "reliability",
+        "price_fit",
+    ];
+    let sig_cols: Vec<(String, ArrayRef)> = names
+        .iter()
+        .enumerate()
+        .map(|(k, n)| {
+            (
+                format!("signal_{n}"),
+                f32_col(
+                    &rows
+                        .iter()
+                        .map(|r| r.1.signals.named()[k].1)
+                        .collect::<Vec<_>>(),
+                ),
+            )
+        })
+        .collect();
+    for (n, a) in &sig_cols {
+        cols.push((n.as_str(), a.clone()));
+    }
+    let reasons: Vec<Option<Vec<String>>> =
+        rows.iter().map(|r| Some(r.1.reasons.clone())).collect();
+    cols.push(("reasons", list_str_col(&reasons)));
+    make_batch(cols)
+}
+
+fn feeds_batch(
+    s: &Snapshot,
+    briefs: &[CampaignBrief],
+    feeds: &[cloutdesk_engine::feed::CreatorFeed],
+) -> anyhow::Result<RecordBatch> {
+    let items: Vec<&cloutdesk_engine::feed::FeedItem> =
+        feeds.iter().flat_map(|f| &f.items).collect();
+    let b = |it: &cloutdesk_engine::feed::FeedItem| &briefs[it.campaign as usize];
+    let mut cols: Vec<(&str, ArrayRef)> = vec![
+        (
+            "creator_id",
+            str_col(
+                &items
+                    .iter()
+                    .map(|i| s.creators.creator_id[i.ordinal as usize].clone())
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        (
+            "rank",
+            u32_col(&items.iter().map(|i| i.rank).collect::<Vec<_>>()),
+        ),
+        (
+            "campaign_id",
+            str_col(
+                &items
+                    .iter()
+                    .map(|i| b(i).campaign_id.clone())
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        (
+            "org_id",
+            str_col(
+                &items
+                    .iter()
+                    .map(|i| b(i).org_id.clone())
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        (
+            "brand",
+            str_col(&items.iter().map(|i| b(i).brand.clone()).collect::<Vec<_>>()),
+        ),
+        (
+            "title",
+            str_col(&items.iter().map(|i| b(i).title.clone()).collect::<Vec<_>>()),
+        ),
+        (
+            "score",
+            f32_col(&items.iter().map(|i| i.score).collect::<Vec<_>>()),
+        ),
+        (
+            "fee_usd",
+            f64_col(&items.iter().map(|i| i.fee_usd).collect::<Vec<_>>()),
+        ),
+    ];
+    let sig_cols: Vec<(String, ArrayRef)> = FEED_SIGNALS
+        .iter()
+        .enumerate()
+        .map(|(k, n)| {
+            (
+                format!("signal_{n}"),
+                f32_col(
+                    &items
+                        .iter()
+                        .map(|i| i.signals.named()[k].1)
+                        .collect::<Vec<_>>(),
+                ),
+            )
+        })
+        .collect();
+    for (n, a) in &sig_cols {
+        cols.push((n.as_str(), a.clone()));
+    }
+    cols.push((
+        "reasons",
+        list_str_col(
+            &items
+                .iter()
+                .map(|i| Some(i.reasons.clone()))
+                .collect::<Vec<_>>(),
+        ),
+    ));
+    cols.push((
+        "missing",
+        list_str_col(
+            &items
+                .iter()
+                .map(|i| Some(i.missing.iter().map(|m| m.to_string()).collect()))
+                .collect::<Vec<_>>(),
+        ),
+    ));
+    cols.push((
+        "first_shown",
+        Arc::new(Date32Array::from(
+            items.iter().map(|i| i.first_shown_day).collect::<Vec<_>>(),
+        )),
+    ));
+    make_batch(cols)
+}
+
+/// One change between two generations.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DiffRow {
+    pub campaign_id: String,
+    pub creator_id: String,
+    /// `entered`, `left` or `moved`.
+    pub change: &'static str,
+    pub old_rank: Option<u32>,
+    pub new_rank: Option<u32>,
+    pub why: String,
+}
+
+fn diff_rows(
+    s: &Snapshot,
+    briefs: &[CampaignBrief],
+    pools: &[Pool],
+    outcomes: &[cloutdesk_engine::assign::CampaignOutcome],
+    results: &[MatchResult],
+    prev: &[SelectionRow],
+    declined: &HashSet<(String, String)>,
+) -> Vec<DiffRow> {
+    let idx: HashMap<&str, usize> = briefs
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (b.campaign_id.as_str(), i))
+        .collect();
+    let mut prev_of: HashMap<&str, HashMap<&str, &SelectionRow>> = HashMap::new();
+    for r in prev {
+        prev_of
+            .entry(r.campaign_id.as_str())
+            .or_default()
+            .insert(r.creator_id.as_str(), r);
+    }
+    let mut out: Vec<DiffRow> = Vec::new();
+    // Campaigns in this run.
+    for (c, r) in results.iter().enumerate() {
+        let before = prev_of.get(r.campaign_id.as_str());
+        let lost: HashMap<u32, Limit> = outcomes[c].lost.iter().copied().collect();
+        let now: HashMap<&str, &SelectedCreator> = r
+            .selected
+            .iter()
+            .map(|x| (x.creator_id.as_str(), x))
+            .collect();
+        // Position among the creators in both generations: a creator
+        // "moved" when its order against those changed, not when others
+        // merely entered or left around it.
+        let common_new: HashMap<&str, usize> = r
+            .selected
+            .iter()
+            .filter(|x| before.is_some_and(|m| m.contains_key(x.creator_id.as_str())))
+            .enumerate()
+            .map(|(k, x)| (x.creator_id.as_str(), k))
+            .collect();
+        let common_old: HashMap<&str, usize> = before
+            .map(|m| {
+                let mut v: Vec<&&SelectionRow> = m
+                    .values()
+                    .filter(|p| common_new.contains_key(p.creator_id.as_str()))
+                    .collect();
+                v.sort_by_key(|p| p.rank);
+                v.into_iter()
+                    .enumerate()
+                    .map(|(k, p)| (p.creator_id.as_str(), k))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for x in &r.selected {
+            match before.and_then(|m| m.get(x.creator_id.as_str())) {
+                None => out.push(DiffRow {
+                    campaign_id: r.campaign_id.clone(),
+                    creator_id: x.creator_id.clone(),
+                    change: "entered",
+                    old_rank: None,
+                    new_rank: Some(x.rank),
+                    why: if before.is_none() {
+                        format!("new campaign; score {:.3}", x.score)
+                    } else {
+                        format!(
+                            "chosen at rank {}: score {:.3}, value {:.0} for ${:.0}",
+                            x.rank, x.score, x.value, x.fee_usd
+                        )
+                    },
+                }),
+                Some(p)
+                    if common_old.get(x.creator_id.as_str())
+                        != common_new.get(x.creator_id.as_str()) =>
+                {
+                    out.push(DiffRow {
+                        campaign_id: r.campaign_id.clone(),
+                        creator_id: x.creator_id.clone(),
+                        change: "moved",
+                        old_rank: Some(p.rank),
+                        new_rank: Some(x.rank),
+                        why: if (p.score - x.score).abs() >= 0.0005 {
+                            format!("score {:.3} -> {:.3} (the data changed)", p.score, x.score)
+                        } else {
+                            "others' scores changed around it".to_string()
+                        },
+                    })
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(m) = before {
+            let mut gone: Vec<&&SelectionRow> = m
+                .values()
+                .filter(|p| !now.contains_key(p.creator_id.as_str()))
+                .collect();
+            gone.sort_by_key(|p| p.rank);
+            for p in gone {
+                let why = match s.ordinal(&p.creator_id) {
+                    _ if declined.contains(&(p.creator_id.clone(), p.campaign_id.clone())) => {
+                        "the creator declined".to_string()
+                    }
+                    None => "the creator is no longer in the data".to_string(),
+                    Some(o) => {
+                        let broken = check_one(&briefs[c], s, o as usize);
+                        if !broken.is_empty() {
+                            format!("no longer eligible: breaks {broken:?}")
+                        } else if let Some(l) = lost.get(&o) {
+                            format!(
+                                "went to campaigns valuing the creator more (its {} limit is full)",
+                                match l {
+                                    Limit::Capacity => "capacity",
+                                    Limit::NewOffers => "new-offers-per-run",
+                                }
+                            )
+                        } else if pools[c].members.contains(&o) {
+                            "outranked: others give more value per dollar within the budget"
+                                .to_string()
+                        } else {
+                            "no longer among the campaign's best candidates".to_string()
+                        }
+                    }
+                };
+                out.push(DiffRow {
+                    campaign_id: r.campaign_id.clone(),
+                    creator_id: p.creator_id.clone(),
+                    change: "left",
+                    old_rank: Some(p.rank),
+                    new_rank: None,
+                    why,
+                });
+            }
+        }
+    }
+    // Campaigns gone from this run.
+    let mut gone: Vec<&SelectionRow> = prev
+        .iter()
+        .filter(|p| !idx.contains_key(p.campaign_id.as_str()))
+        .collect();
+    gone.sort_by(|a, b| a.campaign_id.cmp(&b.campaign_id).then(a.rank.cmp(&b.rank)));
+    for p in gone {
+        out.push(DiffRow {
+            campaign_id: p.campaign_id.clone(),
+            creator_id: p.creator_id.clone(),
+            change: "left",
+            old_rank: Some(p.rank),
+            new_rank: None,
+            why: "the campaign is no longer open".to_string(),
+        });
+    }
+    out
+}
+
+fn diff_batch(rows: &[DiffRow]) -> anyhow::Result<RecordBatch> {
+    let opt_u32 = |f: &dyn Fn(&DiffRow) -> Option<u32>| -> ArrayRef {
+        Arc::new(rows.iter().map(f).collect::<UInt32Array>())
+    };
+    make_batch(vec![
+        (
+            "campaign_id",
+            str_col(
+                &rows
+                    .iter()
+                    .map(|r| r.campaign_id.clone())
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        (
+            "creator_id",
+            str_col(
+                &rows
+                    .iter()
+                    .map(|r| r.creator_id.clone())
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        (
+            "change",
+            str_col(
+                &rows
+                    .iter()
+                    .map(|r| r.change.to_string())
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        ("old_rank", opt_u32(&|r| r.old_rank)),
+        ("new_rank", opt_u32(&|r| r.new_rank)),
+        (
+            "why",
+            str_col(&rows.iter().map(|r| r.why.clone()).collect::<Vec<_>>()),
+        ),
+    ])
+}
+
+/// Reads a generation's diff.
+pub fn read_diff(data: &Path, gen: &str) -> anyhow::Result<Vec<DiffRow>> {
+    let p = generation_dir(data, gen).join("diff.parquet");
+    let mut out = Vec::new();
+    for b in read_parquet(&p)? {
+        let c = Columns {
+            table: "diff",
+            batch: &b,
+        };
+        let (ca, cr, ch, why) = (
+            c.strings("campaign_id")?,
+            c.strings("creator_id")?,
+            c.strings("change")?,
+            c.strings("why")?,
+        );
+        let (o, n) = (c.opt_u32s("old_rank")?, c.opt_u32s("new_rank")?);
+        for k in 0..b.num_rows() {
+            out.push(DiffRow {
+                campaign_id: ca[k].clone(),
+                creator_id: cr[k].clone(),
+                change: match ch[k].as_str() {
+                    "entered" => "entered",
+                    "left" => "left",
+                    _ => "moved",
+                },
+                old_rank: o[k],
+                new_rank: n[k],
+                why: why[k].clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The run summary for the terminal.
+pub fn report_text(r: &RerankReport) -> String {
+    use std::fmt::Write;
+    let m = &r.manifest;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "published generation {}{} (snapshot {}, day {})",
+        m.id,
+        m.parent
+            .as_ref()
+            .map(|p| format!(" (parent {p})"))
+            .unwrap_or_default(),
+        m.snapshot,
+        m.today
+    );
+    let _ = writeln!(
+        s,
+        "  {} campaigns x {} creators: {} pairs assigned to {} creators in {} rounds",
+        m.campaigns, m.creators, m.pairs, m.creators_with_offers, m.rounds
+    );
+    let _ = writeln!(
+        s,
+        "  total value {:.0}; each campaign alone: {:.0} as planned ({} of {} offers beyond creators' limits), {:.0} feasible -> global is {:+.1}% vs feasible alone",
+        m.total_value,
+        m.alone.raw_value,
+        m.alone.overcommitted_offers,
+        m.alone.offers,
+        m.alone.feasible_value,
+        if m.alone.feasible_value > 0.0 {
+            (m.total_value / m.alone.feasible_value - 1.0) * 100.0
+        } else {
+            0.0
+        }
+    );
+    let _ = writeln!(
+        s,
+        "  feeds: {} creators, {} items, {} held back by the daily limit, excluded {:?}",
+        m.feeds.creators, m.feeds.items, m.feeds.deferred, m.feeds.excluded
+    );
+    let _ = writeln!(
+        s,
+        "  diff vs parent: {} entered, {} left, {} moved",
+        m.diff.entered, m.diff.left, m.diff.moved
+    );
+    let total = m.total_secs();
+    let _ = writeln!(
+        s,
+        "  {:.2} s, {:.0} campaigns/s; stages: {}",
+        total,
+        r.campaigns_per_sec,
+        m.timings
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.2}s ({:.0}%)", 100.0 * v / total.max(1e-9)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    s
+}
+
+/// A creator's feed for the terminal.
+pub fn feed_text(creator_id: &str, gen: &str, rows: &[FeedRow]) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "feed of {creator_id} (generation {gen}): {} items",
+        rows.len()
+    );
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "{:>3}. {:<18} {:<20} ${:>8.2}  score {:.3}  first shown {}",
+            r.rank, r.campaign_id, r.brand, r.fee_usd, r.score, r.first_shown
+        );
+        let _ = writeln!(s, "     {}", r.title);
+        for why in &r.reasons {
+            let _ = writeln!(s, "     + {why}");
+        }
+        if !r.missing.is_empty() {
+            let _ = writeln!(s, "     brief is missing: {}", r.missing.join(", "));
+        }
+    }
+    s
+}
+
+/// A creator's feed on the wire (the API and `cloutdesk feed --json`).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct FeedResponse {
+    pub creator_id: String,
+    /// The re-rank generation the feed comes from.
+    pub generation: String,
+    /// Best first; declined items are never included.
+    pub items: Vec<FeedRow>,
+}
+
+pub fn feed_json(creator_id: &str, gen: &str, rows: &[FeedRow]) -> Value {
+    serde_json::to_value(FeedResponse {
+        creator_id: creator_id.to_string(),
+        generation: gen.to_string(),
+        items: rows.to_vec(),
+    })
+    .unwrap_or(Value::Null)
+}
+
+// ------------------------------------------------------------ CLI
+
+/// `cloutdesk rerank`
+#[derive(Debug, Clone, clap::Args)]
+pub struct RerankArgs {
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Campaign briefs (JSON Lines); default: the stored open campaigns.
+    #[arg(long)]
+    pub campaigns: Option<PathBuf>,
+    /// New offers per creator per run, across all campaigns.
+    #[arg(long, default_value_t = 3)]
+    pub max_new_offers: u32,
+    /// New feed items per creator per day.
+    #[arg(long, default_value_t = 5)]
+    pub feed_per_day: usize,
+    /// Items in a creator's feed at most.
+    #[arg(long, default_value_t = 20)]
+    pub feed_max_items: usize,
+    /// Fewest days before content is due for an offer to be feasible.
+    #[arg(long, default_value_t = 3)]
+    pub min_lead_days: i32,
+    /// The run's day (YYYY-MM-DD; default today, UTC).
+    #[arg(long)]
+    pub today: Option<String>,
+    /// Smallest pool kept per campaign for the assignment.
+    #[arg(long, default_value_t = 2000)]
+    pub pool_min: usize,
+    /// Generations to keep.
+    #[arg(long, default_value_t = 3)]
+    pub keep: usize,
+    /// Print the generation's manifest as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl RerankArgs {
+    pub fn options(&self) -> RerankOptions {
+        RerankOptions {
+            max_new_offers: self.max_new_offers,
+            feed_per_day: self.feed_per_day,
+            feed_max_items: self.feed_max_items,
+            min_lead_days: self.min_lead_days,
+            today: self.today.clone(),
+            pool_min: self.pool_min,
+            keep: self.keep,
+        }
+    }
+}
+
+pub fn run_rerank_cli(a: &RerankArgs) -> anyhow::Result<()> {
+    let raw = read_campaigns(&a.data, a.campaigns.as_deref())?;
+    let bars = crate::progress::Bars::new(a.json);
+    let r = rerank(&a.data, &raw, &a.options(), &bars)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r.manifest)?);
+    } else {
+        print!("{}", report_text(&r));
+    }
+    Ok(())
+}
+
+/// `cloutdesk feed`
+#[derive(Debug, Clone, clap::Args)]
+pub struct FeedArgs {
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long)]
+    pub creator: String,
+    /// Print JSON (the API's shape).
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run_feed_cli(a: &FeedArgs) -> anyhow::Result<()> {
+    let (gen, rows) = creator_feed(&a.data, &a.creator)?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&feed_json(&a.creator, &gen, &rows))?
+        );
+    } else {
+        print!("{}", feed_text(&a.creator, &gen, &rows));
+    }
+    Ok(())
+}

@@ -1,0 +1,465 @@
+//! Issue 5's routes: the creator's feed, declines, and the background
+//! re-rank.
+//!
+//! - `GET /v1/creators/{id}/feed` (the creator's own key, or admin): the
+//!   published generation's feed for the creator, each item with its
+//!   reasons and the brief's missing fields; items declined since the
+//!   generation was built are left out.
+//! - `POST /v1/creators/{id}/feed/{campaign_id}/decline` (the creator, or
+//!   admin): durable (fsynced) before it answers; the item never returns.
+//! - `POST /v1/rerank` (admin): starts a re-rank of the stored open
+//!   campaigns on a background thread (one at a time: 409 otherwise);
+//!   `GET /v1/rerank/{run_id}` reports its stage and outcome.
+//!
+//! Invariants: no handler ranks inline (the run has its own thread, feeds
+//! are loaded on the blocking pool and cached per generation); run
+//! metrics: `cloutdesk_rerank_runs_total`, `cloutdesk_rerank_failures_total`,
+//! `cloutdesk_rerank_seconds`, `cloutdesk_rerank_campaigns`,
+//! `cloutdesk_rerank_pairs`, `cloutdesk_feed_declines_total`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use cloutdesk_engine::schema::is_valid_id;
+use cloutdesk_ingest::Progress;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::auth::Principal;
+use super::errors::{ApiError, ErrorBody};
+use super::extract::spawn_io;
+use super::AppState;
+use crate::declines::DeclineLog;
+use crate::rerank::{self, FeedResponse, FeedRow, RerankOptions};
+
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_feed))
+        .routes(routes!(decline))
+        .routes(routes!(start_rerank))
+        .routes(routes!(get_rerank))
+}
+
+/// A generation's feeds by creator.
+type Feeds = Arc<HashMap<String, Vec<FeedRow>>>;
+
+/// Per-process state of these routes, keyed by data dir (a process may
+/// serve several in tests).
+#[derive(Default)]
+struct Local {
+    /// (data dir, generation) -> creator -> feed rows.
+    feeds: HashMap<PathBuf, (String, Feeds)>,
+    declines: HashMap<PathBuf, Arc<DeclineLog>>,
+    runs: BTreeMap<String, RerankRun>,
+    running: HashMap<PathBuf, String>,
+}
+
+fn local() -> &'static Mutex<Local> {
+    static L: OnceLock<Mutex<Local>> = OnceLock::new();
+    L.get_or_init(|| Mutex::new(Local::default()))
+}
+
+fn lock() -> std::sync::MutexGuard<'static, Local> {
+    local().lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn decline_log(data: &Path) -> Result<Arc<DeclineLog>, ApiError> {
+    if let Some(l) = lock().declines.get(data) {
+        return Ok(l.clone());
+    }
+    let log = Arc::new(
+        DeclineLog::open(data).map_err(|e| ApiError::internal(format!("decline log: {e:#}")))?,
+    );
+    Ok(lock()
+        .declines
+        .entry(data.to_path_buf())
+        .or_insert(log)
+        .clone())
+}
+
+fn require_creator_or_admin(p: &Principal, id: &str) -> Result<(), ApiError> {
+    match p.creator() {
+        Some(c) if c == id => Ok(()),
+        Some(_) => Err(ApiError::forbidden(
+            "a creator key may use its own feed only",
+        )),
+        None if p.is_admin() => Ok(()),
+        None => Err(ApiError::forbidden(
+            "a creator's feed is for the creator (or an admin) only",
+        )),
+    }
+}
+
+fn check_id(param: &str, v: &str) -> Result<(), ApiError> {
+    if is_valid_id(v) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_param(
+            param,
+            format!("{v:?} is not an id (1-64 characters of A-Z a-z 0-9 . _ -)"),
+        ))
+    }
+}
+
+/// The published generation's feeds, loaded once per generation.
+fn feeds_of(data: &Path) -> Result<Option<(String, Feeds)>, ApiError> {
+    let gen = rerank::current_generation(data).map_err(|e| ApiError::internal(format!("{e:#}")))?;
+    let Some(gen) = gen else { return Ok(None) };
+    if let Some((g, m)) = lock().feeds.get(data) {
+        if *g == gen {
+            return Ok(Some((gen, m.clone())));
+        }
+    }
+    let rows = rerank::read_feeds(data, &gen).map_err(|e| ApiError::internal(format!("{e:#}")))?;
+    let mut m: HashMap<String, Vec<FeedRow>> = HashMap::new();
+    for r in rows {
+        m.entry(r.creator_id.clone()).or_default().push(r);
+    }
+    let m = Arc::new(m);
+    lock()
+        .feeds
+        .insert(data.to_path_buf(), (gen.clone(), m.clone()));
+    Ok(Some((gen, m)))
+}
+
+/// A creator's opportunity feed.
+#[utoipa::path(
+    get, path = "/v1/creators/{id}/feed", tag = "creators",
+    params(("id" = String, Path, description = "creator_id")),
+    responses(
+        (status = 200, description = "The creator's feed from the published re-rank generation", body = FeedResponse),
+        (status = 400, description = "Bad id", body = ErrorBody),
+        (status = 401, description = "No key or a bad key", body = ErrorBody),
+        (status = 403, description = "Another creator's key, or a marketer key", body = ErrorBody),
+        (status = 404, description = "No re-rank generation published yet", body = ErrorBody),
+        (status = 503, description = "Timeout", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+async fn get_feed(
+    State(state): State<AppState>,
+    p: Principal,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Response, ApiError> {
+    check_id("id", &id)?;
+    require_creator_or_admin(&p, &id)?;
+    let data = state.data_dir().to_path_buf();
+    let (gen, feeds) = spawn_io(move || feeds_of(&data)).await??.ok_or_else(|| {
+        ApiError::not_found("no re-rank generation yet: run `cloutdesk rerank` or POST /v1/rerank")
+    })?;
+    let log = decline_log(state.data_dir())?;
+    let items: Vec<FeedRow> = feeds
+        .get(&id)
+        .map(|v| {
+            v.iter()
+                .filter(|r| !log.contains(&r.creator_id, &r.campaign_id))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Json(FeedResponse {
+        creator_id: id,
+        generation: gen,
+        items,
+    })
+    .into_response())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeclineResponse {
+    pub creator_id: String,
+    pub campaign_id: String,
+    /// False when the creator had already declined it.
+    pub newly_declined: bool,
+}
+
+/// Decline a feed item: it never comes back.
+#[utoipa::path(
+    post, path = "/v1/creators/{id}/feed/{campaign_id}/decline", tag = "creators",
+    params(
+        ("id" = String, Path, description = "creator_id"),
+        ("campaign_id" = String, Path, description = "the campaign to decline"),
+    ),
+    responses(
+        (status = 200, description = "Declined (durable)", body = DeclineResponse),
+        (status = 400, description = "Bad id", body = ErrorBody),
+        (status = 401, description = "No key or a bad key", body = ErrorBody),
+        (status = 403, description = "Another creator's key, or a marketer key", body = ErrorBody),
+        (status = 503, description = "Timeout", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+async fn decline(
+    State(state): State<AppState>,
+    p: Principal,
+    UrlPath((id, campaign_id)): UrlPath<(String, String)>,
+) -> Result<Response, ApiError> {
+    check_id("id", &id)?;
+    check_id("campaign_id", &campaign_id)?;
+    require_creator_or_admin(&p, &id)?;
+    let log = decline_log(state.data_dir())?;
+    let (cr, ca) = (id.clone(), campaign_id.clone());
+    let newly = spawn_io(move || log.decline(&cr, &ca))
+        .await?
+        .map_err(|e| ApiError::internal(format!("decline log: {e:#}")))?;
+    if newly {
+        state
+            .metrics()
+            .counter(
+                "cloutdesk_feed_declines_total",
+                "Feed items declined by creators",
+            )
+            .inc();
+    }
+    Ok(Json(DeclineResponse {
+        creator_id: id,
+        campaign_id,
+        newly_declined: newly,
+    })
+    .into_response())
+}
+
+/// Options of an API re-rank (all optional; the CLI's defaults).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RerankRequest {
+    pub max_new_offers: Option<u32>,
+    pub feed_per_day: Option<usize>,
+    pub feed_max_items: Option<usize>,
+    pub min_lead_days: Option<i32>,
+    /// YYYY-MM-DD; default today (UTC).
+    pub today: Option<String>,
+}
+
+/// A re-rank run's state.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RerankRun {
+    pub run_id: String,
+    /// `running`, `done` or `failed`.
+    pub state: String,
+    /// The stage running now (while `running`).
+    pub stage: Option<String>,
+    pub started_at_unix: i64,
+    pub finished_at_unix: Option<i64>,
+    /// The published generation (when `done`).
+    pub generation: Option<String>,
+    pub error: Option<String>,
+    pub summary: Option<RerankSummary>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RerankSummary {
+    pub campaigns: u64,
+    pub creators: u64,
+    pub pairs: u64,
+    pub rounds: u32,
+    pub total_value: f64,
+    /// Each campaign alone, counted feasibly (see docs/RERANK.md).
+    pub alone_feasible_value: f64,
+    pub seconds: f64,
+    pub campaigns_per_sec: f64,
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Reports the run's stage into its status.
+struct StageProgress(String);
+
+impl Progress for StageProgress {
+    fn start(&self, stage: &str, _total: Option<u64>) {
+        if let Some(r) = lock().runs.get_mut(&self.0) {
+            r.stage = Some(stage.to_string());
+        }
+    }
+    fn inc(&self, _n: u64) {}
+    fn finish(&self) {}
+}
+
+/// Start a re-rank of the stored open campaigns (admin).
+#[utoipa::path(
+    post, path = "/v1/rerank", tag = "admin",
+    request_body(content = RerankRequest, description = "Optional run options"),
+    responses(
+        (status = 202, description = "Started; poll GET /v1/rerank/{run_id}", body = RerankRun),
+        (status = 400, description = "Bad options", body = ErrorBody),
+        (status = 401, description = "No key or a bad key", body = ErrorBody),
+        (status = 403, description = "Not an admin key", body = ErrorBody),
+        (status = 409, description = "A re-rank is already running", body = ErrorBody),
+        (status = 503, description = "No snapshot loaded yet", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+async fn start_rerank(
+    State(state): State<AppState>,
+    p: Principal,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    p.require_admin()?;
+    let req: RerankRequest = if body.iter().all(|b| b.is_ascii_whitespace()) {
+        RerankRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request("invalid_json", format!("rerank options: {e}")))?
+    };
+    let d = RerankOptions::default();
+    let opts = RerankOptions {
+        max_new_offers: req.max_new_offers.unwrap_or(d.max_new_offers),
+        feed_per_day: req.feed_per_day.unwrap_or(d.feed_per_day),
+        feed_max_items: req.feed_max_items.unwrap_or(d.feed_max_items),
+        min_lead_days: req.min_lead_days.unwrap_or(d.min_lead_days),
+        today: req.today,
+        ..d
+    };
+    if let Some(t) = &opts.today {
+        if cloutdesk_engine::schema::parse_date(t).is_none() {
+            return Err(ApiError::bad_param(
+                "today",
+                format!("{t:?} is not a date (YYYY-MM-DD)"),
+            ));
+        }
+    }
+    let snap = state.require_snapshot()?;
+    let data = state.data_dir().to_path_buf();
+    static SEQ: AtomicU64 = AtomicU64::new(1);
+    let run_id = format!("rr-{}-{}", now_unix(), SEQ.fetch_add(1, Ordering::Relaxed));
+    let run = RerankRun {
+        run_id: run_id.clone(),
+        state: "running".into(),
+        stage: Some("queued".into()),
+        started_at_unix: now_unix(),
+        finished_at_unix: None,
+        generation: None,
+        error: None,
+        summary: None,
+    };
+    {
+        let mut l = lock();
+        if let Some(other) = l.running.get(&data) {
+            return Err(ApiError::conflict(
+                "rerank_running",
+                format!("re-rank {other} is still running"),
+            ));
+        }
+        l.running.insert(data.clone(), run_id.clone());
+        l.runs.insert(run_id.clone(), run.clone());
+    }
+    let raw: Vec<(String, Value)> = state
+        .campaigns()
+        .all_open()
+        .into_iter()
+        .map(|(org, v)| {
+            let id = v.get("campaign_id").and_then(Value::as_str).unwrap_or("?");
+            (format!("campaign store {org}/{id}"), v)
+        })
+        .collect();
+    let metrics = state.clone();
+    let id2 = run_id.clone();
+    std::thread::Builder::new()
+        .name(format!("rerank-{run_id}"))
+        .spawn(move || {
+            let t = Instant::now();
+            let progress = StageProgress(id2.clone());
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                rerank::rerank_on(&snap, &data, &raw, &opts, &progress, t)
+            }));
+            let secs = t.elapsed().as_secs_f64();
+            let m = metrics.metrics();
+            m.counter(
+                "cloutdesk_rerank_runs_total",
+                "Re-rank runs started through the API",
+            )
+            .inc();
+            m.histogram("cloutdesk_rerank_seconds", "Re-rank run time")
+                .observe(secs);
+            let mut l = lock();
+            l.running.remove(&data);
+            let Some(r) = l.runs.get_mut(&id2) else {
+                return;
+            };
+            r.finished_at_unix = Some(now_unix());
+            r.stage = None;
+            match out {
+                Ok(Ok(rep)) => {
+                    let mf = &rep.manifest;
+                    m.gauge(
+                        "cloutdesk_rerank_campaigns",
+                        "Campaigns in the last re-rank",
+                    )
+                    .set(mf.campaigns as i64);
+                    m.gauge(
+                        "cloutdesk_rerank_pairs",
+                        "Pairs assigned by the last re-rank",
+                    )
+                    .set(mf.pairs as i64);
+                    r.state = "done".into();
+                    r.generation = Some(rep.generation.clone());
+                    r.summary = Some(RerankSummary {
+                        campaigns: mf.campaigns as u64,
+                        creators: mf.creators as u64,
+                        pairs: mf.pairs as u64,
+                        rounds: mf.rounds,
+                        total_value: mf.total_value,
+                        alone_feasible_value: mf.alone.feasible_value,
+                        seconds: secs,
+                        campaigns_per_sec: rep.campaigns_per_sec,
+                    });
+                }
+                Ok(Err(e)) => {
+                    m.counter(
+                        "cloutdesk_rerank_failures_total",
+                        "Re-rank runs that failed",
+                    )
+                    .inc();
+                    r.state = "failed".into();
+                    r.error = Some(format!("{e:#}"));
+                }
+                Err(_) => {
+                    m.counter(
+                        "cloutdesk_rerank_failures_total",
+                        "Re-rank runs that failed",
+                    )
+                    .inc();
+                    r.state = "failed".into();
+                    r.error = Some("the re-rank panicked (a bug: please report it)".into());
+                }
+            }
+        })
+        .map_err(|e| ApiError::internal(format!("cannot start the re-rank thread: {e}")))?;
+    Ok((StatusCode::ACCEPTED, Json(run)).into_response())
+}
+
+/// A re-rank run's status (admin).
+#[utoipa::path(
+    get, path = "/v1/rerank/{run_id}", tag = "admin",
+    params(("run_id" = String, Path, description = "from POST /v1/rerank")),
+    responses(
+        (status = 200, description = "The run's state", body = RerankRun),
+        (status = 401, description = "No key or a bad key", body = ErrorBody),
+        (status = 403, description = "Not an admin key", body = ErrorBody),
+        (status = 404, description = "No such run (run ids last while the server runs)", body = ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+async fn get_rerank(p: Principal, UrlPath(run_id): UrlPath<String>) -> Result<Response, ApiError> {
+    p.require_admin()?;
+    let r = lock()
+        .runs
+        .get(&run_id)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(format!("no re-rank run {run_id:?}")))?;
+    Ok(Json(r).into_response())
+}

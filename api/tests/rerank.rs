@@ -1,0 +1,701 @@
+//! The nightly re-rank end to end on a small generated world: creator
+//! limits across campaigns, the feed's floors and usage rights, declines,
+//! byte-identical output whatever the thread count, and kill -9 at every
+//! step of publishing a generation.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use cloutdesk::declines::DeclineLog;
+use cloutdesk::rerank::{
+    creator_feed, current_generation, read_diff, read_feeds, read_manifest, read_selections,
+    rerank, RerankOptions,
+};
+use cloutdesk_engine::brief::CampaignBrief;
+use cloutdesk_engine::feed::{build_feeds, Exclusion, FeedHistory, FeedOptions, Offer};
+use cloutdesk_engine::filter::check_one;
+use cloutdesk_engine::snapshot::Snapshot;
+use cloutdesk_engine::storage::DataDir;
+use cloutdesk_ingest::contract::FileFormat;
+use cloutdesk_ingest::generate::{generate_world, write_world, GenConfig, REFERENCE_DAY};
+use cloutdesk_ingest::{ingest, IngestOptions, NoProgress};
+
+const TODAY: &str = "2026-11-01";
+
+struct World {
+    _tmp: tempfile::TempDir,
+    src: PathBuf,
+    campaigns: PathBuf,
+}
+
+fn world(creators: usize, briefs: usize, seed: u64) -> World {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let cfg = GenConfig {
+        creators,
+        briefs,
+        seed,
+        format: FileFormat::Csv,
+        embedding_dim: None,
+    };
+    let w = generate_world(&cfg);
+    write_world(&w, &cfg, &src).unwrap();
+    World {
+        campaigns: src.join("briefs.jsonl"),
+        src,
+        _tmp: tmp,
+    }
+}
+
+fn ingest_into(w: &World, data: &Path) {
+    let mut o = IngestOptions::new(data.to_path_buf());
+    o.creators = Some(w.src.join("creators.csv"));
+    o.performance = Some(w.src.join("performance.csv"));
+    o.payments = Some(w.src.join("payments.csv"));
+    o.as_of_day = Some(REFERENCE_DAY);
+    ingest(&o, &NoProgress).unwrap();
+}
+
+fn opts(max_new: u32) -> RerankOptions {
+    RerankOptions {
+        max_new_offers: max_new,
+        today: Some(TODAY.into()),
+        pool_min: 500,
+        ..RerankOptions::default()
+    }
+}
+
+fn run(data: &Path, campaigns: &Path, o: &RerankOptions) -> String {
+    let raw = cloutdesk::rerank::read_campaigns(data, Some(campaigns)).unwrap();
+    rerank(data, &raw, o, &NoProgress).unwrap().generation
+}
+
+fn briefs_of(s: &Snapshot, campaigns: &Path) -> HashMap<String, CampaignBrief> {
+    let raw = cloutdesk::briefs::read_brief_values(campaigns).unwrap();
+    cloutdesk::briefs::validate_all(s, &raw)
+        .unwrap()
+        .into_iter()
+        .map(|b| (b.campaign_id.clone(), b))
+        .collect()
+}
+
+#[test]
+fn capacity_and_offer_caps_hold_across_campaigns() {
+    let w = world(3000, 40, 7);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ingest_into(&w, &data);
+    let s = Snapshot::open(&DataDir::open(&data).unwrap()).unwrap();
+    let briefs = briefs_of(&s, &w.campaigns);
+
+    let g1 = run(&data, &w.campaigns, &opts(2));
+    let sel1 = read_selections(&data, &g1).unwrap();
+    assert!(
+        sel1.len() > 500,
+        "too few pairs to mean anything: {}",
+        sel1.len()
+    );
+    let mut per_creator: HashMap<&str, usize> = HashMap::new();
+    let mut per_campaign: HashMap<&str, (usize, f64)> = HashMap::new();
+    for r in &sel1 {
+        *per_creator.entry(&r.creator_id).or_default() += 1;
+        let e = per_campaign.entry(&r.campaign_id).or_default();
+        e.0 += 1;
+        e.1 += r.fee_usd;
+        let o = s.ordinal(&r.creator_id).unwrap() as usize;
+        let b = &briefs[&r.campaign_id];
+        assert!(
+            check_one(b, &s, o).is_empty(),
+            "{} breaks a rule of {}",
+            r.creator_id,
+            b.campaign_id
+        );
+    }
+    let mut contested = 0;
+    for (c, n) in &per_creator {
+        let o = s.ordinal(c).unwrap() as usize;
+        if let Some(cap) = s.creators.capacity[o] {
+            assert!(*n <= cap as usize, "{c}: {n} campaigns > capacity {cap}");
+        }
+        // First generation: every pair is a new offer.
+        assert!(*n <= 2, "{c}: {n} new offers > 2");
+        contested += (*n == 2) as usize;
+    }
+    assert!(
+        contested > 0,
+        "no creator reached the offer cap: the test proves nothing"
+    );
+    for (c, (n, fees)) in &per_campaign {
+        let b = &briefs[*c];
+        assert!(*n <= b.creators_wanted as usize);
+        assert!(
+            *fees <= b.budget_usd + 1e-6,
+            "{c}: fees {fees} > budget {}",
+            b.budget_usd
+        );
+    }
+    let m = read_manifest(&data, &g1).unwrap();
+    assert!(
+        m.alone.overcommitted_offers > 0,
+        "alone plans should overcommit here"
+    );
+    assert!(
+        m.total_value >= m.alone.feasible_value,
+        "global {} < feasible alone {}",
+        m.total_value,
+        m.alone.feasible_value
+    );
+
+    // Second run: pairs kept from the first are not new offers; new ones stay <= 2.
+    let g2 = run(&data, &w.campaigns, &opts(2));
+    let prev: HashSet<(String, String)> = sel1
+        .iter()
+        .map(|r| (r.campaign_id.clone(), r.creator_id.clone()))
+        .collect();
+    let mut all: HashMap<String, usize> = HashMap::new();
+    let mut new: HashMap<String, usize> = HashMap::new();
+    for r in read_selections(&data, &g2).unwrap() {
+        *all.entry(r.creator_id.clone()).or_default() += 1;
+        if !prev.contains(&(r.campaign_id.clone(), r.creator_id.clone())) {
+            *new.entry(r.creator_id.clone()).or_default() += 1;
+        }
+    }
+    for (c, n) in &all {
+        let o = s.ordinal(c).unwrap() as usize;
+        if let Some(cap) = s.creators.capacity[o] {
+            assert!(*n <= cap as usize);
+        }
+        assert!(new.get(c).copied().unwrap_or(0) <= 2);
+    }
+    assert_eq!(
+        read_manifest(&data, &g2).unwrap().parent.as_deref(),
+        Some(g1.as_str())
+    );
+}
+
+#[test]
+fn feed_never_shows_an_item_below_the_floor_or_against_usage_rights() {
+    let w = world(2000, 25, 3);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ingest_into(&w, &data);
+    let s = Snapshot::open(&DataDir::open(&data).unwrap()).unwrap();
+    let briefs = briefs_of(&s, &w.campaigns);
+    let g = run(&data, &w.campaigns, &opts(3));
+    let feeds = read_feeds(&data, &g).unwrap();
+    assert!(!feeds.is_empty());
+    let mut per_creator: HashMap<&str, usize> = HashMap::new();
+    for f in &feeds {
+        let o = s.ordinal(&f.creator_id).unwrap() as usize;
+        if let Some(m) = s.creators.min_fee_usd[o] {
+            assert!(f.fee_usd + 1e-9 >= m, "{} item below floor", f.creator_id);
+        }
+        let b = &briefs[&f.campaign_id];
+        if b.usage_rights.as_ref().is_some_and(|u| u.paid_usage) {
+            assert_eq!(s.creators.accepts_usage_rights[o], Some(true));
+        }
+        assert_eq!(
+            f.missing,
+            b.missing()
+                .iter()
+                .map(|m| m.to_string())
+                .collect::<Vec<_>>()
+        );
+        assert!(!f.reasons.is_empty());
+        *per_creator.entry(&f.creator_id).or_default() += 1;
+    }
+    // Fatigue: the default is 5 new items per creator per day.
+    assert!(per_creator.values().all(|&n| n <= 5));
+
+    // The feed itself refuses such offers even if an assignment made them:
+    // offer every brief to creators with a floor above the fee, or who
+    // refuse usage rights.
+    let list: Vec<CampaignBrief> = {
+        let mut v: Vec<CampaignBrief> = briefs.values().cloned().collect();
+        v.sort_by(|a, b| a.campaign_id.cmp(&b.campaign_id));
+        v
+    };
+    let mut offers = Vec::new();
+    for i in 0..s.len() {
+        for (c, b) in list.iter().enumerate() {
+            let refuses = s.creators.accepts_usage_rights[i] == Some(false)
+                && b.usage_rights.as_ref().is_some_and(|u| u.paid_usage);
+            if let Some(m) = s.creators.min_fee_usd[i] {
+                offers.push(Offer {
+                    campaign: c as u32,
+                    ordinal: i as u32,
+                    fee_cents: ((m - 1.0).max(0.0) * 100.0) as u64,
+                    niche_fit: 1.0,
+                });
+            }
+            if refuses {
+                offers.push(Offer {
+                    campaign: c as u32,
+                    ordinal: i as u32,
+                    fee_cents: 100_000_000,
+                    niche_fit: 1.0,
+                });
+            }
+        }
+    }
+    assert!(offers.len() > 100);
+    let no = |_: &str, _: &str| false;
+    let never = |_: &str, _: &str| None;
+    let fopts = FeedOptions {
+        today: REFERENCE_DAY,
+        per_day: 1000,
+        max_items: 1000,
+        ..FeedOptions::default()
+    };
+    let out = build_feeds(
+        &s,
+        &list,
+        &offers,
+        &FeedHistory {
+            declined: &no,
+            first_shown: &never,
+        },
+        &fopts,
+    );
+    let mut excluded: HashMap<Exclusion, usize> = HashMap::new();
+    for f in &out {
+        for it in &f.items {
+            let o = it.ordinal as usize;
+            let b = &list[it.campaign as usize];
+            assert!(s.creators.min_fee_usd[o].is_none_or(|m| it.fee_usd >= m));
+            assert!(
+                !(b.usage_rights.as_ref().is_some_and(|u| u.paid_usage)
+                    && s.creators.accepts_usage_rights[o] != Some(true))
+            );
+        }
+        for (_, e) in &f.excluded {
+            *excluded.entry(*e).or_default() += 1;
+        }
+    }
+    assert!(excluded.get(&Exclusion::BelowFloor).copied().unwrap_or(0) > 0);
+    assert!(
+        excluded
+            .get(&Exclusion::RefusesUsageRights)
+            .copied()
+            .unwrap_or(0)
+            > 0
+    );
+
+    // Fatigue: 2 new items per day. Offer every brief, at a fee the
+    // creator accepts, to creators who take anything.
+    let open: Vec<usize> = (0..s.len())
+        .filter(|&i| s.creators.accepts_usage_rights[i] == Some(true))
+        .take(50)
+        .collect();
+    let offers: Vec<Offer> = open
+        .iter()
+        .flat_map(|&i| {
+            (0..list.len()).map(move |c| Offer {
+                campaign: c as u32,
+                ordinal: i as u32,
+                fee_cents: 100_000_000,
+                niche_fit: 0.5,
+            })
+        })
+        .collect();
+    let day1 = FeedOptions {
+        per_day: 2,
+        ..fopts
+    };
+    let d1 = build_feeds(
+        &s,
+        &list,
+        &offers,
+        &FeedHistory {
+            declined: &no,
+            first_shown: &never,
+        },
+        &day1,
+    );
+    let mut shown: HashMap<(String, String), i32> = HashMap::new();
+    for f in &d1 {
+        assert_eq!(f.items.len(), 2);
+        assert!(f.deferred > 0);
+        for it in &f.items {
+            shown.insert(
+                (
+                    s.creators.creator_id[it.ordinal as usize].clone(),
+                    list[it.campaign as usize].campaign_id.clone(),
+                ),
+                it.first_shown_day,
+            );
+        }
+    }
+    let seen = |cr: &str, ca: &str| shown.get(&(cr.to_string(), ca.to_string())).copied();
+    // The same day again: nothing more.
+    let again = build_feeds(
+        &s,
+        &list,
+        &offers,
+        &FeedHistory {
+            declined: &no,
+            first_shown: &seen,
+        },
+        &day1,
+    );
+    assert!(again.iter().all(|f| f.items.len() == 2));
+    // The next day: the two kept, two more new.
+    let day2 = FeedOptions {
+        today: REFERENCE_DAY + 1,
+        ..day1
+    };
+    let d2 = build_feeds(
+        &s,
+        &list,
+        &offers,
+        &FeedHistory {
+            declined: &no,
+            first_shown: &seen,
+        },
+        &day2,
+    );
+    for f in &d2 {
+        assert_eq!(f.items.len(), 4);
+        assert_eq!(
+            f.items
+                .iter()
+                .filter(|i| i.first_shown_day == REFERENCE_DAY + 1)
+                .count(),
+            2
+        );
+    }
+}
+
+#[test]
+fn declined_items_never_come_back() {
+    let w = world(2000, 25, 5);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ingest_into(&w, &data);
+    let g1 = run(&data, &w.campaigns, &opts(3));
+    let feeds = read_feeds(&data, &g1).unwrap();
+    // Decline every item of the first 20 creators with a feed.
+    let mut creators: Vec<&str> = feeds.iter().map(|f| f.creator_id.as_str()).collect();
+    creators.dedup();
+    let chosen: HashSet<&str> = creators.into_iter().take(20).collect();
+    let log = DeclineLog::open(&data).unwrap();
+    let mut declined = HashSet::new();
+    for f in feeds
+        .iter()
+        .filter(|f| chosen.contains(f.creator_id.as_str()))
+    {
+        assert!(log.decline(&f.creator_id, &f.campaign_id).unwrap());
+        declined.insert((f.creator_id.clone(), f.campaign_id.clone()));
+    }
+    drop(log);
+    assert!(declined.len() >= 20);
+    // At once: the served feed hides them.
+    for c in &chosen {
+        let (_, rows) = creator_feed(&data, c).unwrap();
+        assert!(rows
+            .iter()
+            .all(|r| !declined.contains(&(r.creator_id.clone(), r.campaign_id.clone()))));
+    }
+    // In the next runs: never selected again for that campaign, never in a feed.
+    for _ in 0..2 {
+        let g = run(&data, &w.campaigns, &opts(3));
+        for r in read_selections(&data, &g).unwrap() {
+            assert!(!declined.contains(&(r.creator_id.clone(), r.campaign_id.clone())));
+        }
+        for r in read_feeds(&data, &g).unwrap() {
+            assert!(!declined.contains(&(r.creator_id.clone(), r.campaign_id.clone())));
+        }
+    }
+    // The first re-rank after the declines says why they left.
+    let gens: Vec<String> = {
+        let mut v: Vec<String> = std::fs::read_dir(data.join("rerank"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .filter(|n| n.starts_with('g'))
+            .collect();
+        v.sort();
+        v
+    };
+    let diff = read_diff(&data, &gens[1]).unwrap();
+    let left_declined = diff
+        .iter()
+        .filter(|d| d.change == "left" && d.why == "the creator declined")
+        .count();
+    assert_eq!(left_declined, declined.len());
+}
+
+fn generation_files(data: &Path, g: &str) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(data.join("rerank").join(g))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name() != "manifest.json")
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().to_string(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn output_is_identical_whatever_the_thread_count() {
+    let w = world(2500, 30, 9);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut outs = Vec::new();
+    for threads in [1, 2] {
+        let data = tmp.path().join(format!("data{threads}"));
+        ingest_into(&w, &data);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        // Two runs: the second has a parent (diff, carried feed items).
+        let gens: Vec<String> =
+            pool.install(|| (0..2).map(|_| run(&data, &w.campaigns, &opts(2))).collect());
+        outs.push(
+            gens.iter()
+                .map(|g| generation_files(&data, g))
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(outs[0].len(), 2);
+    for (a, b) in outs[0].iter().zip(&outs[1]) {
+        assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+        assert_eq!(a.len(), 4);
+        for (k, v) in a {
+            assert!(v == &b[k], "{k} differs between 1 and 2 threads");
+        }
+    }
+}
+
+fn rerank_cmd(data: &Path, campaigns: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cloutdesk"));
+    c.args(["rerank", "--data"])
+        .arg(data)
+        .arg("--campaigns")
+        .arg(campaigns)
+        .args(["--today", TODAY, "--pool-min", "300", "--json"]);
+    c
+}
+
+#[test]
+fn kill_9_mid_rerank_leaves_the_previous_generation_served() {
+    let w = world(800, 12, 13);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ingest_into(&w, &data);
+    assert!(rerank_cmd(&data, &w.campaigns)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .success());
+    let first = current_generation(&data).unwrap().unwrap();
+    let some_creator = read_feeds(&data, &first).unwrap()[0].creator_id.clone();
+    for (point, published) in [
+        ("rerank_after_begin", false),
+        ("rerank_after_files", false),
+        ("rerank_before_rename", false),
+        ("rerank_before_current", false),
+        ("rerank_after_current", true),
+    ] {
+        let before = current_generation(&data).unwrap().unwrap();
+        let mut child = rerank_cmd(&data, &w.campaigns)
+            .env("CLOUTDESK_FAILPOINT", point)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut reached = false;
+        for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+            if line.unwrap().contains(&format!("FAILPOINT {point}")) {
+                reached = true;
+                break;
+            }
+        }
+        assert!(reached, "child never reached {point}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let now = current_generation(&data).unwrap().unwrap();
+        if published {
+            assert_ne!(now, before, "{point}");
+        } else {
+            assert_eq!(now, before, "{point}: CURRENT must not move");
+        }
+        // Whatever is current is complete and readable.
+        let m = read_manifest(&data, &now).unwrap();
+        assert_eq!(m.id, now);
+        read_selections(&data, &now).unwrap();
+        let (g, _) = creator_feed(&data, &some_creator).unwrap();
+        assert_eq!(g, now);
+    }
+    // The next run removes the crashed staging dirs and publishes.
+    let before = current_generation(&data).unwrap().unwrap();
+    assert!(rerank_cmd(&data, &w.campaigns)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .success());
+    assert_ne!(current_generation(&data).unwrap().unwrap(), before);
+    let names: Vec<String> = std::fs::read_dir(data.join("rerank"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.starts_with(".staging")),
+        "{names:?}"
+    );
+    // The feed CLI serves the new generation.
+    let out = Command::new(env!("CARGO_BIN_EXE_cloutdesk"))
+        .args(["feed", "--json", "--creator", &some_creator, "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["creator_id"], some_creator.as_str());
+}
+
+mod api_support;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_reranks_in_the_background_and_serves_feeds_and_declines() {
+    use api_support::{call, state, test_config};
+    use axum::http::{Method, StatusCode};
+    use serde_json::json;
+
+    let w = api_support::world(1500, 21);
+    let app = cloutdesk::server::app(state(&w, test_config()));
+    let k = w.keys.clone();
+    for (n, b) in w.briefs.iter().enumerate() {
+        let mut b = b.clone();
+        b["org_id"] = json!(w.org_a);
+        b["campaign_id"] = json!(format!("cmp-{n}"));
+        let r = call(
+            &app,
+            Method::POST,
+            "/v1/campaigns",
+            Some(&k.org_a),
+            Some(&b),
+        )
+        .await;
+        assert!(r.status.is_success(), "{}", r.text);
+    }
+    // Only admins start runs.
+    let r = call(
+        &app,
+        Method::POST,
+        "/v1/rerank",
+        Some(&k.org_a),
+        Some(&json!({})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = call(
+        &app,
+        Method::POST,
+        "/v1/rerank",
+        Some(&k.admin),
+        Some(&json!({"today": "2026-11-01", "bogus": 1})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    let r = call(
+        &app,
+        Method::POST,
+        "/v1/rerank",
+        Some(&k.admin),
+        Some(&json!({"today": "2026-11-01"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    let run_id = r.json()["run_id"].as_str().unwrap().to_string();
+    let status = loop {
+        let r = call(
+            &app,
+            Method::GET,
+            &format!("/v1/rerank/{run_id}"),
+            Some(&k.admin),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let v = r.json();
+        if v["state"] != "running" {
+            break v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(status["state"], "done", "{status}");
+    let gen = status["generation"].as_str().unwrap().to_string();
+    assert_eq!(status["summary"]["campaigns"], w.briefs.len());
+
+    // A creator with items, read as admin; scopes enforced.
+    let feeds = read_feeds(&w.data, &gen).unwrap();
+    let who = feeds[0].creator_id.clone();
+    let n_items = feeds.iter().filter(|f| f.creator_id == who).count();
+    let url = format!("/v1/creators/{who}/feed");
+    let r = call(&app, Method::GET, &url, Some(&k.admin), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["generation"], gen.as_str());
+    assert_eq!(v["items"].as_array().unwrap().len(), n_items);
+    let first = v["items"][0].clone();
+    assert!(!first["reasons"].as_array().unwrap().is_empty());
+    assert!(first["missing"].is_array());
+    assert_eq!(
+        call(&app, Method::GET, &url, Some(&k.org_a), None)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let other = if who == w.creator_x {
+        &k.creator_y
+    } else {
+        &k.creator_x
+    };
+    assert_eq!(
+        call(&app, Method::GET, &url, Some(other), None)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let own = format!("/v1/creators/{}/feed", w.creator_x);
+    assert_eq!(
+        call(&app, Method::GET, &own, Some(&k.creator_x), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // Decline the top item: gone at once, and from the next run.
+    let cid = first["campaign_id"].as_str().unwrap().to_string();
+    let durl = format!("/v1/creators/{who}/feed/{cid}/decline");
+    let r = call(&app, Method::POST, &durl, Some(&k.admin), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["newly_declined"], true);
+    let v = call(&app, Method::GET, &url, Some(&k.admin), None)
+        .await
+        .json();
+    assert!(v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["campaign_id"] != cid.as_str()));
+    assert!(cloutdesk::declines::read(&w.data)
+        .unwrap()
+        .contains(&(who.clone(), cid.clone())));
+    let m = call(&app, Method::GET, "/metrics", Some(&k.admin), None).await;
+    assert!(
+        m.text.contains("cloutdesk_rerank_runs_total 1"),
+        "{}",
+        m.text
+    );
+    assert!(m.text.contains("cloutdesk_feed_declines_total 1"));
+}
