@@ -3,13 +3,15 @@
 //! status must be the expected one, be declared for that operation in the
 //! OpenAPI document, and (when an error) have the API's error shape.
 //! Another org's campaign answers 404, never 403: its existence stays hidden.
+//! A creator's feed and declines are for that creator (or an admin) only;
+//! re-runs are admin-only.
 
 mod api_support;
 
 use api_support::*;
 use axum::http::Method;
 use cloutdesk::server::app;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Who {
@@ -62,6 +64,27 @@ fn spec_statuses(spec: &Value, template: &str, method: &Method) -> Vec<u16> {
         .collect()
 }
 
+/// Polls `GET /v1/rerank/{run_id}` as admin until the run leaves `running`;
+/// returns its final status.
+async fn finished_run(app: &axum::Router, admin: &str, run_id: &str) -> Value {
+    loop {
+        let r = call(
+            app,
+            Method::GET,
+            &format!("/v1/rerank/{run_id}"),
+            Some(admin),
+            None,
+        )
+        .await;
+        assert_eq!(r.status.as_u16(), 200, "{}", r.text);
+        let v = r.json();
+        if v["state"] != "running" {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_endpoint_against_every_principal() {
     let w = world(300, 3);
@@ -79,6 +102,22 @@ async fn every_endpoint_against_every_principal() {
             .unwrap();
     };
     let x = w.creator_x.clone();
+    // A published re-rank generation (so the feed answers 200, not 404) and
+    // a run id for GET /v1/rerank/{run_id}.
+    reset();
+    let rerank_opts = json!({ "today": AS_OF });
+    let r = call(
+        &app,
+        Method::POST,
+        "/v1/rerank",
+        Some(&w.keys.admin),
+        Some(&rerank_opts),
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), 202, "{}", r.text);
+    let run_id = r.json()["run_id"].as_str().unwrap().to_string();
+    let run = finished_run(&app, &w.keys.admin, &run_id).await;
+    assert_eq!(run["state"], "done", "{run}");
     //                              none bad  admin A    B    X    Y
     let cases: Vec<(Method, &str, String, Option<Value>, Row)> = vec![
         (
@@ -146,6 +185,34 @@ async fn every_endpoint_against_every_principal() {
         ),
         (
             Method::GET,
+            "/v1/creators/{id}/feed",
+            format!("/v1/creators/{x}/feed"),
+            None,
+            [401, 401, 200, 403, 403, 200, 403],
+        ),
+        (
+            Method::POST,
+            "/v1/creators/{id}/feed/{campaign_id}/decline",
+            format!("/v1/creators/{x}/feed/cmp-a/decline"),
+            None,
+            [401, 401, 200, 403, 403, 200, 403],
+        ),
+        (
+            Method::GET,
+            "/v1/rerank/{run_id}",
+            format!("/v1/rerank/{run_id}"),
+            None,
+            [401, 401, 200, 403, 403, 403, 403],
+        ),
+        (
+            Method::POST,
+            "/v1/rerank",
+            "/v1/rerank".into(),
+            Some(rerank_opts.clone()),
+            [401, 401, 202, 403, 403, 403, 403],
+        ),
+        (
+            Method::GET,
             "/healthz",
             "/healthz".into(),
             None,
@@ -174,6 +241,7 @@ async fn every_endpoint_against_every_principal() {
         ),
     ];
     let mut checked = 0;
+    let mut started = Vec::new();
     for (method, template, uri, body, expect) in &cases {
         let declared =
             (*template != "/openapi.json").then(|| spec_statuses(&spec, template, method));
@@ -212,10 +280,17 @@ async fn every_endpoint_against_every_principal() {
             }
             if !r.status.is_success() {
                 assert_error_shape(&r);
+            } else if *template == "/v1/rerank" {
+                started.push(r.json()["run_id"].as_str().unwrap().to_string());
             }
             checked += 1;
         }
     }
+    // The admin's POST /v1/rerank started one run: it finishes before the
+    // ingest row publishes a new snapshot.
+    assert_eq!(started.len(), 1);
+    let run = finished_run(&app, &w.keys.admin, &started[0]).await;
+    assert_eq!(run["state"], "done", "{run}");
     // The ingest row last: the admin's call publishes a new snapshot.
     let declared = spec_statuses(&spec, "/v1/ingest", &Method::POST);
     for (who, want) in ALL.iter().zip([401u16, 401, 200, 403, 403, 403, 403]).rev() {
@@ -232,7 +307,7 @@ async fn every_endpoint_against_every_principal() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 14 * 7);
+    assert_eq!(checked, 18 * 7);
     assert_eq!(st.snapshot().unwrap().id, "v000002");
 }
 

@@ -20,6 +20,8 @@
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 
+use rayon::prelude::*;
+
 /// Fraction of a newcomer's value lost per creator already chosen in its cell.
 pub const OVERLAP: f64 = 0.06;
 
@@ -86,10 +88,54 @@ fn discounted(value: f64, in_cell: u32) -> f64 {
     value * (1.0 - OVERLAP).powi(in_cell as i32)
 }
 
-fn greedy(items: &[Item], budget: u64, wanted: usize, caps: &Caps, lambda: f64) -> Portfolio {
-    let mut cell_count: HashMap<u32, u32> = HashMap::new();
-    let mut niche_count: HashMap<u16, usize> = HashMap::new();
-    let mut country_count: HashMap<u16, usize> = HashMap::new();
+/// Items' groups as dense indices (computed once per `select`, shared by
+/// every greedy run), so the greedy counts with plain arrays.
+struct Dense {
+    cell: Vec<u32>,
+    niche: Vec<u32>,
+    country: Vec<u32>,
+    cells: usize,
+    niches: usize,
+    countries: usize,
+}
+
+impl Dense {
+    fn new(items: &[Item]) -> Dense {
+        fn ids<K: std::hash::Hash + Eq + Copy>(keys: impl Iterator<Item = K>) -> (Vec<u32>, usize) {
+            let mut map: HashMap<K, u32> = HashMap::new();
+            let v = keys
+                .map(|k| {
+                    let n = map.len() as u32;
+                    *map.entry(k).or_insert(n)
+                })
+                .collect();
+            (v, map.len())
+        }
+        let (cell, cells) = ids(items.iter().map(|it| it.cell));
+        let (niche, niches) = ids(items.iter().map(|it| it.niche));
+        let (country, countries) = ids(items.iter().map(|it| it.country));
+        Dense {
+            cell,
+            niche,
+            country,
+            cells,
+            niches,
+            countries,
+        }
+    }
+}
+
+fn greedy(
+    items: &[Item],
+    d: &Dense,
+    budget: u64,
+    wanted: usize,
+    caps: &Caps,
+    lambda: f64,
+) -> Portfolio {
+    let mut cell_count = vec![0u32; d.cells];
+    let mut niche_count = vec![0usize; d.niches];
+    let mut country_count = vec![0usize; d.countries];
     let mut tier_count = [0usize; 256];
     let mut heap: BinaryHeap<Entry> = items
         .iter()
@@ -114,19 +160,22 @@ fn greedy(items: &[Item], budget: u64, wanted: usize, caps: &Caps, lambda: f64) 
         if it.cost_cents > budget - p.total_cost_cents {
             continue; // the budget only shrinks: it will never fit
         }
-        if caps
-            .per_niche
-            .is_some_and(|m| niche_count.get(&it.niche).copied().unwrap_or(0) >= m)
+        let (cell, niche, country) = (
+            d.cell[e.idx] as usize,
+            d.niche[e.idx] as usize,
+            d.country[e.idx] as usize,
+        );
+        if caps.per_niche.is_some_and(|m| niche_count[niche] >= m)
             || caps
                 .per_country
-                .is_some_and(|m| country_count.get(&it.country).copied().unwrap_or(0) >= m)
+                .is_some_and(|m| country_count[country] >= m)
             || caps
                 .per_tier
                 .is_some_and(|m| tier_count[it.tier as usize] >= m)
         {
             continue; // caps only tighten
         }
-        let occ = cell_count.get(&it.cell).copied().unwrap_or(0);
+        let occ = cell_count[cell];
         if occ != e.seen {
             // Stale: recompute its (smaller) gain and let the heap decide.
             let g = discounted(it.value, occ);
@@ -142,20 +191,28 @@ fn greedy(items: &[Item], budget: u64, wanted: usize, caps: &Caps, lambda: f64) 
         p.gains.push(g);
         p.total_value += g;
         p.total_cost_cents += it.cost_cents;
-        *cell_count.entry(it.cell).or_default() += 1;
-        *niche_count.entry(it.niche).or_default() += 1;
-        *country_count.entry(it.country).or_default() += 1;
+        cell_count[cell] += 1;
+        niche_count[niche] += 1;
+        country_count[country] += 1;
         tier_count[it.tier as usize] += 1;
     }
     p
 }
 
 /// Chooses at most `wanted` items costing at most `budget_cents` in all.
+///
+/// The greedy runs for the slot prices in [`LAMBDAS`] are independent and
+/// run in parallel; the best is taken in `LAMBDAS` order (the first wins a
+/// tie), so the result does not depend on the thread count.
 pub fn select(items: &[Item], budget_cents: u64, wanted: usize, caps: &Caps) -> Portfolio {
-    let mut best: Option<Portfolio> = None;
     let slot = budget_cents as f64 / wanted.max(1) as f64;
-    for l in LAMBDAS {
-        let p = greedy(items, budget_cents, wanted, caps, l * slot);
+    let dense = Dense::new(items);
+    let runs: Vec<Portfolio> = LAMBDAS
+        .par_iter()
+        .map(|&l| greedy(items, &dense, budget_cents, wanted, caps, l * slot))
+        .collect();
+    let mut best: Option<Portfolio> = None;
+    for p in runs {
         if best.as_ref().is_none_or(|b| p.total_value > b.total_value) {
             best = Some(p);
         }

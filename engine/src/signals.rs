@@ -190,9 +190,15 @@ impl<'a> BriefScorer<'a> {
     fn audience_fit(&self, i: usize) -> f32 {
         let s = self.s;
         let t = &self.b.target;
-        let mut parts = Vec::with_capacity(3);
+        // Mean of the parts the brief asks about (no allocation: hot path).
+        let mut sum = 0.0f32;
+        let mut parts = 0u32;
+        let mut part = |v: f32| {
+            sum += v;
+            parts += 1;
+        };
         if let Some(g) = self.geo_fit(i) {
-            parts.push(if s.hot.aud_known[i] {
+            part(if s.hot.aud_known[i] {
                 g
             } else {
                 g.min(UNKNOWN_AUDIENCE)
@@ -203,23 +209,23 @@ impl<'a> BriefScorer<'a> {
                 let have = &s.hot.ages[i];
                 let total: f32 = want.iter().sum();
                 let overlap: f32 = want.iter().zip(have).map(|(w, h)| w.min(*h)).sum();
-                parts.push(clamp01(overlap / total.max(1e-6)));
+                part(clamp01(overlap / total.max(1e-6)));
             } else {
-                parts.push(UNKNOWN_AUDIENCE);
+                part(UNKNOWN_AUDIENCE);
             }
         }
         if let Some(want) = t.audience_female {
             let have = s.hot.female[i];
-            parts.push(if have.is_nan() {
+            part(if have.is_nan() {
                 UNKNOWN_AUDIENCE
             } else {
                 clamp01(1.0 - (have - want).abs())
             });
         }
-        if parts.is_empty() {
+        if parts == 0 {
             0.5
         } else {
-            clamp01(parts.iter().sum::<f32>() / parts.len() as f32)
+            clamp01(sum / parts as f32)
         }
     }
 
