@@ -119,6 +119,10 @@ const NO_DOC: (u32, DocId) = (u32::MAX, DocId::MAX);
 /// scoring every match and filtering.
 pub const SPARSE_SHARE: f64 = 0.02;
 
+/// Free-text query words found in more than this share of documents are
+/// dropped from the BM25 query (their idf is close to zero).
+pub const MAX_DF_SHARE: f64 = 0.2;
+
 impl std::fmt::Debug for TextIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TextIndex").finish_non_exhaustive()
@@ -192,19 +196,32 @@ impl TextIndex {
     /// Builds the BM25 query; `None` when the brief has no searchable words.
     pub fn build_query(&self, q: &TextQuery) -> Option<Box<dyn Query>> {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let mut push = |field: Field, text: &str, boost: f32| {
+        // Free-text words that say nothing about a creator — stop words, and
+        // words in more than MAX_DF_SHARE of all documents, whose idf is near
+        // zero — add almost nothing to BM25 but make it walk most of the
+        // index. Niche names are always kept.
+        let max_df = (MAX_DF_SHARE * self.searcher.num_docs() as f64) as u64;
+        let informative = |t: &Term| {
+            let value = t.value();
+            let stop = value.as_str().is_some_and(crate::vector::is_stopword);
+            !stop && self.searcher.doc_freq(t).unwrap_or(0) <= max_df
+        };
+        let mut push = |field: Field, text: &str, boost: f32, prune: bool| {
             for t in self.terms(field, text) {
+                if prune && !informative(&t) {
+                    continue;
+                }
                 let tq: Box<dyn Query> = Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs));
                 clauses.push((Occur::Should, Box::new(BoostQuery::new(tq, boost))));
             }
         };
         for (text, boost) in &q.phrases {
-            push(self.fields.bio, text, *boost);
+            push(self.fields.bio, text, *boost, true);
         }
         for n in &q.niches {
             let words = n.replace('-', " ");
-            push(self.fields.niches, &words, 2.0);
-            push(self.fields.bio, &words, 0.5);
+            push(self.fields.niches, &words, 2.0, false);
+            push(self.fields.bio, &words, 0.5, false);
         }
         if clauses.is_empty() {
             return None;

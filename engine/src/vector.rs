@@ -22,6 +22,11 @@ const STOPWORDS: &[&str] = &[
     "we", "what", "when", "which", "who", "will", "with", "you", "your",
 ];
 
+/// Whether a lower-cased word is a stop word (no meaning for matching).
+pub fn is_stopword(w: &str) -> bool {
+    STOPWORDS.binary_search(&w).is_ok()
+}
+
 /// Lower-cased alphanumeric words of length >= 2 that are not stopwords.
 pub fn content_words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !c.is_alphanumeric())
