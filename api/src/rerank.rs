@@ -46,7 +46,7 @@ use cloutdesk_engine::filter::check_one;
 use cloutdesk_engine::matcher::{MatchResult, MatchStats, Matcher, SelectedCreator, Totals};
 use cloutdesk_engine::select::OVERLAP;
 use cloutdesk_engine::signals::{BriefScorer, Scored};
-use cloutdesk_engine::snapshot::Snapshot;
+use cloutdesk_engine::snapshot::{OpenOptions as SnapshotOpenOptions, Snapshot};
 use cloutdesk_engine::storage::{hex_sha256, DataDir};
 use cloutdesk_ingest::Progress;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -585,7 +585,14 @@ pub fn rerank(
     day_of(opts)?;
     // --- load
     progress.start("loading snapshot", None);
-    let s = Snapshot::open(&DataDir::open(data)?)?;
+    // The batch's candidate depths always take the exact vector scan (see
+    // `OpenOptions::vector_graph`): skip loading the HNSW graph.
+    let s = Snapshot::open_with(
+        &DataDir::open(data)?,
+        &SnapshotOpenOptions {
+            vector_graph: false,
+        },
+    )?;
     progress.finish();
     rerank_on(&s, data, raw, opts, progress, t_all)
 }

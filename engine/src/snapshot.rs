@@ -123,6 +123,23 @@ impl std::fmt::Debug for Snapshot {
     }
 }
 
+/// How to load a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Load the HNSW graph when the snapshot has one (default). Without it,
+    /// semantic candidates come from the exact scan of the eligible
+    /// vectors, which the candidate stage's cost model picks anyway at its
+    /// depths up to a few million creators (`candidates::hnsw_is_cheaper`),
+    /// so results are the same and loading is faster and smaller.
+    pub vector_graph: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions { vector_graph: true }
+    }
+}
+
 impl Snapshot {
     /// Loads the published snapshot of a data dir.
     pub fn open(data: &DataDir) -> Result<Arc<Snapshot>, StorageError> {
@@ -132,8 +149,26 @@ impl Snapshot {
         Snapshot::open_id(data, &id)
     }
 
+    /// Loads the published snapshot with options (e.g. without its HNSW
+    /// graph).
+    pub fn open_with(data: &DataDir, opts: &OpenOptions) -> Result<Arc<Snapshot>, StorageError> {
+        let id = data
+            .current()?
+            .ok_or_else(|| StorageError::NoSnapshot(data.root().to_path_buf()))?;
+        Snapshot::open_id_with(data, &id, opts)
+    }
+
     /// Loads one snapshot by id.
     pub fn open_id(data: &DataDir, id: &str) -> Result<Arc<Snapshot>, StorageError> {
+        Snapshot::open_id_with(data, id, &OpenOptions::default())
+    }
+
+    /// Loads one snapshot by id, with options.
+    pub fn open_id_with(
+        data: &DataDir,
+        id: &str,
+        opts: &OpenOptions,
+    ) -> Result<Arc<Snapshot>, StorageError> {
         let manifest = data.manifest(id)?;
         let table = |name: &str| {
             manifest
@@ -164,8 +199,10 @@ impl Snapshot {
             None => None,
         };
         let hnsw = match &manifest.vector_index {
-            Some(v) => Some(storage::load_hnsw(&dir.join(&v.dir), &v.basename)?),
-            None => None,
+            Some(v) if opts.vector_graph => {
+                Some(storage::load_hnsw(&dir.join(&v.dir), &v.basename)?)
+            }
+            _ => None,
         };
         Snapshot::from_parts(
             id.to_string(),
