@@ -27,7 +27,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -47,6 +46,7 @@ use cloutdesk_engine::matcher::{MatchResult, MatchStats, Matcher, SelectedCreato
 use cloutdesk_engine::select::OVERLAP;
 use cloutdesk_engine::signals::{BriefScorer, Scored};
 use cloutdesk_engine::snapshot::{OpenOptions as SnapshotOpenOptions, Snapshot};
+use cloutdesk_engine::storage::{fsync_dir, write_synced};
 use cloutdesk_engine::storage::{hex_sha256, DataDir};
 use cloutdesk_ingest::Progress;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -211,19 +211,6 @@ pub fn read_manifest(data: &Path, id: &str) -> anyhow::Result<GenerationManifest
         );
     }
     Ok(m)
-}
-
-fn write_synced(p: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut f = File::create(p).with_context(|| format!("{}: cannot create", p.display()))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .with_context(|| format!("{}: cannot write", p.display()))
-}
-
-fn fsync_dir(p: &Path) -> anyhow::Result<()> {
-    File::open(p)
-        .and_then(|f| f.sync_all())
-        .with_context(|| format!("{}: cannot fsync", p.display()))
 }
 
 /// Writes one generation into a staging dir; dropped unpublished, it

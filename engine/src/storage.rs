@@ -371,7 +371,8 @@ impl SnapshotWriter {
     }
 }
 
-fn write_synced(p: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+/// Writes a file and fsyncs it (errors name the path).
+pub fn write_synced(p: &Path, bytes: &[u8]) -> Result<(), StorageError> {
     let mut f = File::create(p).map_err(|e| io_err(p, e))?;
     f.write_all(bytes).map_err(|e| io_err(p, e))?;
     f.sync_all().map_err(|e| io_err(p, e))
@@ -391,7 +392,8 @@ fn copy_tree(src: &Path, dst: &Path) -> Result<(), StorageError> {
     Ok(())
 }
 
-fn fsync_dir(p: &Path) -> Result<(), StorageError> {
+/// fsyncs a directory, so the renames and creations in it are durable.
+pub fn fsync_dir(p: &Path) -> Result<(), StorageError> {
     File::open(p)
         .and_then(|f| f.sync_all())
         .map_err(|e| io_err(p, e))
