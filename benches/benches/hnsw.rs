@@ -1,12 +1,14 @@
 //! Vector queries: the HNSW graph (hnsw_rs) unfiltered and filtered to the
 //! typical brief's eligible set, against the exact parallel scan the
-//! candidate stage falls back to.
+//! candidate stage falls back to (f32, and the int8 scan with f32 re-score
+//! it runs, `quant::scan_top_k`).
 
 use std::hint::black_box;
 
 use cloutdesk_benches::{bench_snapshot, large_size, scenario, size_label};
 use cloutdesk_engine::ann::{exact_top_k, hnsw_search};
 use cloutdesk_engine::filter::eligible;
+use cloutdesk_engine::quant::scan_top_k;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn hnsw(c: &mut Criterion) {
@@ -41,6 +43,23 @@ fn hnsw(c: &mut Criterion) {
     });
     g.bench_function(format!("{label}/k=2400, typical-eligible filter"), |b| {
         b.iter(|| black_box(exact_top_k(&s.vectors, black_box(q), 2400, Some(&el))))
+    });
+    g.finish();
+    // What the candidate stage runs: int8 estimate + f32 re-score.
+    let mut g = c.benchmark_group("int8 vector scan");
+    g.bench_function(format!("{label}/k=10"), |b| {
+        b.iter(|| black_box(scan_top_k(&s.qvectors, &s.vectors, black_box(q), 10, None)))
+    });
+    g.bench_function(format!("{label}/k=2400, typical-eligible filter"), |b| {
+        b.iter(|| {
+            black_box(scan_top_k(
+                &s.qvectors,
+                &s.vectors,
+                black_box(q),
+                2400,
+                Some(&el),
+            ))
+        })
     });
     g.finish();
 }

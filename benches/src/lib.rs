@@ -21,17 +21,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
-use cloutdesk_engine::ann::{exact_top_k, hnsw_search, HnswParams};
+use cloutdesk_engine::ann::{hnsw_search, HnswParams};
 use cloutdesk_engine::brief::{BriefContext, CampaignBrief};
-use cloutdesk_engine::candidates::gather;
+use cloutdesk_engine::candidates::{best_per_dollar, gather};
 use cloutdesk_engine::filter::eligible;
 use cloutdesk_engine::matcher::Matcher;
+use cloutdesk_engine::quant::scan_top_k;
 use cloutdesk_engine::schema::{parse_date, Platform};
 use cloutdesk_engine::select::select;
 use cloutdesk_engine::signals::BriefScorer;
 use cloutdesk_engine::snapshot::Snapshot;
 use cloutdesk_engine::storage::DataDir;
-use cloutdesk_engine::topk::TopK;
 use cloutdesk_ingest::contract::FileFormat;
 use cloutdesk_ingest::generate::{generate_world, write_world, GenConfig};
 use cloutdesk_ingest::pipeline::index_vectors;
@@ -571,26 +571,13 @@ pub fn stage_breakdown(
         let t_hnsw = ms(t);
         let t = Instant::now();
         if union {
-            let r = exact_top_k(&s.vectors, &b.query_vector, n, Some(&el.bits));
+            let r = scan_top_k(&s.qvectors, &s.vectors, &b.query_vector, n, Some(&el.bits));
             std::hint::black_box(r);
         }
         let t_vec = ms(t);
         let t = Instant::now();
         if union {
-            let ords = el.bits.to_ordinals();
-            let top = ords
-                .par_chunks(16 * 1024)
-                .map(|chunk| {
-                    let mut t = TopK::new(n);
-                    for &o in chunk {
-                        let v = sc.quick_value_per_dollar(o as usize);
-                        t.push(if v.is_finite() { v } else { 0.0 }, o);
-                    }
-                    t
-                })
-                .reduce(|| TopK::new(n), TopK::merge)
-                .into_sorted();
-            std::hint::black_box(top);
+            std::hint::black_box(best_per_dollar(&sc, &el.bits, n));
         }
         let t_quick = ms(t);
         let t = Instant::now();

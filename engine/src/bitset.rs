@@ -5,6 +5,8 @@
 
 use rayon::prelude::*;
 
+use crate::topk::TopK;
+
 /// Rows per parallel chunk when building from a predicate (a multiple of 64).
 const CHUNK_ROWS: usize = 64 * 1024;
 
@@ -102,6 +104,18 @@ impl Bitset {
     }
 
     #[inline]
+    /// The words, bit j of word w = ordinal 64 w + j (no bit past `len`).
+    pub fn words(&self) -> &[u64] {
+        &self.words
+    }
+
+    /// Word ranges of `par_top_k`-style scans: about four per thread.
+    pub fn words_per_range(&self) -> usize {
+        let ranges = (rayon::current_num_threads() * 4).max(1);
+        self.words.len().div_ceil(ranges).max(1)
+    }
+
+    #[inline]
     pub fn get(&self, i: usize) -> bool {
         i < self.len && (self.words[i / 64] >> (i % 64)) & 1 == 1
     }
@@ -176,6 +190,36 @@ impl Bitset {
         }
     }
 
+    /// The best `k` set bits by `score` (higher first, ties by lower
+    /// ordinal), scanned in parallel over a few large word-aligned ranges
+    /// (about four per thread, so the per-range top-k buffers merge
+    /// cheaply). Equal to scoring every set bit, sorting and truncating,
+    /// whatever the thread count. `score` must not return NaN.
+    pub fn par_top_k<F>(&self, k: usize, score: F) -> Vec<(f32, u32)>
+    where
+        F: Fn(usize) -> f32 + Sync,
+    {
+        let words_per = self.words_per_range();
+        self.words
+            .par_chunks(words_per)
+            .enumerate()
+            .map(|(r, ws)| {
+                let mut t = TopK::new(k);
+                let base = r * words_per * 64;
+                for (wi, &w) in ws.iter().enumerate() {
+                    let mut w = w;
+                    while w != 0 {
+                        let i = base + wi * 64 + w.trailing_zeros() as usize;
+                        t.push(score(i), i as u32);
+                        w &= w - 1;
+                    }
+                }
+                t
+            })
+            .reduce(|| TopK::new(k), TopK::merge)
+            .into_sorted()
+    }
+
     /// Ordinals of set bits, ascending, collected in parallel.
     pub fn to_ordinals(&self) -> Vec<u32> {
         let parts: Vec<Vec<u32>> = self
@@ -216,6 +260,20 @@ mod tests {
             b.to_ordinals(),
             b.iter_ones().map(|i| i as u32).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn par_top_k_equals_sort_and_truncate() {
+        let n = CHUNK_ROWS * 3 + 11;
+        let b = Bitset::from_fn(n, |i| i % 3 != 1);
+        // Many ties (score depends on i % 97) so the ordinal tie-break counts.
+        let score = |i: usize| ((i * 7919) % 97) as f32;
+        for k in [0, 1, 5, 100, 5000] {
+            let mut want: Vec<(f32, u32)> = b.iter_ones().map(|i| (score(i), i as u32)).collect();
+            want.sort_by(crate::topk::cmp_best_first);
+            want.truncate(k);
+            assert_eq!(b.par_top_k(k, score), want, "k = {k}");
+        }
     }
 
     #[test]

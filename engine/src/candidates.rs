@@ -5,7 +5,8 @@
 //! - union: BM25 top-N over the brief's words (tantivy, eligible-filtered),
 //!   nearest neighbours of the brief vector (HNSW, filtered, when that is
 //!   cheaper than an exact scan of the eligible vectors — see
-//!   [`hnsw_is_cheaper`] — else the exact scan), neighbours of each `similar_to` seed, and
+//!   [`hnsw_is_cheaper`] — else the exact scan of the int8 vectors with an
+//!   f32 re-score, [`crate::quant`]), neighbours of each `similar_to` seed, and
 //!   the top-N by a cheap value-per-dollar estimate (predicted engagements x
 //!   geography x niche / fee) over all eligible.
 //!
@@ -15,10 +16,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
-use crate::ann::{exact_top_k, hnsw_search};
+use crate::ann::hnsw_search;
 use crate::bitset::Bitset;
+use crate::quant::scan_top_k;
 use crate::signals::BriefScorer;
 use crate::topk::TopK;
 
@@ -85,6 +85,19 @@ pub fn hnsw_is_cheaper(k: usize, ef: usize, eligible: usize, total: usize) -> bo
     visits * HNSW_VISIT_COST < eligible as f64
 }
 
+/// The `n` eligible creators with the best cheap value-per-dollar
+/// estimate ([`BriefScorer::quick_value_per_dollar`]), best first.
+pub fn best_per_dollar(sc: &BriefScorer<'_>, eligible: &Bitset, n: usize) -> Vec<(f32, u32)> {
+    eligible.par_top_k(n, |i| {
+        let v = sc.quick_value_per_dollar(i);
+        if v.is_finite() {
+            v
+        } else {
+            0.0
+        }
+    })
+}
+
 pub fn gather(
     sc: &BriefScorer<'_>,
     eligible: &Bitset,
@@ -128,7 +141,7 @@ pub fn gather(
     let semantic = |q: &[f32]| -> Vec<(f32, u32)> {
         match (&s.hnsw, use_graph) {
             (Some(g), true) => hnsw_search(g, q, n, opts.ef_search.max(n), Some(eligible)),
-            _ => exact_top_k(&s.vectors, q, n, Some(eligible)),
+            _ => scan_top_k(&s.qvectors, &s.vectors, q, n, Some(eligible)),
         }
     };
     pool.extend(semantic(&b.query_vector).into_iter().map(|x| x.1));
@@ -140,20 +153,7 @@ pub fn gather(
         }
     }
     // 4. Best predicted performers per dollar.
-    let ords = eligible.to_ordinals();
-    let top = ords
-        .par_chunks(16 * 1024)
-        .map(|chunk| {
-            let mut t = TopK::new(n);
-            for &o in chunk {
-                let v = sc.quick_value_per_dollar(o as usize);
-                t.push(if v.is_finite() { v } else { 0.0 }, o);
-            }
-            t
-        })
-        .reduce(|| TopK::new(n), TopK::merge)
-        .into_sorted();
-    pool.extend(top.into_iter().map(|x| x.1));
+    pool.extend(best_per_dollar(sc, eligible, n).into_iter().map(|x| x.1));
     pool.retain(|&o| eligible.get(o as usize));
     pool.sort_unstable();
     pool.dedup();

@@ -27,6 +27,7 @@ pub mod feed;
 pub mod filter;
 pub mod matcher;
 pub mod pricing;
+pub mod quant;
 pub mod schema;
 pub mod select;
 pub mod signals;

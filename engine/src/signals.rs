@@ -101,6 +101,8 @@ pub struct BriefScorer<'a> {
     pub s: &'a Snapshot,
     pub b: &'a CampaignBrief,
     niche_codes: Vec<u16>,
+    /// `niche_mask[code]`: the brief names niche `code`.
+    niche_mask: Vec<bool>,
     /// (country code, target share); shares sum to `geo_total`.
     geo: Vec<(u16, f32)>,
     geo_total: f32,
@@ -118,11 +120,15 @@ fn clamp01(x: f32) -> f32 {
 
 impl<'a> BriefScorer<'a> {
     pub fn new(b: &'a CampaignBrief, s: &'a Snapshot) -> BriefScorer<'a> {
-        let niche_codes = b
+        let niche_codes: Vec<u16> = b
             .niches
             .iter()
             .filter_map(|n| s.dicts.niche_index.get(n).copied())
             .collect();
+        let mut niche_mask = vec![false; s.dicts.niches.len()];
+        for &c in &niche_codes {
+            niche_mask[c as usize] = true;
+        }
         let mut geo: Vec<(u16, f32)> = Vec::new();
         if !b.target.audience_countries.is_empty() {
             for (c, share) in &b.target.audience_countries {
@@ -152,6 +158,7 @@ impl<'a> BriefScorer<'a> {
             s,
             b,
             niche_codes,
+            niche_mask,
             geo,
             geo_total,
             seeds,
@@ -250,19 +257,13 @@ impl<'a> BriefScorer<'a> {
     /// the niche evidence it used (posts in the brief's niches).
     pub fn predicted_er(&self, i: usize) -> (f32, u32) {
         let s = self.s;
-        let band = s.hot.band[i] as usize;
-        let prior = s.priors.er_by_band[band];
-        let n = s.creators.post_count[i] as f32;
-        let er = s.hot.er[i];
-        let overall = if er.is_finite() && n > 0.0 {
-            (n * er + SHRINK_OVERALL * prior) / (n + SHRINK_OVERALL)
-        } else {
-            prior
-        };
+        // (posts x er + SHRINK_OVERALL x band prior) / (posts + SHRINK_OVERALL),
+        // or the band prior without history: derived once per snapshot.
+        let overall = s.hot.overall_er[i];
         let mut m = 0u32;
         let mut sum = 0.0f32;
         for &(code, ner, posts) in s.history_of(i) {
-            if self.niche_codes.contains(&code) && ner.is_finite() {
+            if self.in_brief_niches(code) && ner.is_finite() {
                 m += posts;
                 sum += ner * posts as f32;
             }
@@ -395,18 +396,23 @@ impl<'a> BriefScorer<'a> {
 
     /// A cheap upper-bound-ish value per dollar without text or vectors,
     /// used to pick the "best predicted performers" candidates.
+    /// Predicted engagements (before geography) per dollar, x geo fit x
+    /// niche fit; reads the snapshot's derived per-creator columns.
     pub fn quick_value_per_dollar(&self, i: usize) -> f32 {
         let s = self.s;
         let (er, _) = self.predicted_er(i);
-        let q = s.hot.quality[i];
-        let q = if q.is_finite() { q } else { s.priors.quality };
         let geo = self.geo_fit(i).unwrap_or(1.0);
         let niche = if self.b.niches.is_empty() {
             1.0
         } else {
             0.3 + 0.7 * self.niche_fit(i)
         };
-        let fee = (s.hot.fee_cents[i].max(1)) as f32 / 100.0;
-        er * s.hot.followers[i] as f32 * q * geo * niche / fee
+        er * s.hot.reach_per_dollar[i] * geo * niche
+    }
+
+    /// Whether niche `code` is one of the brief's (a table lookup).
+    #[inline]
+    fn in_brief_niches(&self, code: u16) -> bool {
+        self.niche_mask.get(code as usize).copied().unwrap_or(false)
     }
 }

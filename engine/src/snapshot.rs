@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::ann::Graph;
+use crate::quant::QuantVectors;
+use crate::signals::SHRINK_OVERALL;
 use crate::storage::{self, DataDir, Manifest, StorageError};
 use crate::table::{CreatorTable, NicheStats, OrgTable, VectorTable};
 use crate::text::TextIndex;
@@ -47,6 +49,11 @@ pub struct Hot {
     pub country: Vec<u16>,
     /// Bitmask of languages (index into `language_dict`), 192 bits.
     pub languages: Vec<[u64; 3]>,
+    /// `languages[i][0]`, the first 64 language codes, as its own column:
+    /// a third of the bytes for the language rule of briefs that only
+    /// name such languages (the common case; codes are given out in order
+    /// of first appearance).
+    pub languages_lo: Vec<u64>,
     pub followers: Vec<u64>,
     pub band: Vec<u8>,
     /// NaN = unknown.
@@ -73,6 +80,14 @@ pub struct Hot {
     pub aud_off: Vec<u32>,
     pub aud: Vec<(u16, f32)>,
     pub aud_known: Vec<bool>,
+    /// Derived once per snapshot (brief-independent parts of the scoring):
+    /// the overall engagement rate shrunk toward the size band's prior
+    /// (`signals::BriefScorer::predicted_er` before niche evidence) ...
+    pub overall_er: Vec<f32>,
+    /// ... and followers x audience quality (prior when unknown) / planned
+    /// fee in dollars, the reach a dollar buys (for the cheap
+    /// value-per-dollar ranking of the candidate stage).
+    pub reach_per_dollar: Vec<f32>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -104,6 +119,8 @@ pub struct Snapshot {
     pub niche_stats: NicheStats,
     pub orgs: OrgTable,
     pub vectors: VectorTable,
+    /// Int8 copy of `vectors` for the exact semantic scan (see `quant`).
+    pub qvectors: QuantVectors,
     pub text: Option<TextIndex>,
     pub hnsw: Option<Graph>,
     pub hot: Hot,
@@ -351,6 +368,28 @@ impl Snapshot {
             }
         }
         let priors = compute_priors(&hot, c, &dicts);
+        hot.overall_er = (0..n)
+            .map(|i| {
+                let prior = priors.er_by_band[hot.band[i] as usize];
+                let posts = c.post_count[i] as f32;
+                let er = hot.er[i];
+                if er.is_finite() && posts > 0.0 {
+                    (posts * er + SHRINK_OVERALL * prior) / (posts + SHRINK_OVERALL)
+                } else {
+                    prior
+                }
+            })
+            .collect();
+        hot.reach_per_dollar = (0..n)
+            .map(|i| {
+                let q = hot.quality[i];
+                let q = if q.is_finite() { q } else { priors.quality };
+                let fee = hot.fee_cents[i].max(1) as f32 / 100.0;
+                hot.followers[i] as f32 * q / fee
+            })
+            .collect();
+        hot.languages_lo = hot.languages.iter().map(|l| l[0]).collect();
+        let qvectors = QuantVectors::from_table(&vectors);
         Ok(Snapshot {
             id,
             manifest,
@@ -358,6 +397,7 @@ impl Snapshot {
             niche_stats,
             orgs,
             vectors,
+            qvectors,
             text,
             hnsw,
             hot,
