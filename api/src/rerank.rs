@@ -578,6 +578,7 @@ pub fn rerank(
         &DataDir::open(data)?,
         &SnapshotOpenOptions {
             vector_graph: false,
+            graph_if_useful_for: None,
         },
     )?;
     progress.finish();

@@ -22,7 +22,7 @@ use crate::quant::scan_top_k;
 use crate::signals::BriefScorer;
 use crate::topk::TopK;
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CandidateOptions {
     /// Score every eligible creator when there are at most this many.
     pub exact_limit: usize,
@@ -98,6 +98,20 @@ pub fn best_per_dollar(sc: &BriefScorer<'_>, eligible: &Bitset, n: usize) -> Vec
     })
 }
 
+/// Whether any brief could make the candidate stage (with `opts`) search
+/// the HNSW graph of a snapshot of `total` creators. The most favourable
+/// case for the graph is the shallowest search (one creator wanted) with
+/// everyone eligible; if [`hnsw_is_cheaper`] says no even then, the graph
+/// is never used: at most `exact_limit` eligible are scored without
+/// retrieval, and above it the exact scan wins.
+pub fn graph_can_pay_off(total: usize, opts: &CandidateOptions) -> bool {
+    if total <= opts.exact_limit {
+        return false;
+    }
+    let n = opts.min_per_source.max(opts.per_wanted);
+    hnsw_is_cheaper(n, opts.ef_search.max(n), total, total)
+}
+
 pub fn gather(
     sc: &BriefScorer<'_>,
     eligible: &Bitset,
@@ -166,5 +180,39 @@ pub fn gather(
         ordinals: pool,
         bm25,
         mode: Mode::Union,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graph_pays_off_only_where_some_brief_would_search_it() {
+        let o = CandidateOptions::default();
+        // Never at the sizes measured (the exact scan wins)...
+        assert!(!graph_can_pay_off(0, &o));
+        assert!(!graph_can_pay_off(1_000_000, &o));
+        // ... and exactly where the shallowest, widest search turns cheaper.
+        let n = o.min_per_source.max(o.per_wanted);
+        let first = (1..200_000_000usize)
+            .step_by(100_000)
+            .find(|&t| hnsw_is_cheaper(n, o.ef_search.max(n), t, t))
+            .expect("the graph wins somewhere");
+        assert!(graph_can_pay_off(first, &o));
+        assert!(!graph_can_pay_off(first - 100_000, &o));
+        // A search any deeper, or over fewer eligible, is never cheaper.
+        assert!(!hnsw_is_cheaper(
+            n + 1,
+            o.ef_search.max(n + 1),
+            first - 100_000,
+            first - 100_000
+        ));
+        assert!(!hnsw_is_cheaper(
+            n,
+            o.ef_search.max(n),
+            first / 2,
+            first - 100_000
+        ));
     }
 }

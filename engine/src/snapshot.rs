@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::ann::Graph;
+use crate::candidates::{graph_can_pay_off, CandidateOptions};
 use crate::quant::QuantVectors;
 use crate::signals::SHRINK_OVERALL;
 use crate::storage::{self, DataDir, Manifest, StorageError};
@@ -149,11 +150,30 @@ pub struct OpenOptions {
     /// depths up to a few million creators (`candidates::hnsw_is_cheaper`),
     /// so results are the same and loading is faster and smaller.
     pub vector_graph: bool,
+    /// With `Some(options)` (and `vector_graph`), the graph is loaded only
+    /// if a matcher with these candidate options could ever search it on
+    /// this snapshot ([`crate::candidates::graph_can_pay_off`]); below that
+    /// size (about 6.4M creators with the defaults) it would sit unused in
+    /// memory. What the server does.
+    pub graph_if_useful_for: Option<CandidateOptions>,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { vector_graph: true }
+        OpenOptions {
+            vector_graph: true,
+            graph_if_useful_for: None,
+        }
+    }
+}
+
+impl OpenOptions {
+    /// Loads the graph only where `opts`' candidate stage could use it.
+    pub fn for_matching(opts: CandidateOptions) -> OpenOptions {
+        OpenOptions {
+            vector_graph: true,
+            graph_if_useful_for: Some(opts),
+        }
     }
 }
 
@@ -215,8 +235,11 @@ impl Snapshot {
             ),
             None => None,
         };
+        let useful = opts
+            .graph_if_useful_for
+            .is_none_or(|o| graph_can_pay_off(creators.len(), &o));
         let hnsw = match &manifest.vector_index {
-            Some(v) if opts.vector_graph => {
+            Some(v) if opts.vector_graph && useful => {
                 Some(storage::load_hnsw(&dir.join(&v.dir), &v.basename)?)
             }
             _ => None,

@@ -561,7 +561,11 @@ async fn post_ingest(
             .build()
             .map_err(|e| IngestError::Internal(format!("ingest thread pool: {e}")))?;
         let rep = pool.install(|| ingest(&o, &NoProgress))?;
-        let snap = Snapshot::open_id(&DataDir::open(st.data_dir())?, &rep.snapshot)?;
+        let snap = Snapshot::open_id_with(
+            &DataDir::open(st.data_dir())?,
+            &rep.snapshot,
+            &super::serving_open_options(),
+        )?;
         st.publish(snap);
         Ok::<LoadReport, IngestError>(rep)
     })
