@@ -659,6 +659,8 @@ pub fn truncate_pool<T>(
     ordinal: impl Fn(&T) -> u32,
 ) -> Vec<T> {
     if pool.len() <= 2 * k {
+        let mut pool = pool;
+        pool.shrink_to_fit();
         return pool;
     }
     let mut keep = vec![false; pool.len()];
@@ -678,10 +680,16 @@ pub fn truncate_pool<T>(
         &mut keep,
     );
     by(&|i| value(&pool[i]), &mut idx, &mut keep);
-    pool.into_iter()
+    let mut kept: Vec<T> = pool
+        .into_iter()
         .zip(keep)
         .filter_map(|(x, k)| k.then_some(x))
-        .collect()
+        .collect();
+    // The collect reuses the input's allocation (in-place iteration): give
+    // back the rest, or every kept pool holds its whole candidate set's
+    // memory (10,000 campaigns x 1M creators: gigabytes).
+    kept.shrink_to_fit();
+    kept
 }
 
 #[cfg(test)]
