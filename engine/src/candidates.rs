@@ -120,14 +120,18 @@ pub fn gather(
 ) -> Candidates {
     let s = sc.s;
     let b = sc.b;
-    let allowed = Arc::new(eligible.clone());
-    let mut bm25_all: Vec<(f32, u32)> = Vec::new();
-    if let Some(text) = &s.text {
-        if let Some(q) = text.build_query(&b.text_query) {
-            bm25_all = text.scores(q.as_ref(), &allowed);
+    let bm25_scores = || -> Vec<(f32, u32)> {
+        let allowed = Arc::new(eligible.clone());
+        match &s.text {
+            Some(text) => match text.build_query(&b.text_query) {
+                Some(q) => text.scores(q.as_ref(), &allowed),
+                None => Vec::new(),
+            },
+            None => Vec::new(),
         }
-    }
+    };
     if eligible_count <= opts.exact_limit {
+        let bm25_all = bm25_scores();
         let ordinals = eligible.to_ordinals();
         let bm25 = bm25_all.into_iter().map(|(sc, o)| (o, sc)).collect();
         return Candidates {
@@ -139,7 +143,13 @@ pub fn gather(
     let n = opts
         .min_per_source
         .max(opts.per_wanted * b.creators_wanted as usize);
-    let mut pool: Vec<u32> = Vec::with_capacity(4 * n);
+    // The text index works apart from the vector and value scans: run it
+    // beside them (`rayon::join`), so neither waits on the other's
+    // stragglers. The pool is sorted and deduplicated below, so the order
+    // in which the retrievers add to it does not matter.
+    let (bm25_all, mut pool) = rayon::join(bm25_scores, || {
+        vector_and_value_candidates(sc, eligible, eligible_count, opts, n)
+    });
     // 1. BM25 top-n.
     {
         let mut t = TopK::new(n);
@@ -148,6 +158,33 @@ pub fn gather(
         }
         pool.extend(t.into_sorted().into_iter().map(|x| x.1));
     }
+    pool.retain(|&o| eligible.get(o as usize));
+    pool.sort_unstable();
+    pool.dedup();
+    let bm25: HashMap<u32, f32> = bm25_all
+        .into_iter()
+        .filter(|(_, o)| pool.binary_search(o).is_ok())
+        .map(|(sc, o)| (o, sc))
+        .collect();
+    Candidates {
+        ordinals: pool,
+        bm25,
+        mode: Mode::Union,
+    }
+}
+
+/// Retrievers 2-4 of the union: semantic neighbours of the brief and of
+/// each seed, and the best performers per dollar (unsorted, may repeat).
+fn vector_and_value_candidates(
+    sc: &BriefScorer<'_>,
+    eligible: &Bitset,
+    eligible_count: usize,
+    opts: &CandidateOptions,
+    n: usize,
+) -> Vec<u32> {
+    let s = sc.s;
+    let b = sc.b;
+    let mut pool: Vec<u32> = Vec::with_capacity(3 * n);
     // 2. Semantic neighbours of the brief: the HNSW graph when its search
     // is cheaper than scanning the eligible vectors, else the exact scan.
     let use_graph =
@@ -168,19 +205,7 @@ pub fn gather(
     }
     // 4. Best predicted performers per dollar.
     pool.extend(best_per_dollar(sc, eligible, n).into_iter().map(|x| x.1));
-    pool.retain(|&o| eligible.get(o as usize));
-    pool.sort_unstable();
-    pool.dedup();
-    let bm25: HashMap<u32, f32> = bm25_all
-        .into_iter()
-        .filter(|(_, o)| pool.binary_search(o).is_ok())
-        .map(|(sc, o)| (o, sc))
-        .collect();
-    Candidates {
-        ordinals: pool,
-        bm25,
-        mode: Mode::Union,
-    }
+    pool
 }
 
 #[cfg(test)]
