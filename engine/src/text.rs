@@ -285,8 +285,8 @@ impl TextIndex {
 
     /// [`TextIndex::scores`] for few allowed creators: the query's scorer
     /// of each segment is advanced (`seek`) to each allowed document in doc
-    /// order, so the cost follows the allowed set rather than the posting
-    /// lists. Same BM25 weight, same per-document scores; the result is in
+    /// order (segments in parallel), so the cost follows the allowed set
+    /// rather than the posting lists. Same BM25 weight, same per-document scores; the result is in
     /// (segment, doc) order, like the full pass. `None` if tantivy fails.
     pub fn sparse_scores(&self, query: &dyn Query, allowed: &Bitset) -> Option<Vec<(f32, u32)>> {
         use tantivy::DocSet;
@@ -303,27 +303,34 @@ impl TextIndex {
         let weight = query
             .weight(EnableScoring::enabled_from_searcher(searcher))
             .ok()?;
-        let mut out = Vec::new();
-        for (seg, mut docs) in segments.iter().zip(targets) {
-            if docs.is_empty() {
-                continue;
-            }
-            docs.sort_unstable();
-            let mut scorer = weight.scorer(seg, 1.0).ok()?;
-            for (doc, o) in docs {
-                let mut at = scorer.doc();
-                if at < doc {
-                    at = scorer.seek(doc);
+        // Segments in parallel, concatenated in segment order.
+        use rayon::prelude::*;
+        let parts: Option<Vec<Vec<(f32, u32)>>> = segments
+            .par_iter()
+            .zip(targets)
+            .map(|(seg, mut docs)| {
+                let mut out = Vec::new();
+                if docs.is_empty() {
+                    return Some(out);
                 }
-                if at == tantivy::TERMINATED {
-                    break;
+                docs.sort_unstable();
+                let mut scorer = weight.scorer(seg, 1.0).ok()?;
+                for (doc, o) in docs {
+                    let mut at = scorer.doc();
+                    if at < doc {
+                        at = scorer.seek(doc);
+                    }
+                    if at == tantivy::TERMINATED {
+                        break;
+                    }
+                    if at == doc {
+                        out.push((scorer.score(), o));
+                    }
                 }
-                if at == doc {
-                    out.push((scorer.score(), o));
-                }
-            }
-        }
-        Some(out)
+                Some(out)
+            })
+            .collect();
+        parts.map(|p| p.concat())
     }
 
     pub fn num_docs(&self) -> u64 {
