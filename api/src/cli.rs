@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
 use cloutdesk_engine::ann::HnswParams;
 use cloutdesk_engine::matcher::{MatchOptions, Matcher};
-use cloutdesk_engine::snapshot::Snapshot;
+use cloutdesk_engine::snapshot::{OpenOptions as SnapshotOpenOptions, Snapshot};
 use cloutdesk_engine::storage::DataDir;
 use cloutdesk_ingest::contract::FileFormat;
 use cloutdesk_ingest::generate::{generate_world, write_world, GenConfig};
@@ -453,7 +453,7 @@ fn cmd_match(
     exact: bool,
     show: usize,
 ) -> anyhow::Result<()> {
-    let s = Snapshot::open(&DataDir::open(data)?)?;
+    let s = Snapshot::open_with(&DataDir::open(data)?, &matching_open_options())?;
     let matcher = Matcher::new(MatchOptions {
         force_exact: exact,
         ..MatchOptions::default()
@@ -536,7 +536,10 @@ fn cmd_demo(creators: usize, seed: u64, data: &Path, show: usize) -> anyhow::Res
     let rep = ingest(&o, &Bars::new(false))?;
     print!("{}", load_summary(&rep));
     println!("3/3 matching the sample briefs");
-    let s = Snapshot::open(&DataDir::open(data.join("snapshots"))?)?;
+    let s = Snapshot::open_with(
+        &DataDir::open(data.join("snapshots"))?,
+        &matching_open_options(),
+    )?;
     let raw = read_brief_values(&src.join("briefs.jsonl"))?;
     let briefs = validate_all(&s, &raw)?;
     let matcher = Matcher::default();
@@ -600,7 +603,7 @@ pub fn evaluate_world(
     o.payments = Some(src.join("payments.csv"));
     o.as_of_day = cloutdesk_engine::schema::parse_date("2026-11-01");
     ingest(&o, &Bars::new(true))?;
-    let s = Snapshot::open(&DataDir::open(tmp.join("data"))?)?;
+    let s = Snapshot::open_with(&DataDir::open(tmp.join("data"))?, &matching_open_options())?;
     let ctx = crate::briefs::context(&s);
     let mut pairs = Vec::new();
     for v in &world.briefs {
@@ -611,4 +614,10 @@ pub fn evaluate_world(
     let r = crate::eval::evaluate(&s, &world.truth, &pairs, &Matcher::default());
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(r)
+}
+
+/// Matching commands load the HNSW graph only where the default candidate
+/// stage could search it (see `candidates::graph_can_pay_off`).
+fn matching_open_options() -> SnapshotOpenOptions {
+    SnapshotOpenOptions::for_matching(MatchOptions::default().candidates)
 }
