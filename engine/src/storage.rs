@@ -295,15 +295,32 @@ impl SnapshotWriter {
     pub fn write_table(&mut self, name: &str, batch: &RecordBatch) -> Result<(), StorageError> {
         let file = format!("{name}.arrow");
         let p = self.dir.join(&file);
-        let mut buf = Vec::new();
+        // Streamed to the file through the checksum (no in-memory copy of
+        // the whole file: at 1M creators that copy was the load's peak).
+        let f = File::create(&p).map_err(|e| io_err(&p, e))?;
+        let mut out = HashingWriter {
+            inner: std::io::BufWriter::with_capacity(1 << 20, f),
+            hasher: Sha256::new(),
+            bytes: 0,
+        };
         {
-            let mut w = arrow_ipc::writer::FileWriter::try_new(&mut buf, &batch.schema())
+            let mut w = arrow_ipc::writer::FileWriter::try_new(&mut out, &batch.schema())
                 .map_err(|e| io_err(&p, e))?;
             w.write(batch).map_err(|e| io_err(&p, e))?;
             w.finish().map_err(|e| io_err(&p, e))?;
         }
-        let sha = hex_sha256(&buf);
-        write_synced(&p, &buf)?;
+        let HashingWriter {
+            inner,
+            hasher,
+            bytes,
+        } = out;
+        let f = inner.into_inner().map_err(|e| io_err(&p, e.into_error()))?;
+        f.sync_all().map_err(|e| io_err(&p, e))?;
+        let sha: String = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let schema = batch
             .schema()
             .fields()
@@ -315,7 +332,7 @@ impl SnapshotWriter {
             TableEntry {
                 file,
                 rows: batch.num_rows() as u64,
-                bytes: buf.len() as u64,
+                bytes,
                 sha256: sha,
                 schema,
             },
@@ -372,6 +389,26 @@ impl SnapshotWriter {
 }
 
 /// Writes a file and fsyncs it (errors name the path).
+/// A writer that hashes (sha256) and counts what passes through it.
+struct HashingWriter<W: Write> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 pub fn write_synced(p: &Path, bytes: &[u8]) -> Result<(), StorageError> {
     let mut f = File::create(p).map_err(|e| io_err(p, e))?;
     f.write_all(bytes).map_err(|e| io_err(p, e))?;

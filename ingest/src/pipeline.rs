@@ -545,12 +545,18 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<LoadRepor
 
     // ---- write.
     progress.start("writing tables", None);
+    // History first, then free its records before the creators' batch is
+    // built (each batch copies its strings: keeping both is the load's
+    // memory peak).
+    writer.write_table(TABLE_PERFORMANCE, &performance_to_batch(&perf)?)?;
+    writer.write_table(TABLE_PAYMENTS, &payments_to_batch(&pays)?)?;
+    let (performance_total, payments_total) = (perf.len(), pays.len());
+    drop(perf);
+    drop(pays);
     writer.write_table(TABLE_CREATORS, &table.to_batch()?)?;
     writer.write_table(TABLE_NICHES, &niche_stats.to_batch()?)?;
     writer.write_table(TABLE_ORGS, &orgs.to_batch()?)?;
     writer.write_table(TABLE_VECTORS, &vectors.to_batch()?)?;
-    writer.write_table(TABLE_PERFORMANCE, &performance_to_batch(&perf)?)?;
-    writer.write_table(TABLE_PAYMENTS, &payments_to_batch(&pays)?)?;
     progress.finish();
     cloutdesk_engine::failpoint("after_tables");
     timer.lap("write tables");
@@ -614,8 +620,8 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<LoadRepor
         snapshot: id,
         parent,
         creators_total: n,
-        performance_total: perf.len(),
-        payments_total: pays.len(),
+        performance_total,
+        payments_total,
         creators: creators_report,
         performance: perf_report,
         payments: pay_report,
