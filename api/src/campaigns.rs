@@ -35,7 +35,6 @@ use std::sync::{Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 /// Subdirectory of the data dir that holds the store.
 pub const STORE_DIR: &str = "campaigns";
@@ -167,8 +166,7 @@ fn decode(line: &[u8]) -> Result<Record, String> {
         return Err("not a `<sha256> <json>` record".into());
     }
     let (sum, json) = (&line[..64], &line[65..]);
-    let found = Sha256::digest(json);
-    let found: String = found.iter().map(|b| format!("{b:02x}")).collect();
+    let found = cloutdesk_engine::storage::hex_sha256(json);
     if found.as_bytes() != sum {
         return Err("checksum mismatch".into());
     }

@@ -453,7 +453,10 @@ fn cmd_match(
     exact: bool,
     show: usize,
 ) -> anyhow::Result<()> {
-    let s = Snapshot::open_with(&DataDir::open(data)?, &matching_open_options())?;
+    let s = Snapshot::open_with(
+        &DataDir::open(data)?,
+        &SnapshotOpenOptions::for_default_matcher(),
+    )?;
     let matcher = Matcher::new(MatchOptions {
         force_exact: exact,
         ..MatchOptions::default()
@@ -538,7 +541,7 @@ fn cmd_demo(creators: usize, seed: u64, data: &Path, show: usize) -> anyhow::Res
     println!("3/3 matching the sample briefs");
     let s = Snapshot::open_with(
         &DataDir::open(data.join("snapshots"))?,
-        &matching_open_options(),
+        &SnapshotOpenOptions::for_default_matcher(),
     )?;
     let raw = read_brief_values(&src.join("briefs.jsonl"))?;
     let briefs = validate_all(&s, &raw)?;
@@ -603,7 +606,10 @@ pub fn evaluate_world(
     o.payments = Some(src.join("payments.csv"));
     o.as_of_day = cloutdesk_engine::schema::parse_date("2026-11-01");
     ingest(&o, &Bars::new(true))?;
-    let s = Snapshot::open_with(&DataDir::open(tmp.join("data"))?, &matching_open_options())?;
+    let s = Snapshot::open_with(
+        &DataDir::open(tmp.join("data"))?,
+        &SnapshotOpenOptions::for_default_matcher(),
+    )?;
     let ctx = crate::briefs::context(&s);
     let mut pairs = Vec::new();
     for v in &world.briefs {
@@ -614,10 +620,4 @@ pub fn evaluate_world(
     let r = crate::eval::evaluate(&s, &world.truth, &pairs, &Matcher::default());
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(r)
-}
-
-/// Matching commands load the HNSW graph only where the default candidate
-/// stage could search it (see `candidates::graph_can_pay_off`).
-fn matching_open_options() -> SnapshotOpenOptions {
-    SnapshotOpenOptions::for_matching(MatchOptions::default().candidates)
 }

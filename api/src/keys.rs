@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
 use cloutdesk_engine::schema::is_valid_id;
+use cloutdesk_engine::storage::hex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -87,10 +88,6 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> KeyError {
         path: path.to_path_buf(),
         message: e.to_string(),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn read_keys(path: &Path) -> Result<Vec<KeyEntry>, KeyError> {

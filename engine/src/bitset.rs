@@ -109,12 +109,6 @@ impl Bitset {
         &self.words
     }
 
-    /// Word ranges of `par_top_k`-style scans: about four per thread.
-    pub fn words_per_range(&self) -> usize {
-        let ranges = (rayon::current_num_threads() * 4).max(1);
-        self.words.len().div_ceil(ranges).max(1)
-    }
-
     #[inline]
     pub fn get(&self, i: usize) -> bool {
         i < self.len && (self.words[i / 64] >> (i % 64)) & 1 == 1
@@ -191,31 +185,42 @@ impl Bitset {
     }
 
     /// The best `k` set bits by `score` (higher first, ties by lower
-    /// ordinal), scanned in parallel over a few large word-aligned ranges
-    /// (about four per thread, so the per-range top-k buffers merge
-    /// cheaply). Equal to scoring every set bit, sorting and truncating,
+    /// ordinal). Equal to scoring every set bit, sorting and truncating,
     /// whatever the thread count. `score` must not return NaN.
     pub fn par_top_k<F>(&self, k: usize, score: F) -> Vec<(f32, u32)>
     where
         F: Fn(usize) -> f32 + Sync,
     {
-        let words_per = self.words_per_range();
+        self.par_ranges_top_k(k, |ws, base| {
+            let mut t = TopK::new(k);
+            for (wi, &w) in ws.iter().enumerate() {
+                let mut w = w;
+                while w != 0 {
+                    let i = base + wi * 64 + w.trailing_zeros() as usize;
+                    t.push(score(i), i as u32);
+                    w &= w - 1;
+                }
+            }
+            t
+        })
+    }
+
+    /// A top-k scan in parallel over a few large word-aligned ranges
+    /// (about four per thread, so the per-range buffers merge cheaply):
+    /// `range(words, first_ordinal)` collects one range's best `k`, the
+    /// results are merged. For scans that need their own inner loop
+    /// (`quant`'s prefetching int8 scan); [`Bitset::par_top_k`] is the
+    /// plain case.
+    pub fn par_ranges_top_k<F>(&self, k: usize, range: F) -> Vec<(f32, u32)>
+    where
+        F: Fn(&[u64], usize) -> TopK + Sync,
+    {
+        let ranges = (rayon::current_num_threads() * 4).max(1);
+        let words_per = self.words.len().div_ceil(ranges).max(1);
         self.words
             .par_chunks(words_per)
             .enumerate()
-            .map(|(r, ws)| {
-                let mut t = TopK::new(k);
-                let base = r * words_per * 64;
-                for (wi, &w) in ws.iter().enumerate() {
-                    let mut w = w;
-                    while w != 0 {
-                        let i = base + wi * 64 + w.trailing_zeros() as usize;
-                        t.push(score(i), i as u32);
-                        w &= w - 1;
-                    }
-                }
-                t
-            })
+            .map(|(r, ws)| range(ws, r * words_per * 64))
             .reduce(|| TopK::new(k), TopK::merge)
             .into_sorted()
     }

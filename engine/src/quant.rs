@@ -82,29 +82,6 @@ fn dot_i8_body(a: &[i8], b: &[i8]) -> i32 {
     a.iter().zip(b).map(|(&x, &y)| x as i32 * y as i32).sum()
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn dot_i8_avx2(a: &[i8], b: &[i8]) -> i32 {
-    dot_i8_body(a, b)
-}
-
-/// Integer dot product of two int8 rows, with AVX2 when the CPU has it
-/// (runtime detection; the build targets plain x86-64). The result is the
-/// same on either path: integer addition is exact. The workspace denies
-/// `unsafe`; this is its one exception, a call behind its CPU check.
-#[inline]
-#[allow(unsafe_code)]
-pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { dot_i8_avx2(a, b) };
-        }
-    }
-    dot_i8_body(a, b)
-}
-
 /// How many words ahead of the one being scored the rows are prefetched.
 const PREFETCH_WORDS: usize = 2;
 
@@ -158,7 +135,10 @@ fn scan_words_avx2(q: &QuantVectors, qq: &[i8], words: &[u64], base: usize, m: u
     })
 }
 
-/// `scan_words`, vectorised with AVX2 and prefetching when the CPU has it.
+/// `scan_words`, vectorised with AVX2 and prefetching when the CPU has it
+/// (runtime detection; the build targets plain x86-64). Both paths give
+/// the same result: the integer dot products are exact. The workspace
+/// denies `unsafe`; this call, behind its CPU check, is its one exception.
 #[allow(unsafe_code)]
 fn scan_range(q: &QuantVectors, qq: &[i8], words: &[u64], base: usize, m: usize) -> TopK {
     #[cfg(target_arch = "x86_64")]
@@ -201,14 +181,7 @@ pub fn scan_top_k(
             &everyone
         }
     };
-    let per = bits.words_per_range();
-    let short = bits
-        .words()
-        .par_chunks(per)
-        .enumerate()
-        .map(|(r, ws)| scan_range(q, &qq, ws, r * per * 64, m))
-        .reduce(|| TopK::new(m), TopK::merge)
-        .into_sorted();
+    let short = bits.par_ranges_top_k(m, |ws, base| scan_range(q, &qq, ws, base, m));
     let mut t = TopK::new(k);
     for (_, o) in short {
         t.push(dot(query, v.row(o as usize)), o);
@@ -257,14 +230,25 @@ mod tests {
     }
 
     #[test]
-    fn avx2_and_plain_dot_agree() {
-        let a: Vec<i8> = (0..64).map(|i| (i * 37 % 255 - 127) as i8).collect();
-        let b: Vec<i8> = (0..64).map(|i| (i * 91 % 255 - 127) as i8).collect();
-        assert_eq!(dot_i8(&a, &b), dot_i8_body(&a, &b));
-        assert_eq!(
-            dot_i8(&a, &a),
-            a.iter().map(|&x| x as i32 * x as i32).sum::<i32>()
-        );
+    fn dispatched_and_plain_scans_agree() {
+        let v = world(3_000, 64, 9);
+        let q = QuantVectors::from_table(&v);
+        let mut qq = vec![0i8; 64];
+        quantize(v.row(17), &mut qq);
+        let bits = Bitset::from_fn(v.len(), |i| i % 3 != 0);
+        let words = bits.words();
+        let fast = scan_range(&q, &qq, words, 0, 200).into_sorted();
+        let plain = scan_words(&q, &qq, words, 0, 200, |_| {}).into_sorted();
+        assert_eq!(fast, plain);
+        assert_eq!(fast.len(), 200);
+        // The estimate is the integer dot product times the row's scale.
+        let (score, o) = fast[0];
+        let d: i32 = qq
+            .iter()
+            .zip(q.row(o as usize))
+            .map(|(&x, &y)| x as i32 * y as i32)
+            .sum::<i32>();
+        assert_eq!(score, d as f32 * q.scale[o as usize]);
     }
 
     #[test]

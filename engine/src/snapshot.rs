@@ -168,6 +168,12 @@ impl Default for OpenOptions {
 }
 
 impl OpenOptions {
+    /// [`OpenOptions::for_matching`] with the default candidate options
+    /// (those of `Matcher::default`: the server and the matching CLI).
+    pub fn for_default_matcher() -> OpenOptions {
+        OpenOptions::for_matching(CandidateOptions::default())
+    }
+
     /// Loads the graph only where `opts`' candidate stage could use it.
     pub fn for_matching(opts: CandidateOptions) -> OpenOptions {
         OpenOptions {

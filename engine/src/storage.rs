@@ -316,11 +316,7 @@ impl SnapshotWriter {
         } = out;
         let f = inner.into_inner().map_err(|e| io_err(&p, e.into_error()))?;
         f.sync_all().map_err(|e| io_err(&p, e))?;
-        let sha: String = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let sha = hex(&hasher.finalize());
         let schema = batch
             .schema()
             .fields()
@@ -454,9 +450,18 @@ fn fsync_tree(p: &Path) -> Result<(), StorageError> {
     fsync_dir(p)
 }
 
+/// Lower-case hex of bytes (digests in manifests, logs and key files).
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
 pub fn hex_sha256(bytes: &[u8]) -> String {
-    let d = Sha256::digest(bytes);
-    d.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(bytes))
 }
 
 /// sha256 of a file's contents, streamed.
@@ -471,7 +476,7 @@ pub fn file_sha256(p: &Path) -> Result<String, StorageError> {
         }
         h.update(&buf[..n]);
     }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex(&h.finalize()))
 }
 
 /// Reads an Arrow IPC file into one batch, checking its sha256 if given.

@@ -54,7 +54,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use cloutdesk_engine::matcher::{MatchOptions, Matcher};
+use cloutdesk_engine::matcher::Matcher;
 use cloutdesk_engine::snapshot::{OpenOptions, Snapshot};
 use cloutdesk_engine::storage::DataDir;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -100,13 +100,6 @@ struct Shared {
     upload_seq: AtomicU64,
 }
 
-/// How the server loads snapshots: the HNSW graph only where its matcher
-/// (default candidate options) could ever search it, so a snapshot of up
-/// to a few million creators is served without the graph's memory.
-pub(crate) fn serving_open_options() -> OpenOptions {
-    OpenOptions::for_matching(MatchOptions::default().candidates)
-}
-
 impl AppState {
     /// Opens a data dir for serving: loads the published snapshot (if any),
     /// opens the campaign store for writing (one server per data dir) and
@@ -115,7 +108,11 @@ impl AppState {
         config.validate()?;
         let dd = DataDir::open(data_dir)?;
         let snapshot = match dd.current()? {
-            Some(id) => Some(Snapshot::open_id_with(&dd, &id, &serving_open_options())?),
+            Some(id) => Some(Snapshot::open_id_with(
+                &dd,
+                &id,
+                &OpenOptions::for_default_matcher(),
+            )?),
             None => None,
         };
         let campaigns = CampaignStore::open(data_dir)?;
@@ -246,7 +243,7 @@ impl AppState {
         if self.snapshot().is_some_and(|s| s.id == id) {
             return Ok(None);
         }
-        let s = Snapshot::open_id_with(&dd, &id, &serving_open_options())?;
+        let s = Snapshot::open_id_with(&dd, &id, &OpenOptions::for_default_matcher())?;
         self.publish(s);
         Ok(Some(id))
     }

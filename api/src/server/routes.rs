@@ -564,7 +564,7 @@ async fn post_ingest(
         let snap = Snapshot::open_id_with(
             &DataDir::open(st.data_dir())?,
             &rep.snapshot,
-            &super::serving_open_options(),
+            &cloutdesk_engine::snapshot::OpenOptions::for_default_matcher(),
         )?;
         st.publish(snap);
         Ok::<LoadReport, IngestError>(rep)
