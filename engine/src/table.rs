@@ -284,7 +284,9 @@ impl VectorTable {
     }
 }
 
-pub(crate) fn batch(
+/// A record batch of named columns (all nullable); a schema error names
+/// `table`.
+pub fn batch(
     table: &str,
     cols: Vec<(&str, arrow_array::ArrayRef)>,
 ) -> Result<RecordBatch, StorageError> {

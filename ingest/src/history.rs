@@ -11,79 +11,68 @@ use cloutdesk_engine::arrow_io::{
 };
 use cloutdesk_engine::schema::Deliverable;
 use cloutdesk_engine::storage::StorageError;
+use cloutdesk_engine::table::batch;
 
 use crate::records::{PaymentRecord, PerformanceRecord};
 
 pub const TABLE_PERFORMANCE: &str = "performance";
 pub const TABLE_PAYMENTS: &str = "payments";
 
-fn batch(cols: Vec<(&str, arrow_array::ArrayRef)>) -> Result<RecordBatch, StorageError> {
-    let fields: Vec<arrow_schema::Field> = cols
-        .iter()
-        .map(|(n, a)| arrow_schema::Field::new(*n, a.data_type().clone(), true))
-        .collect();
-    RecordBatch::try_new(
-        std::sync::Arc::new(arrow_schema::Schema::new(fields)),
-        cols.into_iter().map(|c| c.1).collect(),
-    )
-    .map_err(|e| StorageError::Schema {
-        table: "history".into(),
-        message: e.to_string(),
-    })
-}
-
 pub fn performance_to_batch(rows: &[PerformanceRecord]) -> Result<RecordBatch, StorageError> {
     let s = |f: fn(&PerformanceRecord) -> String| rows.iter().map(f).collect::<Vec<_>>();
-    batch(vec![
-        ("creator_id", str_col(&s(|r| r.creator_id.clone()))),
-        ("campaign_id", str_col(&s(|r| r.campaign_id.clone()))),
-        ("brand", str_col(&s(|r| r.brand.clone()))),
-        (
-            "niche",
-            opt_str_col(&rows.iter().map(|r| r.niche.clone()).collect::<Vec<_>>()),
-        ),
-        (
-            "posted_at",
-            i64_col(&rows.iter().map(|r| r.posted_at).collect::<Vec<_>>()),
-        ),
-        (
-            "deliverable",
-            opt_str_col(
-                &rows
-                    .iter()
-                    .map(|r| r.deliverable.map(|d| d.as_str().to_string()))
-                    .collect::<Vec<_>>(),
+    batch(
+        TABLE_PERFORMANCE,
+        vec![
+            ("creator_id", str_col(&s(|r| r.creator_id.clone()))),
+            ("campaign_id", str_col(&s(|r| r.campaign_id.clone()))),
+            ("brand", str_col(&s(|r| r.brand.clone()))),
+            (
+                "niche",
+                opt_str_col(&rows.iter().map(|r| r.niche.clone()).collect::<Vec<_>>()),
             ),
-        ),
-        (
-            "fee_usd",
-            f64_col(&rows.iter().map(|r| r.fee_usd).collect::<Vec<_>>()),
-        ),
-        (
-            "impressions",
-            opt_u64_col(&rows.iter().map(|r| r.impressions).collect::<Vec<_>>()),
-        ),
-        (
-            "engagements",
-            u64_col(&rows.iter().map(|r| r.engagements).collect::<Vec<_>>()),
-        ),
-        (
-            "clicks",
-            opt_u64_col(&rows.iter().map(|r| r.clicks).collect::<Vec<_>>()),
-        ),
-        (
-            "conversions",
-            opt_u64_col(&rows.iter().map(|r| r.conversions).collect::<Vec<_>>()),
-        ),
-        (
-            "on_time",
-            opt_bool_col(&rows.iter().map(|r| r.on_time).collect::<Vec<_>>()),
-        ),
-        (
-            "revisions",
-            opt_u32_col(&rows.iter().map(|r| r.revisions).collect::<Vec<_>>()),
-        ),
-    ])
+            (
+                "posted_at",
+                i64_col(&rows.iter().map(|r| r.posted_at).collect::<Vec<_>>()),
+            ),
+            (
+                "deliverable",
+                opt_str_col(
+                    &rows
+                        .iter()
+                        .map(|r| r.deliverable.map(|d| d.as_str().to_string()))
+                        .collect::<Vec<_>>(),
+                ),
+            ),
+            (
+                "fee_usd",
+                f64_col(&rows.iter().map(|r| r.fee_usd).collect::<Vec<_>>()),
+            ),
+            (
+                "impressions",
+                opt_u64_col(&rows.iter().map(|r| r.impressions).collect::<Vec<_>>()),
+            ),
+            (
+                "engagements",
+                u64_col(&rows.iter().map(|r| r.engagements).collect::<Vec<_>>()),
+            ),
+            (
+                "clicks",
+                opt_u64_col(&rows.iter().map(|r| r.clicks).collect::<Vec<_>>()),
+            ),
+            (
+                "conversions",
+                opt_u64_col(&rows.iter().map(|r| r.conversions).collect::<Vec<_>>()),
+            ),
+            (
+                "on_time",
+                opt_bool_col(&rows.iter().map(|r| r.on_time).collect::<Vec<_>>()),
+            ),
+            (
+                "revisions",
+                opt_u32_col(&rows.iter().map(|r| r.revisions).collect::<Vec<_>>()),
+            ),
+        ],
+    )
 }
 
 pub fn performance_from_batch(b: &RecordBatch) -> Result<Vec<PerformanceRecord>, StorageError> {
@@ -124,52 +113,55 @@ pub fn performance_from_batch(b: &RecordBatch) -> Result<Vec<PerformanceRecord>,
 }
 
 pub fn payments_to_batch(rows: &[PaymentRecord]) -> Result<RecordBatch, StorageError> {
-    batch(vec![
-        (
-            "org_id",
-            str_col(&rows.iter().map(|r| r.org_id.clone()).collect::<Vec<_>>()),
-        ),
-        (
-            "creator_id",
-            str_col(
-                &rows
-                    .iter()
-                    .map(|r| r.creator_id.clone())
-                    .collect::<Vec<_>>(),
+    batch(
+        TABLE_PAYMENTS,
+        vec![
+            (
+                "org_id",
+                str_col(&rows.iter().map(|r| r.org_id.clone()).collect::<Vec<_>>()),
             ),
-        ),
-        (
-            "campaign_id",
-            str_col(
-                &rows
-                    .iter()
-                    .map(|r| r.campaign_id.clone())
-                    .collect::<Vec<_>>(),
+            (
+                "creator_id",
+                str_col(
+                    &rows
+                        .iter()
+                        .map(|r| r.creator_id.clone())
+                        .collect::<Vec<_>>(),
+                ),
             ),
-        ),
-        (
-            "amount_usd",
-            f64_col(&rows.iter().map(|r| r.amount_usd).collect::<Vec<_>>()),
-        ),
-        (
-            "invoiced_at",
-            i64_col(
-                &rows
-                    .iter()
-                    .map(|r| r.invoiced_at as i64)
-                    .collect::<Vec<_>>(),
+            (
+                "campaign_id",
+                str_col(
+                    &rows
+                        .iter()
+                        .map(|r| r.campaign_id.clone())
+                        .collect::<Vec<_>>(),
+                ),
             ),
-        ),
-        (
-            "paid_at",
-            opt_i64_col(
-                &rows
-                    .iter()
-                    .map(|r| r.paid_at.map(i64::from))
-                    .collect::<Vec<_>>(),
+            (
+                "amount_usd",
+                f64_col(&rows.iter().map(|r| r.amount_usd).collect::<Vec<_>>()),
             ),
-        ),
-    ])
+            (
+                "invoiced_at",
+                i64_col(
+                    &rows
+                        .iter()
+                        .map(|r| r.invoiced_at as i64)
+                        .collect::<Vec<_>>(),
+                ),
+            ),
+            (
+                "paid_at",
+                opt_i64_col(
+                    &rows
+                        .iter()
+                        .map(|r| r.paid_at.map(i64::from))
+                        .collect::<Vec<_>>(),
+                ),
+            ),
+        ],
+    )
 }
 
 pub fn payments_from_batch(b: &RecordBatch) -> Result<Vec<PaymentRecord>, StorageError> {
