@@ -10,12 +10,13 @@ use std::sync::{Arc, OnceLock};
 use cloutdesk::briefs::{read_brief_values, validate_all};
 use cloutdesk_engine::brief::{BriefContext, CampaignBrief};
 use cloutdesk_engine::candidates::CandidateOptions;
-use cloutdesk_engine::filter::check_one;
+use cloutdesk_engine::filter::{check_one, eligible};
 use cloutdesk_engine::matcher::{MatchOptions, MatchResult, Matcher};
+use cloutdesk_engine::signals::BriefScorer;
 use cloutdesk_engine::snapshot::Snapshot;
 use cloutdesk_engine::storage::DataDir;
 use cloutdesk_ingest::contract::FileFormat;
-use cloutdesk_ingest::generate::{generate_world, write_world, GenConfig};
+use cloutdesk_ingest::generate::{generate_world, write_world, GenConfig, World};
 use cloutdesk_ingest::{ingest, IngestOptions, NoProgress, VectorIndexMode};
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -26,6 +27,11 @@ struct Fixture {
 }
 
 fn build(creators: usize, seed: u64, hnsw: bool) -> Fixture {
+    build_edited(creators, seed, hnsw, |_| {})
+}
+
+/// A generated world, changed by `edit` before it is written and ingested.
+fn build_edited(creators: usize, seed: u64, hnsw: bool, edit: impl FnOnce(&mut World)) -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     let cfg = GenConfig {
@@ -35,7 +41,9 @@ fn build(creators: usize, seed: u64, hnsw: bool) -> Fixture {
         format: FileFormat::Csv,
         embedding_dim: None,
     };
-    write_world(&generate_world(&cfg), &cfg, &src).unwrap();
+    let mut world = generate_world(&cfg);
+    edit(&mut world);
+    write_world(&world, &cfg, &src).unwrap();
     let data = tmp.path().join("data");
     let mut o = IngestOptions::new(&data);
     o.creators = Some(src.join("creators.csv"));
@@ -339,4 +347,127 @@ fn golden_results_on_the_datasets_sample() {
         got, want,
         "golden results changed (UPDATE_GOLDEN=1 to accept)"
     );
+}
+
+/// The eligible bitmap equals the row-by-row rules (`check_one`) on every
+/// creator, for briefs that probe each rule's edges.
+fn assert_rules_equal_row_by_row(s: &Snapshot, briefs: &[Value]) {
+    for v in briefs {
+        let b = CampaignBrief::from_json(v, &ctx(s)).unwrap();
+        let el = eligible(&b, s);
+        for i in 0..s.len() {
+            assert_eq!(
+                el.bits.get(i),
+                check_one(&b, s, i).is_empty(),
+                "creator {} ({} followers, fee {} cents) under brief {v}",
+                s.creators.creator_id[i],
+                s.hot.followers[i],
+                s.hot.fee_cents[i]
+            );
+        }
+        assert_eq!(el.count, el.bits.count());
+    }
+}
+
+fn edge_briefs() -> Vec<Value> {
+    let base = |f: Value, fee: Option<Value>| {
+        let mut b = json!({
+            "campaign_id": "cmp-edge", "org_id": "org-edge", "brand": "Edge Brand",
+            "title": "Edge campaign", "budget_usd": 100_000_000u64, "creators_wanted": 50,
+            "creator_filters": f,
+        });
+        if let Some(fee) = fee {
+            b["fee_range_usd"] = fee;
+        }
+        b
+    };
+    let max32 = u32::MAX as u64;
+    vec![
+        base(json!({}), None),
+        base(json!({"followers_min": 5_000_000_000u64}), None),
+        base(json!({"followers_min": max32}), None),
+        base(
+            json!({"followers_min": max32 - 1, "followers_max": max32}),
+            None,
+        ),
+        base(json!({"followers_max": max32 - 1}), None),
+        base(json!({"followers_max": max32 + 1}), None),
+        base(
+            json!({"followers_min": 10_000, "followers_max": 6_000_000_000u64}),
+            None,
+        ),
+        base(json!({}), Some(json!([40_000_000, 70_000_000]))),
+        base(json!({}), Some(json!([0, 42_949_672.95]))),
+        base(json!({}), Some(json!([42_949_672.94, 42_949_672.96]))),
+        base(json!({}), Some(json!([100, 2000]))),
+    ]
+}
+
+#[test]
+fn rules_hold_for_values_too_wide_for_the_32_bit_columns() {
+    // Two creators beyond 32 bits (followers, fee in cents), two at the
+    // edge: the rule pass must fall back to the 64-bit columns.
+    let f = build_edited(800, 11, false, |w| {
+        w.creators[0].followers = 6_000_000_000;
+        w.creators[1].rate_usd = Some(60_000_000.0);
+        w.creators[1].min_fee_usd = None;
+        w.creators[2].followers = u32::MAX as u64;
+        w.creators[3].followers = u32::MAX as u64 - 1;
+        w.creators[4].rate_usd = Some(42_949_672.95);
+        w.creators[4].min_fee_usd = None;
+    });
+    let s = &f.snap;
+    assert!(s.hot.followers_u32.is_empty());
+    assert!(s.hot.fee_cents_u32.is_empty());
+    assert_rules_equal_row_by_row(s, &edge_briefs());
+    // Just inside 32 bits: the narrow columns are used, same answers.
+    let g = build_edited(800, 11, false, |w| {
+        w.creators[0].followers = u32::MAX as u64 - 1;
+        w.creators[1].rate_usd = Some(42_949_672.94);
+        w.creators[1].min_fee_usd = None;
+    });
+    assert!(!g.snap.hot.followers_u32.is_empty());
+    assert!(!g.snap.hot.fee_cents_u32.is_empty());
+    assert_rules_equal_row_by_row(&g.snap, &edge_briefs());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    /// The one-pass niche and geography signals equal the entry-by-entry
+    /// definitions bit for bit, for every creator.
+    #[test]
+    fn one_pass_signals_equal_their_definitions(
+        v in arb_brief(),
+        aud in prop::collection::btree_map(
+            prop::sample::select(vec!["US", "GB", "DE", "BR", "IN", "ZZ", "FR", "JP"]),
+            0.05f64..0.24,
+            0..4,
+        ),
+    ) {
+        let f = fixture();
+        let mut v = v;
+        if !aud.is_empty() {
+            v["target"]["audience_countries"] = json!(aud);
+        }
+        let Ok(b) = CampaignBrief::from_json(&v, &ctx(&f.snap)) else {
+            // ZZ is no country: validation says so, nothing to compare.
+            prop_assert!(aud.contains_key("ZZ"));
+            return Ok(());
+        };
+        let sc = BriefScorer::new(&b, &f.snap);
+        for i in 0..f.snap.len() {
+            let ev = sc.niche_evidence(i);
+            let (er, posts) = sc.predicted_er(i);
+            prop_assert_eq!(ev.er.to_bits(), er.to_bits());
+            prop_assert_eq!(ev.posts, posts);
+            prop_assert_eq!(ev.fit.to_bits(), sc.niche_fit(i).to_bits());
+            if sc.has_geo_target() {
+                prop_assert_eq!(
+                    sc.geo_fit(i).unwrap().to_bits(),
+                    sc.geo_fit_by_entry(i).to_bits()
+                );
+            }
+        }
+    }
 }

@@ -191,16 +191,21 @@ impl Bitset {
     where
         F: Fn(usize) -> f32 + Sync,
     {
+        self.par_top_k_fetching(k, |_| {}, score)
+    }
+
+    /// [`Bitset::par_top_k`] for scores that read scattered memory:
+    /// `fetch(i)` (a prefetch hint) is called for the set bits of the next
+    /// word before the bits of this one are scored. The result is the
+    /// same as `par_top_k`'s.
+    pub fn par_top_k_fetching<P, F>(&self, k: usize, fetch: P, score: F) -> Vec<(f32, u32)>
+    where
+        P: Fn(usize) + Sync,
+        F: Fn(usize) -> f32 + Sync,
+    {
         self.par_ranges_top_k(k, |ws, base| {
             let mut t = TopK::new(k);
-            for (wi, &w) in ws.iter().enumerate() {
-                let mut w = w;
-                while w != 0 {
-                    let i = base + wi * 64 + w.trailing_zeros() as usize;
-                    t.push(score(i), i as u32);
-                    w &= w - 1;
-                }
-            }
+            for_each_one_fetching(ws, base, 1, &fetch, |i| t.push(score(i), i as u32));
             t
         })
     }
@@ -246,6 +251,37 @@ impl Bitset {
             })
             .collect();
         parts.concat()
+    }
+}
+
+/// Visits the set bits of `words` in order (bit j of word wi is row
+/// `base + 64 wi + j`), first calling `fetch` (a prefetch hint) for the
+/// set bits of the word `ahead` words further on, so that scattered
+/// loads overlap with the work on the current word.
+#[inline(always)]
+pub fn for_each_one_fetching(
+    words: &[u64],
+    base: usize,
+    ahead: usize,
+    fetch: impl Fn(usize),
+    mut visit: impl FnMut(usize),
+) {
+    #[inline(always)]
+    fn ones(words: &[u64], base: usize, wi: usize, mut f: impl FnMut(usize)) {
+        if let Some(&w) = words.get(wi) {
+            let mut w = w;
+            while w != 0 {
+                f(base + wi * 64 + w.trailing_zeros() as usize);
+                w &= w - 1;
+            }
+        }
+    }
+    for wi in 0..ahead {
+        ones(words, base, wi, &fetch);
+    }
+    for wi in 0..words.len() {
+        ones(words, base, wi + ahead, &fetch);
+        ones(words, base, wi, &mut visit);
     }
 }
 

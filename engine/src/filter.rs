@@ -13,9 +13,11 @@ use crate::snapshot::{Snapshot, UNKNOWN_CODE};
 /// A brief's rules compiled against a snapshot's dictionaries.
 #[derive(Debug, Clone)]
 pub struct CompiledRules {
-    platforms: Option<[bool; 6]>,
-    /// Allowed country codes (by dictionary code); `None`: no rule.
-    countries: Option<Vec<bool>>,
+    /// Allowed platform codes (a full byte's table: no bounds checks).
+    platforms: Option<Box<[bool; 256]>>,
+    /// Allowed country codes (by dictionary code, a table over every u16,
+    /// `UNKNOWN_CODE` never allowed); `None`: no rule.
+    countries: Option<Box<[bool; 1 << 16]>>,
     languages: Option<[u64; 3]>,
     followers_min: u64,
     followers_max: u64,
@@ -50,19 +52,23 @@ fn cents(x: f64) -> u64 {
 impl CompiledRules {
     pub fn compile(b: &CampaignBrief, s: &Snapshot) -> CompiledRules {
         let platforms = b.platforms.as_ref().map(|ps| {
-            let mut a = [false; 6];
+            let mut a = Box::new([false; 256]);
             for p in ps {
                 a[p.code() as usize] = true;
             }
             a
         });
         let countries = b.target.countries.as_ref().map(|cs| {
-            let mut a = vec![false; s.dicts.countries.len()];
+            let mut a: Box<[bool; 1 << 16]> = vec![false; 1 << 16]
+                .into_boxed_slice()
+                .try_into()
+                .expect("a table over every u16");
             for c in cs {
                 if let Some(&code) = s.dicts.country_index.get(c) {
                     a[code as usize] = true;
                 }
             }
+            a[UNKNOWN_CODE as usize] = false;
             a
         });
         let languages = b.target.languages.as_ref().map(|ls| {
@@ -176,49 +182,46 @@ fn pack_bytes(bytes: &[u8; 64]) -> u64 {
 }
 
 impl CompiledRules {
-    /// The column rules over rows `start..end` (at most 64) as a bit word:
-    /// bit j set iff row `start + j` breaks none of them. The same rules as
-    /// [`CompiledRules::first_broken`], evaluated column by column (one
-    /// tight loop per set rule, stopping once no row of the word is left).
+    /// The column rules over rows `start..end` (at most 64; `start` a
+    /// multiple of 64) as a bit word: bit j set iff row `start + j` breaks
+    /// none of them. The same rules as [`CompiledRules::first_broken`],
+    /// evaluated column by column from the snapshot's brief-independent
+    /// `payable` word (fee above zero and at or above the floor, capacity
+    /// not 0), one tight loop per rule the brief sets, stopping once no
+    /// row of the word is left. Followers and fees are read as 32-bit
+    /// columns when the snapshot has them (every value below `u32::MAX`,
+    /// so bounds saturate exactly).
     #[inline]
     pub fn word(&self, s: &Snapshot, start: usize, end: usize) -> u64 {
         let h = &s.hot;
         let r = start..end;
-        let len = end - start;
-        let mut m = if len >= 64 {
-            u64::MAX
-        } else {
-            (1u64 << len) - 1
-        };
+        let mut m = h.payable[start / 64];
         if let Some(p) = &self.platforms {
             m &= mask(&h.platform[r.clone()], |x| p[x as usize]);
         }
         if let Some(c) = &self.countries {
             if m != 0 {
-                m &= mask(&h.country[r.clone()], |code| {
-                    code != UNKNOWN_CODE && c[code as usize]
-                });
+                let c: &[bool; 1 << 16] = c;
+                m &= mask(&h.country[r.clone()], |code| c[code as usize]);
             }
         }
         if m != 0 && (self.followers_min > 0 || self.followers_max < u64::MAX) {
             let (lo, hi) = (self.followers_min, self.followers_max);
-            m &= mask(&h.followers[r.clone()], |f| f >= lo && f <= hi);
-        }
-        if m != 0 {
-            let (lo, hi) = (self.fee_lo_cents, self.fee_hi_cents);
-            m &= mask(&h.fee_cents[r.clone()], |fee| {
-                fee >= lo && fee <= hi && fee != 0
-            });
-            let fees = &h.fee_cents[r.clone()];
-            let floors = &h.min_fee_cents[r.clone()];
-            let mut bytes = [0u8; 64];
-            for (b, (fee, floor)) in bytes.iter_mut().zip(fees.iter().zip(floors)) {
-                *b = (fee >= floor) as u8;
+            if h.followers_u32.is_empty() {
+                m &= mask(&h.followers[r.clone()], |f| f >= lo && f <= hi);
+            } else {
+                let (lo, hi) = (sat32(lo), sat32(hi));
+                m &= mask(&h.followers_u32[r.clone()], |f| f >= lo && f <= hi);
             }
-            m &= pack_bytes(&bytes);
         }
-        if m != 0 {
-            m &= mask(&h.capacity[r.clone()], |c| c != 0);
+        if m != 0 && (self.fee_lo_cents > 0 || self.fee_hi_cents < u64::MAX) {
+            let (lo, hi) = (self.fee_lo_cents, self.fee_hi_cents);
+            if h.fee_cents_u32.is_empty() {
+                m &= mask(&h.fee_cents[r.clone()], |fee| fee >= lo && fee <= hi);
+            } else {
+                let (lo, hi) = (sat32(lo), sat32(hi));
+                m &= mask(&h.fee_cents_u32[r.clone()], |fee| fee >= lo && fee <= hi);
+            }
         }
         if let (Some(min), true) = (self.min_er, m != 0) {
             // NaN (unknown) fails: comparisons with NaN are false.
@@ -243,6 +246,13 @@ impl CompiledRules {
         }
         m
     }
+}
+
+/// A 64-bit bound against a column whose values are all below
+/// `u32::MAX`: saturating keeps every comparison's outcome.
+#[inline]
+fn sat32(x: u64) -> u32 {
+    x.min(u32::MAX as u64) as u32
 }
 
 /// The eligible set of a brief.

@@ -26,6 +26,7 @@ pub mod explain;
 pub mod feed;
 pub mod filter;
 pub mod matcher;
+pub mod mem;
 pub mod pricing;
 pub mod quant;
 pub mod schema;

@@ -99,19 +99,35 @@ impl Matcher {
             copts.exact_limit = usize::MAX;
         }
         let cands = gather(&sc, &el.bits, el.count, &copts);
-        let max_bm25 = cands.bm25.values().copied().fold(0.0f32, f32::max);
-        let scored: Vec<Scored> = cands
-            .ordinals
-            .par_iter()
-            .with_min_len(512)
-            .map(|&o| {
-                let text = if max_bm25 > 0.0 {
-                    cands.bm25.get(&o).copied().unwrap_or(0.0) / max_bm25
-                } else {
-                    0.0
-                };
-                let cos = crate::vector::dot(&b.query_vector, s.vectors.row(o as usize));
-                sc.score(o as usize, text, cos)
+        let max_bm25 = cands.bm25.iter().copied().fold(0.0f32, f32::max);
+        let score_one = |k: usize| {
+            let o = cands.ordinals[k];
+            let text = if max_bm25 > 0.0 {
+                cands.bm25[k] / max_bm25
+            } else {
+                0.0
+            };
+            let cos = crate::vector::dot(&b.query_vector, s.vectors.row(o as usize));
+            sc.score(o as usize, text, cos)
+        };
+        // Candidates are scattered rows: each chunk asks for the vector
+        // rows (four cache lines each) a few candidates ahead of the one
+        // it scores, so their loads overlap instead of queueing.
+        const AHEAD: usize = 8;
+        let fetch = |k: usize| {
+            if let Some(&o) = cands.ordinals.get(k) {
+                crate::mem::prefetch_slice(s.vectors.row(o as usize));
+            }
+        };
+        let scored: Vec<Scored> = (0..cands.ordinals.len())
+            .into_par_iter()
+            .chunks(256)
+            .flat_map_iter(|ks| {
+                ks.iter().take(AHEAD).for_each(|&k| fetch(k));
+                ks.into_iter().map(move |k| {
+                    fetch(k + AHEAD);
+                    score_one(k)
+                })
             })
             .collect();
         ScoredPool {

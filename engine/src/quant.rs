@@ -16,7 +16,7 @@
 
 use rayon::prelude::*;
 
-use crate::bitset::Bitset;
+use crate::bitset::{for_each_one_fetching, Bitset};
 use crate::table::VectorTable;
 use crate::topk::TopK;
 use crate::vector::dot;
@@ -86,59 +86,30 @@ fn dot_i8_body(a: &[i8], b: &[i8]) -> i32 {
 const PREFETCH_WORDS: usize = 2;
 
 /// Top `m` rows of one word range by the int8 estimate. Memory latency,
-/// not arithmetic, bounds this loop (eligible rows are scattered), so
-/// `prefetch` is asked for the rows of the word `PREFETCH_WORDS` ahead
-/// before the rows of this one are scored.
+/// not arithmetic, bounds this loop (eligible rows are scattered), so the
+/// rows of the word `PREFETCH_WORDS` ahead are prefetched before the rows
+/// of this one are scored.
 #[inline(always)]
-fn scan_words<P: Fn(usize)>(
-    q: &QuantVectors,
-    qq: &[i8],
-    words: &[u64],
-    base: usize,
-    m: usize,
-    prefetch: P,
-) -> TopK {
+fn scan_words(q: &QuantVectors, qq: &[i8], words: &[u64], base: usize, m: usize) -> TopK {
     let mut t = TopK::new(m);
-    let ask = |wi: usize| {
-        if let Some(&next) = words.get(wi) {
-            let mut nw = next;
-            while nw != 0 {
-                prefetch(base + wi * 64 + nw.trailing_zeros() as usize);
-                nw &= nw - 1;
-            }
-        }
-    };
-    for wi in 0..PREFETCH_WORDS {
-        ask(wi);
-    }
-    for (wi, &w) in words.iter().enumerate() {
-        ask(wi + PREFETCH_WORDS);
-        let mut w = w;
-        while w != 0 {
-            let i = base + wi * 64 + w.trailing_zeros() as usize;
-            t.push(dot_i8_body(qq, q.row(i)) as f32 * q.scale[i], i as u32);
-            w &= w - 1;
-        }
-    }
+    let fetch = |i: usize| crate::mem::prefetch(q.data.as_ptr().wrapping_add(i * q.dim));
+    for_each_one_fetching(words, base, PREFETCH_WORDS, fetch, |i| {
+        t.push(dot_i8_body(qq, q.row(i)) as f32 * q.scale[i], i as u32);
+    });
     t
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn scan_words_avx2(q: &QuantVectors, qq: &[i8], words: &[u64], base: usize, m: usize) -> TopK {
-    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-    let data = q.data.as_ptr();
-    let dim = q.dim;
-    scan_words(q, qq, words, base, m, |i| {
-        // A hint only: the address is computed without dereferencing it.
-        _mm_prefetch::<_MM_HINT_T0>(data.wrapping_add(i * dim));
-    })
+    scan_words(q, qq, words, base, m)
 }
 
 /// `scan_words`, vectorised with AVX2 and prefetching when the CPU has it
 /// (runtime detection; the build targets plain x86-64). Both paths give
 /// the same result: the integer dot products are exact. The workspace
-/// denies `unsafe`; this call, behind its CPU check, is its one exception.
+/// denies `unsafe`; this call, behind its CPU check, and `mem::prefetch`
+/// are its two exceptions.
 #[allow(unsafe_code)]
 fn scan_range(q: &QuantVectors, qq: &[i8], words: &[u64], base: usize, m: usize) -> TopK {
     #[cfg(target_arch = "x86_64")]
@@ -148,7 +119,7 @@ fn scan_range(q: &QuantVectors, qq: &[i8], words: &[u64], base: usize, m: usize)
             return unsafe { scan_words_avx2(q, qq, words, base, m) };
         }
     }
-    scan_words(q, qq, words, base, m, |_| {})
+    scan_words(q, qq, words, base, m)
 }
 
 /// Rows ranked by the int8 estimate before the f32 re-score: k plus a
@@ -238,7 +209,7 @@ mod tests {
         let bits = Bitset::from_fn(v.len(), |i| i % 3 != 0);
         let words = bits.words();
         let fast = scan_range(&q, &qq, words, 0, 200).into_sorted();
-        let plain = scan_words(&q, &qq, words, 0, 200, |_| {}).into_sorted();
+        let plain = scan_words(&q, &qq, words, 0, 200).into_sorted();
         assert_eq!(fast, plain);
         assert_eq!(fast.len(), 200);
         // The estimate is the integer dot product times the row's scale.

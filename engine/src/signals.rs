@@ -22,7 +22,7 @@
 //! Invariant: no signal ever leaves [0, 1] and none is NaN (proptest'd).
 
 use crate::brief::CampaignBrief;
-use crate::snapshot::{Snapshot, UNKNOWN_CODE};
+use crate::snapshot::{bloom_bit, Snapshot, UNKNOWN_CODE};
 
 /// Pseudo-posts pulling a creator's overall rate toward its size band.
 pub const SHRINK_OVERALL: f32 = 3.0;
@@ -106,7 +106,48 @@ pub struct BriefScorer<'a> {
     /// (country code, target share); shares sum to `geo_total`.
     geo: Vec<(u16, f32)>,
     geo_total: f32,
+    /// Dense lookups for the per-creator passes (one pass over each
+    /// creator list instead of one per brief entry): `geo_slot[code]` is
+    /// 1 + the index of `code` in `geo`, `niche_slot[code]` 1 + its index
+    /// in `niche_codes`, 0 when absent. `None` when the brief's entries
+    /// cannot be told apart that way (a code twice, or more entries than a
+    /// bit word holds): the entry-by-entry forms are used instead.
+    geo_slot: Option<Vec<u8>>,
+    niche_slot: Option<Vec<u8>>,
+    /// The brief's countries and niches as list-summary bits
+    /// ([`crate::snapshot::bloom_bit`]).
+    geo_bits: u64,
+    niche_bits: u64,
     seeds: Vec<u32>,
+}
+
+/// What a creator's lists say about a brief's niches: the predicted rate
+/// with its niche evidence, and the niche fit (see [`BriefScorer::niche_fit`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NicheEvidence {
+    pub er: f32,
+    pub posts: u32,
+    pub fit: f32,
+}
+
+/// `slot[code] = 1 + index` of each code of `codes` (skipping `skip`), or
+/// `None` when a code repeats or there are more than 32 of them.
+fn slots(codes: impl Iterator<Item = u16>, dict_len: usize, skip: u16) -> Option<Vec<u8>> {
+    let mut slot = vec![0u8; dict_len];
+    for (k, code) in codes.enumerate() {
+        if k >= 32 {
+            return None;
+        }
+        if code == skip {
+            continue;
+        }
+        let e = slot.get_mut(code as usize)?;
+        if *e != 0 {
+            return None;
+        }
+        *e = k as u8 + 1;
+    }
+    Some(slot)
 }
 
 #[inline]
@@ -154,6 +195,20 @@ impl<'a> BriefScorer<'a> {
         }
         let geo_total = geo.iter().map(|g| g.1).sum();
         let seeds = b.similar_to.iter().filter_map(|id| s.ordinal(id)).collect();
+        // UNKNOWN_CODE (a target country the snapshot has never seen) is
+        // in no creator's list: it takes no slot.
+        let geo_slot = slots(
+            geo.iter().map(|g| g.0),
+            s.dicts.countries.len(),
+            UNKNOWN_CODE,
+        );
+        let niche_slot = slots(
+            niche_codes.iter().copied(),
+            s.dicts.niches.len(),
+            UNKNOWN_CODE,
+        );
+        let geo_bits = geo.iter().fold(0, |m, g| m | bloom_bit(g.0));
+        let niche_bits = niche_codes.iter().fold(0, |m, &c| m | bloom_bit(c));
         BriefScorer {
             s,
             b,
@@ -161,6 +216,10 @@ impl<'a> BriefScorer<'a> {
             niche_mask,
             geo,
             geo_total,
+            geo_slot,
+            niche_slot,
+            geo_bits,
+            niche_bits,
             seeds,
         }
     }
@@ -178,10 +237,48 @@ impl<'a> BriefScorer<'a> {
             return None;
         }
         let s = self.s;
+        let Some(slot) = &self.geo_slot else {
+            return Some(self.geo_fit_by_entry(i));
+        };
+        let at = |code: u16| slot.get(code as usize).copied().unwrap_or(0);
+        if !s.hot.aud_known[i] {
+            let home = s.hot.country[i];
+            let targeted = home != UNKNOWN_CODE && at(home) != 0;
+            return Some(if targeted { 0.6 } else { 0.05 });
+        }
+        if s.hot.aud_bloom[i] & self.geo_bits == 0 {
+            // No targeted country in the audience: nothing inside.
+            return Some(clamp01(0.0 / self.geo_total.max(0.05)));
+        }
+        // One pass over the creator's audience; each target takes the
+        // first share listed for its country, summed in the brief's order
+        // (the same sum, to the bit, as `geo_fit_by_entry`: adding 0 to a
+        // sum of shares changes nothing). Branch-free in the list: slot 0
+        // collects the countries the brief does not target.
+        let mut found = [0.0f32; 33];
+        let mut seen = 0u64;
+        for &(code, share) in s.audience_of(i) {
+            let k = at(code) as usize;
+            let bit = 1u64 << k;
+            found[k] = if seen & bit == 0 { share } else { found[k] };
+            seen |= bit;
+        }
+        let mut inside = 0.0f32;
+        for (k, &share) in found.iter().enumerate().take(self.geo.len() + 1).skip(1) {
+            inside += if (seen >> k) & 1 != 0 { share } else { 0.0 };
+        }
+        // Asked for 80% in US/CA: a creator with 80% there fits fully.
+        Some(clamp01(inside / self.geo_total.max(0.05)))
+    }
+
+    /// `geo_fit`, target by target (any brief; the reference the dense
+    /// pass is tested against).
+    pub fn geo_fit_by_entry(&self, i: usize) -> f32 {
+        let s = self.s;
         if !s.hot.aud_known[i] {
             let home = s.hot.country[i];
             let targeted = home != UNKNOWN_CODE && self.geo.iter().any(|g| g.0 == home);
-            return Some(if targeted { 0.6 } else { 0.05 });
+            return if targeted { 0.6 } else { 0.05 };
         }
         let aud = s.audience_of(i);
         let mut inside = 0.0f32;
@@ -190,11 +287,11 @@ impl<'a> BriefScorer<'a> {
                 inside += share;
             }
         }
-        // Asked for 80% in US/CA: a creator with 80% there fits fully.
-        Some(clamp01(inside / self.geo_total.max(0.05)))
+        clamp01(inside / self.geo_total.max(0.05))
     }
 
-    fn audience_fit(&self, i: usize) -> f32 {
+    /// `geo` is `self.geo_fit(i)` (computed once by the caller).
+    fn audience_fit(&self, i: usize, geo: Option<f32>) -> f32 {
         let s = self.s;
         let t = &self.b.target;
         // Mean of the parts the brief asks about (no allocation: hot path).
@@ -204,7 +301,7 @@ impl<'a> BriefScorer<'a> {
             sum += v;
             parts += 1;
         };
-        if let Some(g) = self.geo_fit(i) {
+        if let Some(g) = geo {
             part(if s.hot.aud_known[i] {
                 g
             } else {
@@ -236,7 +333,9 @@ impl<'a> BriefScorer<'a> {
         }
     }
 
-    fn niche_fit(&self, i: usize) -> f32 {
+    /// Share of the brief's niches creator `i` covers (declared 1, only in
+    /// history 0.7), niche by niche (the reference for [`Self::niche_evidence`]).
+    pub fn niche_fit(&self, i: usize) -> f32 {
         if self.b.niches.is_empty() {
             return 0.5;
         }
@@ -279,6 +378,68 @@ impl<'a> BriefScorer<'a> {
         )
     }
 
+    /// [`Self::predicted_er`] and [`Self::niche_fit`] from one pass over
+    /// the creator's declared niches and one over its history, with the
+    /// same arithmetic in the same order (so the same bits).
+    pub fn niche_evidence(&self, i: usize) -> NicheEvidence {
+        let Some(slot) = &self.niche_slot else {
+            let (er, posts) = self.predicted_er(i);
+            return NicheEvidence {
+                er,
+                posts,
+                fit: self.niche_fit(i),
+            };
+        };
+        let s = self.s;
+        let at = |code: u16| slot.get(code as usize).copied().unwrap_or(0);
+        // A list whose summary shares no bit with the brief's niches holds
+        // none of them: skipped (it would add nothing).
+        let in_declared = s.hot.niche_bloom[i] & self.niche_bits != 0;
+        let in_history = s.hot.hist_bloom[i] & self.niche_bits != 0;
+        // Branch-free in the lists: slot 0 collects the niches the brief
+        // does not name, and skipped terms add 0 (exact: sums of rates
+        // and posts are never -0).
+        let mut declared = 0u64;
+        let declared_list: &[u16] = if in_declared { s.niches_of(i) } else { &[] };
+        for &code in declared_list {
+            declared |= 1u64 << at(code);
+        }
+        let mut in_hist = 0u64;
+        let mut m = 0u32;
+        let mut sum = 0.0f32;
+        let history: &[(u16, f32, u32)] = if in_history { s.history_of(i) } else { &[] };
+        for &(code, ner, posts) in history {
+            let k = at(code);
+            in_hist |= 1u64 << k;
+            let take = k != 0 && ner.is_finite();
+            m += if take { posts } else { 0 };
+            sum += if take { ner * posts as f32 } else { 0.0 };
+        }
+        let overall = s.hot.overall_er[i];
+        let er = if m == 0 {
+            overall
+        } else {
+            let mf = m as f32;
+            (mf * (sum / mf) + SHRINK_NICHE * overall) / (mf + SHRINK_NICHE)
+        };
+        let fit = if self.b.niches.is_empty() {
+            0.5
+        } else {
+            let mut got = 0.0f32;
+            for k in 1..=self.niche_codes.len() {
+                got += if (declared >> k) & 1 != 0 {
+                    1.0
+                } else if (in_hist >> k) & 1 != 0 {
+                    0.7
+                } else {
+                    0.0
+                };
+            }
+            clamp01(got / self.b.niches.len() as f32)
+        };
+        NicheEvidence { er, posts: m, fit }
+    }
+
     fn reliability(&self, i: usize) -> f32 {
         let c = &self.s.creators;
         let known = c.on_time_known[i] as f32;
@@ -314,7 +475,8 @@ impl<'a> BriefScorer<'a> {
                 s.priors.quality
             }
         };
-        let (er, _) = self.predicted_er(i);
+        let ev = self.niche_evidence(i);
+        let er = ev.er;
         let expected = er as f64 * followers * q as f64;
         let band_prior = s.priors.er_by_band[s.hot.band[i] as usize];
         let r = er * q / band_prior.max(1e-6);
@@ -329,10 +491,11 @@ impl<'a> BriefScorer<'a> {
         };
         let m = s.priors.market_cpe;
         let price_fit = clamp01((2.0 * m / (m + cpe)) as f32);
-        let niche = self.niche_fit(i);
+        let niche = ev.fit;
         let semantic = clamp01(cosine);
         let text = clamp01(text);
-        let audience_fit = self.audience_fit(i);
+        let geo_fit = self.geo_fit(i);
+        let audience_fit = self.audience_fit(i, geo_fit);
         let lookalike = self.lookalike(i);
         let signals = Signals {
             text,
@@ -360,7 +523,7 @@ impl<'a> BriefScorer<'a> {
             part(l, 0.5);
         }
         let relevance = clamp01(rel_num / rel_den.max(1e-6));
-        let geo = self.geo_fit(i).unwrap_or(1.0) as f64;
+        let geo = geo_fit.unwrap_or(1.0) as f64;
         let value = expected
             * geo
             * (0.2 + 0.8 * relevance as f64)
@@ -400,14 +563,14 @@ impl<'a> BriefScorer<'a> {
     /// niche fit; reads the snapshot's derived per-creator columns.
     pub fn quick_value_per_dollar(&self, i: usize) -> f32 {
         let s = self.s;
-        let (er, _) = self.predicted_er(i);
+        let ev = self.niche_evidence(i);
         let geo = self.geo_fit(i).unwrap_or(1.0);
         let niche = if self.b.niches.is_empty() {
             1.0
         } else {
-            0.3 + 0.7 * self.niche_fit(i)
+            0.3 + 0.7 * ev.fit
         };
-        er * s.hot.reach_per_dollar[i] * geo * niche
+        ev.er * s.hot.reach_per_dollar[i] * geo * niche
     }
 
     /// Whether niche `code` is one of the brief's (a table lookup).

@@ -89,6 +89,51 @@ pub struct Hot {
     /// fee in dollars, the reach a dollar buys (for the cheap
     /// value-per-dollar ranking of the candidate stage).
     pub reach_per_dollar: Vec<f32>,
+    /// Brief-independent part of the hard rules, 64 creators a word: bit
+    /// set iff the planned fee is above zero and at or above the floor and
+    /// the capacity is not 0 (the rule pass starts from it instead of
+    /// reading three columns for every brief).
+    pub payable: Vec<u64>,
+    /// `followers` and `fee_cents` narrowed to 32 bits for the rule pass
+    /// (half the bytes); empty when some value does not fit, and then the
+    /// 64-bit columns are read.
+    pub followers_u32: Vec<u32>,
+    pub fee_cents_u32: Vec<u32>,
+    /// One-word summaries of the per-creator lists: bit `code % 64` set
+    /// for each declared niche, history niche and audience country. A
+    /// brief whose codes share no bit with a creator's word has none of
+    /// them in that list (the signals then skip the list; exact for any
+    /// dictionary size, since a shared bit only means "look").
+    pub niche_bloom: Vec<u64>,
+    pub hist_bloom: Vec<u64>,
+    pub aud_bloom: Vec<u64>,
+}
+
+/// The bit of `code` in a one-word list summary (`Hot::niche_bloom` ...).
+#[inline]
+pub fn bloom_bit(code: u16) -> u64 {
+    1u64 << (code % 64)
+}
+
+/// The summary word of each creator's list in a CSR layout.
+fn blooms<T>(off: &[u32], items: &[T], code: impl Fn(&T) -> u16) -> Vec<u64> {
+    off.windows(2)
+        .map(|w| {
+            items[w[0] as usize..w[1] as usize]
+                .iter()
+                .fold(0u64, |m, x| m | bloom_bit(code(x)))
+        })
+        .collect()
+}
+
+/// `v` as 32-bit values, or empty when one is `u32::MAX` or more (so that
+/// every stored value is below `u32::MAX` and bounds can saturate).
+fn narrow(v: &[u64]) -> Vec<u32> {
+    if v.iter().all(|&x| x < u32::MAX as u64) {
+        v.iter().map(|&x| x as u32).collect()
+    } else {
+        Vec::new()
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -418,6 +463,23 @@ impl Snapshot {
             })
             .collect();
         hot.languages_lo = hot.languages.iter().map(|l| l[0]).collect();
+        hot.payable = (0..n.div_ceil(64))
+            .map(|w| {
+                let mut m = 0u64;
+                for i in w * 64..((w + 1) * 64).min(n) {
+                    let fee = hot.fee_cents[i];
+                    if fee != 0 && fee >= hot.min_fee_cents[i] && hot.capacity[i] != 0 {
+                        m |= 1 << (i % 64);
+                    }
+                }
+                m
+            })
+            .collect();
+        hot.followers_u32 = narrow(&hot.followers);
+        hot.niche_bloom = blooms(&hot.niche_off, &hot.niche_codes, |&c| c);
+        hot.hist_bloom = blooms(&hot.hist_off, &hot.hist, |h| h.0);
+        hot.aud_bloom = blooms(&hot.aud_off, &hot.aud, |a| a.0);
+        hot.fee_cents_u32 = narrow(&hot.fee_cents);
         let qvectors = QuantVectors::from_table(&vectors);
         Ok(Snapshot {
             id,
