@@ -18,11 +18,21 @@ use crate::storage::StorageError;
 pub type ShareMap = Vec<(String, f32)>;
 
 pub fn str_col(v: &[String]) -> ArrayRef {
-    Arc::new(StringArray::from_iter_values(v.iter()))
+    str_col_of(v.iter().map(String::as_str))
 }
 
 pub fn opt_str_col(v: &[Option<String>]) -> ArrayRef {
-    Arc::new(v.iter().map(|s| s.as_deref()).collect::<StringArray>())
+    opt_str_col_of(v.iter().map(|s| s.as_deref()))
+}
+
+/// A utf8 column straight from borrowed strings (no owned copies first).
+pub fn str_col_of<'a>(v: impl Iterator<Item = &'a str>) -> ArrayRef {
+    Arc::new(StringArray::from_iter_values(v))
+}
+
+/// A nullable utf8 column straight from borrowed strings.
+pub fn opt_str_col_of<'a>(v: impl Iterator<Item = Option<&'a str>>) -> ArrayRef {
+    Arc::new(v.collect::<StringArray>())
 }
 
 pub fn u64_col(v: &[u64]) -> ArrayRef {
@@ -145,12 +155,14 @@ pub fn fixed_f32_col<const N: usize>(v: &[Option<[f32; N]>]) -> ArrayRef {
 }
 
 /// A flat `n x dim` f32 matrix as `fixed_size_list<f32, dim>`.
-pub fn matrix_col(flat: &[f32], dim: usize) -> ArrayRef {
+/// `fixed_size_list<f32, dim>` over a row-major matrix, taking its buffer
+/// (no copy).
+pub fn matrix_col(flat: Vec<f32>, dim: usize) -> ArrayRef {
     let field = Arc::new(Field::new("item", DataType::Float32, false));
     Arc::new(FixedSizeListArray::new(
         field,
         dim as i32,
-        Arc::new(Float32Array::from(flat.to_vec())),
+        Arc::new(Float32Array::from(flat)),
         None,
     ))
 }

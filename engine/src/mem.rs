@@ -1,9 +1,10 @@
-//! Memory hints for the scans that visit scattered rows.
+//! Memory hints: prefetching for the scans that visit scattered rows, and
+//! handing freed memory back during large loads.
 
 /// Asks the CPU to start loading the cache line holding `p` (a hint: it
 /// never faults and never changes a result; a no-op off x86-64). The
-/// workspace denies `unsafe`; this and `quant::scan_range` are its two
-/// exceptions.
+/// workspace denies `unsafe`; this, [`release_free_memory`] and
+/// `quant::scan_range` are its three exceptions.
 #[inline(always)]
 #[allow(unsafe_code)]
 pub fn prefetch<T>(p: *const T) {
@@ -27,5 +28,20 @@ pub fn prefetch_slice<T>(row: &[T]) {
     while off < bytes {
         prefetch(p.wrapping_add(off));
         off += 64;
+    }
+}
+
+/// Hands the allocator's free memory back to the system: glibc's
+/// `malloc_trim`, which releases the whole free pages inside the heap, not
+/// only at its top. A load frees millions of small strings in the middle
+/// of the heap; without this their pages stay resident while the next,
+/// separately mapped buffers are filled. A no-op off Linux/glibc.
+#[allow(unsafe_code)]
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim has no preconditions; it only gives free pages
+    // back (their contents are free memory, read by no one).
+    unsafe {
+        libc::malloc_trim(0);
     }
 }

@@ -108,8 +108,8 @@ fn scan_words_avx2(q: &QuantVectors, qq: &[i8], words: &[u64], base: usize, m: u
 /// `scan_words`, vectorised with AVX2 and prefetching when the CPU has it
 /// (runtime detection; the build targets plain x86-64). Both paths give
 /// the same result: the integer dot products are exact. The workspace
-/// denies `unsafe`; this call, behind its CPU check, and `mem::prefetch`
-/// are its two exceptions.
+/// denies `unsafe`; this call, behind its CPU check, and two in `mem`
+/// (`prefetch`, `release_free_memory`) are its exceptions.
 #[allow(unsafe_code)]
 fn scan_range(q: &QuantVectors, qq: &[i8], words: &[u64], base: usize, m: usize) -> TopK {
     #[cfg(target_arch = "x86_64")]

@@ -438,6 +438,9 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<LoadRepor
         paid_day: pays.iter().map(|p| p.paid_at).collect(),
     };
     let org_rows = org_features(&pc, as_of_day)?;
+    // The polars inputs copied every history row's strings: free them now.
+    drop(h);
+    drop(pc);
     progress.finish();
     timer.lap("features");
 
@@ -527,38 +530,59 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<LoadRepor
         planned_fee_usd: planned,
         fee_source: fee_src,
     };
-    let niche_stats = NicheStats {
-        ordinal: niche_rows.iter().map(|r| r.0).collect(),
-        niche: niche_rows.iter().map(|r| r.1.clone()).collect(),
-        engagement_rate: niche_rows.iter().map(|r| r.2).collect(),
-        posts: niche_rows.iter().map(|r| r.3).collect(),
-    };
-    let orgs = OrgTable {
-        org_id: org_rows.iter().map(|r| r.0.clone()).collect(),
-        invoices: org_rows.iter().map(|r| r.1).collect(),
-        median_days_to_pay: org_rows.iter().map(|r| r.2).collect(),
-        unpaid_after_60_share: org_rows.iter().map(|r| r.3).collect(),
-    };
-    let vectors = creator_vectors(&embeddings, &table);
+    let mut niche_stats = NicheStats::default();
+    for (ordinal, niche, er, posts) in niche_rows {
+        niche_stats.ordinal.push(ordinal);
+        niche_stats.niche.push(niche);
+        niche_stats.engagement_rate.push(er);
+        niche_stats.posts.push(posts);
+    }
+    let mut orgs = OrgTable::default();
+    for (org_id, invoices, median_days, unpaid) in org_rows {
+        orgs.org_id.push(org_id);
+        orgs.invoices.push(invoices);
+        orgs.median_days_to_pay.push(median_days);
+        orgs.unpaid_after_60_share.push(unpaid);
+    }
+    let mut vectors = creator_vectors(&embeddings, &table);
     drop(embeddings);
     timer.lap("tables");
 
-    // ---- write.
+    // ---- write. The order keeps the memory peak low: each table is
+    // written and its rows freed before the next is built; the creators'
+    // rows last, after the text index that reads them, converted column by
+    // column as they are freed (`CreatorTable::into_batch`).
     progress.start("writing tables", None);
-    // History first, then free its records before the creators' batch is
-    // built (each batch copies its strings: keeping both is the load's
-    // memory peak).
+    let build_graph = match opts.vector_index {
+        VectorIndexMode::Always => true,
+        VectorIndexMode::Never => false,
+        VectorIndexMode::Auto => n <= AUTO_HNSW_LIMIT,
+    };
+    // Only the graph reads the vectors again: without it, the matrix
+    // moves into its batch instead of being copied.
+    let vectors_batch = if build_graph {
+        vectors.to_batch()?
+    } else {
+        VectorTable {
+            dim: vectors.dim,
+            data: std::mem::take(&mut vectors.data),
+            user_supplied: vectors.user_supplied,
+        }
+        .into_batch()?
+    };
+    writer.write_table(TABLE_VECTORS, &vectors_batch)?;
+    drop(vectors_batch);
+    writer.write_table(TABLE_NICHES, &niche_stats.to_batch()?)?;
+    writer.write_table(TABLE_ORGS, &orgs.to_batch()?)?;
+    drop(niche_stats);
+    drop(orgs);
     writer.write_table(TABLE_PERFORMANCE, &performance_to_batch(&perf)?)?;
     writer.write_table(TABLE_PAYMENTS, &payments_to_batch(&pays)?)?;
     let (performance_total, payments_total) = (perf.len(), pays.len());
     drop(perf);
     drop(pays);
-    writer.write_table(TABLE_CREATORS, &table.to_batch()?)?;
-    writer.write_table(TABLE_NICHES, &niche_stats.to_batch()?)?;
-    writer.write_table(TABLE_ORGS, &orgs.to_batch()?)?;
-    writer.write_table(TABLE_VECTORS, &vectors.to_batch()?)?;
+    cloutdesk_engine::mem::release_free_memory();
     progress.finish();
-    cloutdesk_engine::failpoint("after_tables");
     timer.lap("write tables");
 
     progress.start("text index (tantivy)", Some(n as u64));
@@ -567,15 +591,17 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<LoadRepor
     build_text_index(&tindex, &table, opts.threads.max(1), &|k| progress.inc(k))
         .map_err(|e| IngestError::Internal(format!("tantivy: {e}")))?;
     drop(tindex);
+    cloutdesk_engine::mem::release_free_memory();
     progress.finish();
     cloutdesk_engine::failpoint("after_text");
     timer.lap("text index");
 
-    let build_graph = match opts.vector_index {
-        VectorIndexMode::Always => true,
-        VectorIndexMode::Never => false,
-        VectorIndexMode::Auto => n <= AUTO_HNSW_LIMIT,
-    };
+    progress.start("writing the creators table", None);
+    writer.write_table(TABLE_CREATORS, &table.into_batch()?)?;
+    progress.finish();
+    cloutdesk_engine::failpoint("after_tables");
+    timer.lap("write creators table");
+
     let vector_index = if build_graph {
         let e = build_vector_index_into(writer.dir(), &vectors, opts.hnsw, progress)?;
         timer.lap("vector index");
