@@ -3,7 +3,6 @@
 //! the candidate stage runs), per benchmark brief.
 
 use std::hint::black_box;
-use std::sync::Arc;
 
 use cloutdesk_benches::{bench_snapshot, large_size, scenario_briefs, size_label};
 use cloutdesk_engine::filter::eligible;
@@ -18,7 +17,7 @@ fn bm25(c: &mut Criterion) {
         .expect("the benchmark snapshot has a text index");
     let mut g = c.benchmark_group("bm25");
     for sc in scenario_briefs(&s).expect("benchmark briefs") {
-        let allowed = Arc::new(eligible(&sc.brief, &s).bits);
+        let allowed = eligible(&sc.brief, &s).bits;
         let Some(q) = text.build_query(&sc.brief.text_query) else {
             continue;
         };

@@ -559,7 +559,7 @@ pub fn stage_breakdown(
         let t = Instant::now();
         if let Some(text) = &s.text {
             if let Some(q) = text.build_query(&b.text_query) {
-                std::hint::black_box(text.scores(q.as_ref(), &Arc::new(el.bits.clone())));
+                std::hint::black_box(text.scores(q.as_ref(), &el.bits));
             }
         }
         let t_bm25 = ms(t);
@@ -783,9 +783,8 @@ mod tests {
             .enumerate()
         {
             let q = text.build_query(&b.text_query).unwrap();
-            let allowed = Arc::new(cloutdesk_engine::bitset::Bitset::from_fn(s.len(), |i| {
-                (i * 7 + k) % 23 == 0
-            }));
+            let allowed =
+                cloutdesk_engine::bitset::Bitset::from_fn(s.len(), |i| (i * 7 + k) % 23 == 0);
             let mut full = text.full_scores(q.as_ref(), &allowed);
             let mut sparse = text.sparse_scores(q.as_ref(), &allowed).unwrap();
             full.sort_by_key(|x| x.1);

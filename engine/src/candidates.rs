@@ -13,8 +13,6 @@
 //! Invariant: every candidate is eligible; the text scores returned cover
 //! every candidate that matched the query.
 
-use std::sync::Arc;
-
 use crate::ann::hnsw_search;
 use crate::bitset::Bitset;
 use crate::mem::prefetch;
@@ -131,10 +129,9 @@ pub fn gather(
     let s = sc.s;
     let b = sc.b;
     let bm25_scores = || -> Vec<(f32, u32)> {
-        let allowed = Arc::new(eligible.clone());
         match &s.text {
             Some(text) => match text.build_query(&b.text_query) {
-                Some(q) => text.scores(q.as_ref(), &allowed),
+                Some(q) => text.scores(q.as_ref(), eligible),
                 None => Vec::new(),
             },
             None => Vec::new(),

@@ -5,12 +5,9 @@
 //! table). Invariant: every document carries its ordinal, so segment merges
 //! and multi-threaded indexing can reorder docs without breaking the map.
 
-use std::sync::Arc;
-
-use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::query::{BooleanQuery, BoostQuery, EnableScoring, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Schema as TvSchema, FAST, INDEXED, TEXT};
-use tantivy::{DocId, Index, IndexReader, Score, SegmentReader, TantivyDocument, Term};
+use tantivy::{DocId, Index, IndexReader, TantivyDocument, Term};
 
 use crate::bitset::Bitset;
 use crate::table::CreatorTable;
@@ -110,6 +107,9 @@ pub struct TextIndex {
     searcher: tantivy::Searcher,
     /// Creator ordinal -> (segment ordinal, doc id); `NO_DOC` when missing.
     doc_of: Vec<(u32, DocId)>,
+    /// Per segment, doc id -> creator ordinal (`u32::MAX`: deleted or
+    /// without one): the fast field decoded once, not per matching doc.
+    ord_of: Vec<Vec<u32>>,
 }
 
 const NO_DOC: (u32, DocId) = (u32::MAX, DocId::MAX);
@@ -153,25 +153,29 @@ impl TextIndex {
             .try_into()?;
         let searcher = reader.searcher();
         let mut doc_of: Vec<(u32, DocId)> = Vec::new();
+        let mut ord_of: Vec<Vec<u32>> = Vec::new();
         for (seg_ord, seg) in searcher.segment_readers().iter().enumerate() {
             let ordinals = seg
                 .fast_fields()
                 .u64(F_ORDINAL)?
                 .first_or_default_col(u64::MAX);
+            let mut seg_ords = vec![u32::MAX; seg.max_doc() as usize];
             for doc in 0..seg.max_doc() {
                 if seg.alive_bitset().is_some_and(|a| !a.is_alive(doc)) {
                     continue;
                 }
                 let o = ordinals.get_val(doc);
-                if o == u64::MAX || o > u32::MAX as u64 {
+                if o >= u32::MAX as u64 {
                     continue;
                 }
+                seg_ords[doc as usize] = o as u32;
                 let o = o as usize;
                 if doc_of.len() <= o {
                     doc_of.resize(o + 1, NO_DOC);
                 }
                 doc_of[o] = (seg_ord as u32, doc);
             }
+            ord_of.push(seg_ords);
         }
         Ok(TextIndex {
             index,
@@ -179,6 +183,7 @@ impl TextIndex {
             fields,
             searcher,
             doc_of,
+            ord_of,
         })
     }
 
@@ -234,7 +239,7 @@ impl TextIndex {
     /// count: by seeking to each allowed document when they are under
     /// [`SPARSE_SHARE`] of the index ([`TextIndex::sparse_scores`]), else by
     /// scoring every match ([`TextIndex::full_scores`]).
-    pub fn scores(&self, query: &dyn Query, allowed: &Arc<Bitset>) -> Vec<(f32, u32)> {
+    pub fn scores(&self, query: &dyn Query, allowed: &Bitset) -> Vec<(f32, u32)> {
         let count = allowed.count();
         if (count as f64) < SPARSE_SHARE * self.doc_of.len() as f64 {
             if let Some(v) = self.sparse_scores(query, allowed) {
@@ -246,35 +251,23 @@ impl TextIndex {
 
     /// [`TextIndex::scores`] by scoring every match of the query and
     /// keeping the allowed ones (segments in parallel).
-    pub fn full_scores(&self, query: &dyn Query, allowed: &Arc<Bitset>) -> Vec<(f32, u32)> {
+    pub fn full_scores(&self, query: &dyn Query, allowed: &Bitset) -> Vec<(f32, u32)> {
         use rayon::prelude::*;
-        let searcher = self.reader.searcher();
-        let segments = searcher.segment_readers();
-        if segments.len() < 2 {
-            let collector = FilteredScores {
-                allowed: allowed.clone(),
-            };
-            return searcher.search(query, &collector).unwrap_or_default();
-        }
-        let Ok(weight) = query.weight(EnableScoring::enabled_from_searcher(&searcher)) else {
+        let searcher = &self.searcher;
+        let Ok(weight) = query.weight(EnableScoring::enabled_from_searcher(searcher)) else {
             return Vec::new();
         };
-        let parts: Vec<Vec<(f32, u32)>> = segments
+        let parts: Vec<Vec<(f32, u32)>> = searcher
+            .segment_readers()
             .par_iter()
-            .map(|seg| {
+            .zip(&self.ord_of)
+            .map(|(seg, ords)| {
                 let mut out = Vec::new();
-                let Ok(col) = seg.fast_fields().u64(F_ORDINAL) else {
-                    return out;
-                };
-                let ordinals = col.first_or_default_col(u64::MAX);
-                let alive = seg.alive_bitset();
                 let _ = weight.for_each(seg, &mut |doc, score| {
-                    if alive.is_some_and(|a| !a.is_alive(doc)) {
-                        return;
-                    }
-                    let o = ordinals.get_val(doc);
-                    if o != u64::MAX && allowed.get(o as usize) {
-                        out.push((score, o as u32));
+                    // Deleted documents map to u32::MAX, like missing ones.
+                    let o = ords.get(doc as usize).copied().unwrap_or(u32::MAX);
+                    if o != u32::MAX && allowed.get(o as usize) {
+                        out.push((score, o));
                     }
                 });
                 out
@@ -335,57 +328,5 @@ impl TextIndex {
 
     pub fn num_docs(&self) -> u64 {
         self.reader.searcher().num_docs()
-    }
-}
-
-/// Collects (score, ordinal) of docs allowed by a bitset: one vector per
-/// segment, concatenated at the end.
-struct FilteredScores {
-    allowed: Arc<Bitset>,
-}
-
-struct FilteredSegment {
-    allowed: Arc<Bitset>,
-    ordinals: Arc<dyn tantivy::columnar::ColumnValues<u64>>,
-    out: Vec<(f32, u32)>,
-}
-
-impl Collector for FilteredScores {
-    type Fruit = Vec<(f32, u32)>;
-    type Child = FilteredSegment;
-
-    fn for_segment(&self, _ord: u32, segment: &SegmentReader) -> tantivy::Result<FilteredSegment> {
-        let ordinals = segment
-            .fast_fields()
-            .u64(F_ORDINAL)?
-            .first_or_default_col(u64::MAX);
-        Ok(FilteredSegment {
-            allowed: self.allowed.clone(),
-            ordinals,
-            out: Vec::new(),
-        })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        true
-    }
-
-    fn merge_fruits(&self, fruits: Vec<Vec<(f32, u32)>>) -> tantivy::Result<Vec<(f32, u32)>> {
-        Ok(fruits.concat())
-    }
-}
-
-impl SegmentCollector for FilteredSegment {
-    type Fruit = Vec<(f32, u32)>;
-
-    fn collect(&mut self, doc: DocId, score: Score) {
-        let o = self.ordinals.get_val(doc);
-        if o != u64::MAX && self.allowed.get(o as usize) {
-            self.out.push((score, o as u32));
-        }
-    }
-
-    fn harvest(self) -> Vec<(f32, u32)> {
-        self.out
     }
 }

@@ -5,8 +5,6 @@
 //! so a page of a swapped-out snapshot is refused (409) instead of skipping
 //! or repeating creators.
 
-use std::sync::Arc;
-
 use cloutdesk_engine::ann::exact_top_k;
 use cloutdesk_engine::bitset::Bitset;
 use cloutdesk_engine::codes::{is_country, is_language};
@@ -178,7 +176,7 @@ pub fn search(
                     niches: Vec::new(),
                 };
                 match t.build_query(&tq) {
-                    Some(query) => t.scores(query.as_ref(), &Arc::new(allowed)),
+                    Some(query) => t.scores(query.as_ref(), &allowed),
                     None => Vec::new(),
                 }
             }
