@@ -293,8 +293,28 @@ impl TextIndex {
                 }
             }
         }
-        let weight = query
-            .weight(EnableScoring::enabled_from_searcher(searcher))
+        // The brief query is a union of SHOULD clauses whose score is the
+        // sum of the clauses' scores, added in clause order. A union
+        // scorer's `seek` refills a window of thousands of documents from
+        // every clause — as costly as scoring them all when the targets are
+        // that close — so each clause's own scorer seeks its skip list
+        // instead, and the sums are formed here in the same order (a test
+        // checks the scores equal the full pass's, bit for bit).
+        let clauses: Vec<&dyn Query> = match query.downcast_ref::<BooleanQuery>() {
+            Some(bq)
+                if bq
+                    .clauses()
+                    .iter()
+                    .all(|(occur, _)| *occur == Occur::Should) =>
+            {
+                bq.clauses().iter().map(|(_, q)| q.as_ref()).collect()
+            }
+            _ => vec![query],
+        };
+        let weights = clauses
+            .iter()
+            .map(|q| q.weight(EnableScoring::enabled_from_searcher(searcher)))
+            .collect::<tantivy::Result<Vec<_>>>()
             .ok()?;
         // Segments in parallel, concatenated in segment order.
         use rayon::prelude::*;
@@ -307,17 +327,26 @@ impl TextIndex {
                     return Some(out);
                 }
                 docs.sort_unstable();
-                let mut scorer = weight.scorer(seg, 1.0).ok()?;
+                let mut scorers = weights
+                    .iter()
+                    .map(|w| w.scorer(seg, 1.0))
+                    .collect::<tantivy::Result<Vec<_>>>()
+                    .ok()?;
                 for (doc, o) in docs {
-                    let mut at = scorer.doc();
-                    if at < doc {
-                        at = scorer.seek(doc);
+                    let mut sum = 0.0f32;
+                    let mut matched = false;
+                    for scorer in scorers.iter_mut() {
+                        let mut at = scorer.doc();
+                        if at < doc {
+                            at = scorer.seek(doc);
+                        }
+                        if at == doc {
+                            sum += scorer.score();
+                            matched = true;
+                        }
                     }
-                    if at == tantivy::TERMINATED {
-                        break;
-                    }
-                    if at == doc {
-                        out.push((scorer.score(), o));
+                    if matched {
+                        out.push((sum, o));
                     }
                 }
                 Some(out)
