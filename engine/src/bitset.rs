@@ -220,14 +220,29 @@ impl Bitset {
     where
         F: Fn(&[u64], usize) -> TopK + Sync,
     {
+        self.par_ranges(range, || TopK::new(k), TopK::merge)
+            .into_sorted()
+    }
+
+    /// [`Bitset::par_ranges_top_k`]'s split, for any per-range result:
+    /// `range(words, first_ordinal)` runs on a few large word-aligned
+    /// ranges in parallel and the results are combined with `merge`
+    /// (`identity` for none). The split depends on the thread count, so
+    /// `merge` must make the result independent of it.
+    pub fn par_ranges<T, F, I, M>(&self, range: F, identity: I, merge: M) -> T
+    where
+        T: Send,
+        F: Fn(&[u64], usize) -> T + Sync,
+        I: Fn() -> T + Sync + Send,
+        M: Fn(T, T) -> T + Sync + Send,
+    {
         let ranges = (rayon::current_num_threads() * 4).max(1);
         let words_per = self.words.len().div_ceil(ranges).max(1);
         self.words
             .par_chunks(words_per)
             .enumerate()
             .map(|(r, ws)| range(ws, r * words_per * 64))
-            .reduce(|| TopK::new(k), TopK::merge)
-            .into_sorted()
+            .reduce(identity, merge)
     }
 
     /// Ordinals of set bits, ascending, collected in parallel.

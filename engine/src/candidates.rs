@@ -16,7 +16,7 @@
 use crate::ann::hnsw_search;
 use crate::bitset::Bitset;
 use crate::mem::prefetch;
-use crate::quant::scan_top_k;
+use crate::quant::scan_top_k_many;
 use crate::signals::BriefScorer;
 use crate::topk::TopK;
 
@@ -204,18 +204,25 @@ fn vector_and_value_candidates(
     // is cheaper than scanning the eligible vectors, else the exact scan.
     let use_graph =
         s.hnsw.is_some() && hnsw_is_cheaper(n, opts.ef_search.max(n), eligible_count, s.len());
-    let semantic = |q: &[f32]| -> Vec<(f32, u32)> {
-        match (&s.hnsw, use_graph) {
-            (Some(g), true) => hnsw_search(g, q, n, opts.ef_search.max(n), Some(eligible)),
-            _ => scan_top_k(&s.qvectors, &s.vectors, q, n, Some(eligible)),
-        }
-    };
-    pool.extend(semantic(&b.query_vector).into_iter().map(|x| x.1));
-    // 3. Lookalikes of each seed.
+    // 3. ... and of each lookalike seed: with the exact scan, the brief's
+    // vector and the seeds' share one pass over the eligible rows.
+    let mut queries: Vec<&[f32]> = vec![&b.query_vector];
     for id in &b.similar_to {
         if let Some(o) = s.ordinal(id) {
-            let q = s.vectors.row(o as usize).to_vec();
-            pool.extend(semantic(&q).into_iter().map(|x| x.1));
+            queries.push(s.vectors.row(o as usize));
+        }
+    }
+    match (&s.hnsw, use_graph) {
+        (Some(g), true) => {
+            for q in &queries {
+                let found = hnsw_search(g, q, n, opts.ef_search.max(n), Some(eligible));
+                pool.extend(found.into_iter().map(|x| x.1));
+            }
+        }
+        _ => {
+            for found in scan_top_k_many(&s.qvectors, &s.vectors, &queries, n, Some(eligible)) {
+                pool.extend(found.into_iter().map(|x| x.1));
+            }
         }
     }
     // 4. Best predicted performers per dollar.

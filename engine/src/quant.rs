@@ -85,24 +85,40 @@ fn dot_i8_body(a: &[i8], b: &[i8]) -> i32 {
 /// How many words ahead of the one being scored the rows are prefetched.
 const PREFETCH_WORDS: usize = 2;
 
-/// Top `m` rows of one word range by the int8 estimate. Memory latency,
-/// not arithmetic, bounds this loop (eligible rows are scattered), so the
-/// rows of the word `PREFETCH_WORDS` ahead are prefetched before the rows
-/// of this one are scored.
+/// Top `m` rows of one word range by the int8 estimate, one collector per
+/// query: each row is read once for all the queries. Memory latency, not
+/// arithmetic, bounds this loop (eligible rows are scattered), so the rows
+/// of the word `PREFETCH_WORDS` ahead are prefetched before the rows of
+/// this one are scored.
 #[inline(always)]
-fn scan_words(q: &QuantVectors, qq: &[i8], words: &[u64], base: usize, m: usize) -> TopK {
-    let mut t = TopK::new(m);
+fn scan_words(
+    q: &QuantVectors,
+    qqs: &[Vec<i8>],
+    words: &[u64],
+    base: usize,
+    m: usize,
+) -> Vec<TopK> {
+    let mut tops: Vec<TopK> = qqs.iter().map(|_| TopK::new(m)).collect();
     let fetch = |i: usize| crate::mem::prefetch(q.data.as_ptr().wrapping_add(i * q.dim));
     for_each_one_fetching(words, base, PREFETCH_WORDS, fetch, |i| {
-        t.push(dot_i8_body(qq, q.row(i)) as f32 * q.scale[i], i as u32);
+        let (row, scale) = (q.row(i), q.scale[i]);
+        for (t, qq) in tops.iter_mut().zip(qqs) {
+            t.push(dot_i8_body(qq, row) as f32 * scale, i as u32);
+        }
     });
-    t
+    tops
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn scan_words_avx2(q: &QuantVectors, qq: &[i8], words: &[u64], base: usize, m: usize) -> TopK {
-    scan_words(q, qq, words, base, m)
+fn scan_words_avx2(
+    q: &QuantVectors,
+    qqs: &[Vec<i8>],
+    words: &[u64],
+    base: usize,
+    m: usize,
+) -> Vec<TopK> {
+    scan_words(q, qqs, words, base, m)
 }
 
 /// `scan_words`, vectorised with AVX2 and prefetching when the CPU has it
@@ -111,15 +127,21 @@ fn scan_words_avx2(q: &QuantVectors, qq: &[i8], words: &[u64], base: usize, m: u
 /// denies `unsafe`; this call, behind its CPU check, and two in `mem`
 /// (`prefetch`, `release_free_memory`) are its exceptions.
 #[allow(unsafe_code)]
-fn scan_range(q: &QuantVectors, qq: &[i8], words: &[u64], base: usize, m: usize) -> TopK {
+fn scan_range(
+    q: &QuantVectors,
+    qqs: &[Vec<i8>],
+    words: &[u64],
+    base: usize,
+    m: usize,
+) -> Vec<TopK> {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { scan_words_avx2(q, qq, words, base, m) };
+            return unsafe { scan_words_avx2(q, qqs, words, base, m) };
         }
     }
-    scan_words(q, qq, words, base, m)
+    scan_words(q, qqs, words, base, m)
 }
 
 /// Rows ranked by the int8 estimate before the f32 re-score: k plus a
@@ -138,11 +160,38 @@ pub fn scan_top_k(
     k: usize,
     allowed: Option<&Bitset>,
 ) -> Vec<(f32, u32)> {
-    if k == 0 || q.is_empty() || query.len() != q.dim {
-        return Vec::new();
+    scan_top_k_many(q, v, &[query], k, allowed)
+        .pop()
+        .unwrap_or_default()
+}
+
+/// [`scan_top_k`] for several queries in one pass over the rows (a
+/// brief's vector and its lookalike seeds): each allowed row is read once
+/// and scored against every query, so the scattered loads are paid once.
+/// Result `j` equals `scan_top_k` of `queries[j]` (empty for a query of
+/// the wrong length).
+pub fn scan_top_k_many(
+    q: &QuantVectors,
+    v: &VectorTable,
+    queries: &[&[f32]],
+    k: usize,
+    allowed: Option<&Bitset>,
+) -> Vec<Vec<(f32, u32)>> {
+    let valid: Vec<usize> = (0..queries.len())
+        .filter(|&j| queries[j].len() == q.dim)
+        .collect();
+    let mut out: Vec<Vec<(f32, u32)>> = vec![Vec::new(); queries.len()];
+    if k == 0 || q.is_empty() || valid.is_empty() {
+        return out;
     }
-    let mut qq = vec![0i8; q.dim];
-    quantize(query, &mut qq);
+    let qqs: Vec<Vec<i8>> = valid
+        .iter()
+        .map(|&j| {
+            let mut qq = vec![0i8; q.dim];
+            quantize(queries[j], &mut qq);
+            qq
+        })
+        .collect();
     let m = shortlist_len(k);
     let everyone;
     let bits = match allowed {
@@ -152,12 +201,19 @@ pub fn scan_top_k(
             &everyone
         }
     };
-    let short = bits.par_ranges_top_k(m, |ws, base| scan_range(q, &qq, ws, base, m));
-    let mut t = TopK::new(k);
-    for (_, o) in short {
-        t.push(dot(query, v.row(o as usize)), o);
+    let shorts = bits.par_ranges(
+        |ws, base| scan_range(q, &qqs, ws, base, m),
+        || qqs.iter().map(|_| TopK::new(m)).collect::<Vec<_>>(),
+        |a, b| a.into_iter().zip(b).map(|(x, y)| x.merge(y)).collect(),
+    );
+    for (&j, short) in valid.iter().zip(shorts) {
+        let mut t = TopK::new(k);
+        for (_, o) in short.into_sorted() {
+            t.push(dot(queries[j], v.row(o as usize)), o);
+        }
+        out[j] = t.into_sorted();
     }
-    t.into_sorted()
+    out
 }
 
 #[cfg(test)]
@@ -208,9 +264,20 @@ mod tests {
         quantize(v.row(17), &mut qq);
         let bits = Bitset::from_fn(v.len(), |i| i % 3 != 0);
         let words = bits.words();
-        let fast = scan_range(&q, &qq, words, 0, 200).into_sorted();
-        let plain = scan_words(&q, &qq, words, 0, 200).into_sorted();
+        let mut qq2 = vec![0i8; 64];
+        quantize(v.row(2_000), &mut qq2);
+        let qqs = [qq.clone(), qq2];
+        let fast: Vec<_> = scan_range(&q, &qqs, words, 0, 200)
+            .into_iter()
+            .map(TopK::into_sorted)
+            .collect();
+        let plain: Vec<_> = scan_words(&q, &qqs, words, 0, 200)
+            .into_iter()
+            .map(TopK::into_sorted)
+            .collect();
         assert_eq!(fast, plain);
+        assert_ne!(fast[0], fast[1]);
+        let fast = fast[0].clone();
         assert_eq!(fast.len(), 200);
         // The estimate is the integer dot product times the row's scale.
         let (score, o) = fast[0];
@@ -220,6 +287,37 @@ mod tests {
             .map(|(&x, &y)| x as i32 * y as i32)
             .sum::<i32>();
         assert_eq!(score, d as f32 * q.scale[o as usize]);
+    }
+
+    #[test]
+    fn one_pass_for_many_queries_equals_one_scan_each() {
+        let v = world(5_000, 64, 13);
+        let q = QuantVectors::from_table(&v);
+        let allowed = Bitset::from_fn(v.len(), |i| i % 4 != 1);
+        let rows: Vec<Vec<f32>> = [3usize, 777, 4_321]
+            .iter()
+            .map(|&i| v.row(i).to_vec())
+            .collect();
+        let short = vec![0.5f32; 10];
+        let mut queries: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
+        queries.insert(1, &short);
+        for threads in [1usize, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let many = pool.install(|| scan_top_k_many(&q, &v, &queries, 150, Some(&allowed)));
+            assert_eq!(many.len(), 4);
+            assert!(
+                many[1].is_empty(),
+                "a query of the wrong length finds nothing"
+            );
+            for (j, got) in many.iter().enumerate() {
+                let want = scan_top_k(&q, &v, queries[j], 150, Some(&allowed));
+                assert_eq!(got, &want, "query {j}, {threads} threads");
+            }
+            assert_eq!(many[0].len(), 150);
+        }
     }
 
     #[test]
