@@ -91,34 +91,30 @@ const PREFETCH_WORDS: usize = 2;
 /// of the word `PREFETCH_WORDS` ahead are prefetched before the rows of
 /// this one are scored.
 #[inline(always)]
-fn scan_words(
-    q: &QuantVectors,
-    qqs: &[Vec<i8>],
-    words: &[u64],
-    base: usize,
-    m: usize,
-) -> Vec<TopK> {
-    let mut tops: Vec<TopK> = qqs.iter().map(|_| TopK::new(m)).collect();
+fn scan_words(s: &RangeScan<'_>, words: &[u64], base: usize) -> Vec<TopK> {
+    let q = s.q;
+    let mut tops: Vec<TopK> = s.qqs.iter().map(|_| TopK::new(s.m)).collect();
     let fetch = |i: usize| crate::mem::prefetch(q.data.as_ptr().wrapping_add(i * q.dim));
     for_each_one_fetching(words, base, PREFETCH_WORDS, fetch, |i| {
         let (row, scale) = (q.row(i), q.scale[i]);
-        for (t, qq) in tops.iter_mut().zip(qqs) {
+        for (t, qq) in tops.iter_mut().zip(s.qqs) {
             t.push(dot_i8_body(qq, row) as f32 * scale, i as u32);
         }
     });
     tops
 }
 
+/// One int8 scan: the rows, the quantised queries, the shortlist length.
+struct RangeScan<'a> {
+    q: &'a QuantVectors,
+    qqs: &'a [Vec<i8>],
+    m: usize,
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn scan_words_avx2(
-    q: &QuantVectors,
-    qqs: &[Vec<i8>],
-    words: &[u64],
-    base: usize,
-    m: usize,
-) -> Vec<TopK> {
-    scan_words(q, qqs, words, base, m)
+fn scan_words_avx2(s: &RangeScan<'_>, words: &[u64], base: usize) -> Vec<TopK> {
+    scan_words(s, words, base)
 }
 
 /// `scan_words`, vectorised with AVX2 and prefetching when the CPU has it
@@ -127,21 +123,15 @@ fn scan_words_avx2(
 /// denies `unsafe`; this call, behind its CPU check, and two in `mem`
 /// (`prefetch`, `release_free_memory`) are its exceptions.
 #[allow(unsafe_code)]
-fn scan_range(
-    q: &QuantVectors,
-    qqs: &[Vec<i8>],
-    words: &[u64],
-    base: usize,
-    m: usize,
-) -> Vec<TopK> {
+fn scan_range(s: &RangeScan<'_>, words: &[u64], base: usize) -> Vec<TopK> {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { scan_words_avx2(q, qqs, words, base, m) };
+            return unsafe { scan_words_avx2(s, words, base) };
         }
     }
-    scan_words(q, qqs, words, base, m)
+    scan_words(s, words, base)
 }
 
 /// Rows ranked by the int8 estimate before the f32 re-score: k plus a
@@ -201,8 +191,9 @@ pub fn scan_top_k_many(
             &everyone
         }
     };
+    let scan = RangeScan { q, qqs: &qqs, m };
     let shorts = bits.par_ranges(
-        |ws, base| scan_range(q, &qqs, ws, base, m),
+        |ws, base| scan_range(&scan, ws, base),
         || qqs.iter().map(|_| TopK::new(m)).collect::<Vec<_>>(),
         |a, b| a.into_iter().zip(b).map(|(x, y)| x.merge(y)).collect(),
     );
@@ -267,11 +258,16 @@ mod tests {
         let mut qq2 = vec![0i8; 64];
         quantize(v.row(2_000), &mut qq2);
         let qqs = [qq.clone(), qq2];
-        let fast: Vec<_> = scan_range(&q, &qqs, words, 0, 200)
+        let scan = RangeScan {
+            q: &q,
+            qqs: &qqs,
+            m: 200,
+        };
+        let fast: Vec<_> = scan_range(&scan, words, 0)
             .into_iter()
             .map(TopK::into_sorted)
             .collect();
-        let plain: Vec<_> = scan_words(&q, &qqs, words, 0, 200)
+        let plain: Vec<_> = scan_words(&scan, words, 0)
             .into_iter()
             .map(TopK::into_sorted)
             .collect();
