@@ -404,6 +404,37 @@ fn edge_briefs() -> Vec<Value> {
 }
 
 #[test]
+fn rules_hold_for_long_and_empty_country_and_platform_lists() {
+    // Up to 8 countries and 6 platforms are tested by equality with a
+    // padded code list; longer lists by a table; countries no creator has
+    // (a valid ISO code unknown to the snapshot) leave nobody.
+    let f = fixture();
+    let s = &f.snap;
+    let mut known: Vec<String> = s.dicts.countries.clone();
+    known.sort();
+    assert!(known.len() > 9, "the fixture has {} countries", known.len());
+    let brief = |countries: Vec<String>, platforms: Value| {
+        json!({
+            "campaign_id": "cmp-lists", "org_id": "org-lists", "brand": "Lists Brand",
+            "title": "Lists campaign", "budget_usd": 100_000, "creators_wanted": 50,
+            "platforms": platforms, "target": {"countries": countries},
+        })
+    };
+    let all_platforms = json!(["instagram", "tiktok", "youtube", "twitch", "x", "other"]);
+    let briefs = vec![
+        brief(known[..8].to_vec(), all_platforms.clone()),
+        brief(known[..9].to_vec(), json!(["youtube"])),
+        brief(known.clone(), json!(["instagram", "tiktok"])),
+        brief(vec![known[0].clone(), known[0].clone()], json!(["x", "x"])),
+        brief(vec!["AQ".into()], all_platforms),
+    ];
+    assert!(!known.contains(&"AQ".to_string()));
+    assert_rules_equal_row_by_row(s, &briefs);
+    let none = CampaignBrief::from_json(&briefs[4], &ctx(s)).unwrap();
+    assert_eq!(eligible(&none, s).count, 0);
+}
+
+#[test]
 fn rules_hold_for_values_too_wide_for_the_32_bit_columns() {
     // Two creators beyond 32 bits (followers, fee in cents), two at the
     // edge: the rule pass must fall back to the 64-bit columns.

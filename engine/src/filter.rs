@@ -18,6 +18,14 @@ pub struct CompiledRules {
     /// Allowed country codes (by dictionary code, a table over every u16,
     /// `UNKNOWN_CODE` never allowed); `None`: no rule.
     countries: Option<Box<[bool; 1 << 16]>>,
+    /// The same sets as short code lists when they are short (padded by
+    /// repeating a member): equality tests the compiler vectorises,
+    /// instead of a table lookup per row. An empty set is `Some([])`-like:
+    /// `no_country` below.
+    platform_codes: Option<[u8; 6]>,
+    country_codes: Option<[u16; 8]>,
+    /// The brief names countries, none of which any creator has.
+    no_country: bool,
     languages: Option<[u64; 3]>,
     followers_min: u64,
     followers_max: u64,
@@ -83,6 +91,22 @@ impl CompiledRules {
             }
             m
         });
+        let platform_codes = platforms.as_ref().and_then(|a| {
+            let codes: Vec<u8> = (0..=255u8).filter(|&c| a[c as usize]).collect();
+            padded::<u8, 6>(&codes)
+        });
+        let known_countries: Option<Vec<u16>> = b.target.countries.as_ref().map(|cs| {
+            let mut codes: Vec<u16> = cs
+                .iter()
+                .filter_map(|c| s.dicts.country_index.get(c).copied())
+                .filter(|&c| c != UNKNOWN_CODE)
+                .collect();
+            codes.sort_unstable();
+            codes.dedup();
+            codes
+        });
+        let no_country = known_countries.as_ref().is_some_and(Vec::is_empty);
+        let country_codes = known_countries.as_deref().and_then(padded::<u16, 8>);
         let (fee_lo_cents, fee_hi_cents) = match b.fee_range_usd {
             Some((lo, hi)) => (cents(lo), cents(hi)),
             None => (0, u64::MAX),
@@ -90,6 +114,9 @@ impl CompiledRules {
         CompiledRules {
             platforms,
             countries,
+            platform_codes,
+            country_codes,
+            no_country,
             languages,
             followers_min: b.filters.followers_min.unwrap_or(0),
             followers_max: b.filters.followers_max.unwrap_or(u64::MAX),
@@ -196,14 +223,30 @@ impl CompiledRules {
         let h = &s.hot;
         let r = start..end;
         let mut m = h.payable[start / 64];
-        if let Some(p) = &self.platforms {
+        if self.no_country {
+            return 0;
+        }
+        if let Some(a) = self.platform_codes {
+            m &= mask(&h.platform[r.clone()], |x| {
+                (x == a[0]) | (x == a[1]) | (x == a[2]) | (x == a[3]) | (x == a[4]) | (x == a[5])
+            });
+        } else if let Some(p) = &self.platforms {
             m &= mask(&h.platform[r.clone()], |x| p[x as usize]);
         }
-        if let Some(c) = &self.countries {
-            if m != 0 {
-                let c: &[bool; 1 << 16] = c;
-                m &= mask(&h.country[r.clone()], |code| c[code as usize]);
-            }
+        if let (Some(a), true) = (self.country_codes, m != 0) {
+            m &= mask(&h.country[r.clone()], |x| {
+                (x == a[0])
+                    | (x == a[1])
+                    | (x == a[2])
+                    | (x == a[3])
+                    | (x == a[4])
+                    | (x == a[5])
+                    | (x == a[6])
+                    | (x == a[7])
+            });
+        } else if let (Some(c), true) = (&self.countries, m != 0) {
+            let c: &[bool; 1 << 16] = c;
+            m &= mask(&h.country[r.clone()], |code| c[code as usize]);
         }
         if m != 0 && (self.followers_min > 0 || self.followers_max < u64::MAX) {
             let (lo, hi) = (self.followers_min, self.followers_max);
@@ -246,6 +289,18 @@ impl CompiledRules {
         }
         m
     }
+}
+
+/// `codes` padded to `N` by repeating its first (so the padding adds no
+/// member), or `None` when it is empty or longer than `N`.
+fn padded<T: Copy, const N: usize>(codes: &[T]) -> Option<[T; N]> {
+    let first = *codes.first()?;
+    if codes.len() > N {
+        return None;
+    }
+    let mut a = [first; N];
+    a[..codes.len()].copy_from_slice(codes);
+    Some(a)
 }
 
 /// A 64-bit bound against a column whose values are all below
