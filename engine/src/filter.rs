@@ -13,19 +13,9 @@ use crate::snapshot::{Snapshot, UNKNOWN_CODE};
 /// A brief's rules compiled against a snapshot's dictionaries.
 #[derive(Debug, Clone)]
 pub struct CompiledRules {
-    /// Allowed platform codes (a full byte's table: no bounds checks).
-    platforms: Option<Box<[bool; 256]>>,
-    /// Allowed country codes (by dictionary code, a table over every u16,
-    /// `UNKNOWN_CODE` never allowed); `None`: no rule.
-    countries: Option<Box<[bool; 1 << 16]>>,
-    /// The same sets as short code lists when they are short (padded by
-    /// repeating a member): equality tests the compiler vectorises,
-    /// instead of a table lookup per row. An empty set is `Some([])`-like:
-    /// `no_country` below.
-    platform_codes: Option<[u8; 6]>,
-    country_codes: Option<[u16; 8]>,
-    /// The brief names countries, none of which any creator has.
-    no_country: bool,
+    /// Allowed platforms and countries (by code; `None`: no rule).
+    platforms: Option<CodeSet<u8, 6>>,
+    countries: Option<CodeSet<u16, 8>>,
     languages: Option<[u64; 3]>,
     followers_min: u64,
     followers_max: u64,
@@ -59,25 +49,18 @@ fn cents(x: f64) -> u64 {
 
 impl CompiledRules {
     pub fn compile(b: &CampaignBrief, s: &Snapshot) -> CompiledRules {
-        let platforms = b.platforms.as_ref().map(|ps| {
-            let mut a = Box::new([false; 256]);
-            for p in ps {
-                a[p.code() as usize] = true;
-            }
-            a
-        });
+        let platforms = b
+            .platforms
+            .as_ref()
+            .map(|ps| CodeSet::new(ps.iter().map(|p| p.code()).collect()));
+        // A country the snapshot has never seen is no creator's: no code.
         let countries = b.target.countries.as_ref().map(|cs| {
-            let mut a: Box<[bool; 1 << 16]> = vec![false; 1 << 16]
-                .into_boxed_slice()
-                .try_into()
-                .expect("a table over every u16");
-            for c in cs {
-                if let Some(&code) = s.dicts.country_index.get(c) {
-                    a[code as usize] = true;
-                }
-            }
-            a[UNKNOWN_CODE as usize] = false;
-            a
+            CodeSet::new(
+                cs.iter()
+                    .filter_map(|c| s.dicts.country_index.get(c).copied())
+                    .filter(|&c| c != UNKNOWN_CODE)
+                    .collect(),
+            )
         });
         let languages = b.target.languages.as_ref().map(|ls| {
             let mut m = [0u64; 3];
@@ -91,22 +74,6 @@ impl CompiledRules {
             }
             m
         });
-        let platform_codes = platforms.as_ref().and_then(|a| {
-            let codes: Vec<u8> = (0..=255u8).filter(|&c| a[c as usize]).collect();
-            padded::<u8, 6>(&codes)
-        });
-        let known_countries: Option<Vec<u16>> = b.target.countries.as_ref().map(|cs| {
-            let mut codes: Vec<u16> = cs
-                .iter()
-                .filter_map(|c| s.dicts.country_index.get(c).copied())
-                .filter(|&c| c != UNKNOWN_CODE)
-                .collect();
-            codes.sort_unstable();
-            codes.dedup();
-            codes
-        });
-        let no_country = known_countries.as_ref().is_some_and(Vec::is_empty);
-        let country_codes = known_countries.as_deref().and_then(padded::<u16, 8>);
         let (fee_lo_cents, fee_hi_cents) = match b.fee_range_usd {
             Some((lo, hi)) => (cents(lo), cents(hi)),
             None => (0, u64::MAX),
@@ -114,9 +81,6 @@ impl CompiledRules {
         CompiledRules {
             platforms,
             countries,
-            platform_codes,
-            country_codes,
-            no_country,
             languages,
             followers_min: b.filters.followers_min.unwrap_or(0),
             followers_max: b.filters.followers_max.unwrap_or(u64::MAX),
@@ -133,13 +97,12 @@ impl CompiledRules {
     pub fn first_broken(&self, s: &Snapshot, i: usize) -> Option<Rule> {
         let h = &s.hot;
         if let Some(p) = &self.platforms {
-            if !p[h.platform[i] as usize] {
+            if !p.contains(h.platform[i]) {
                 return Some(Rule::Platform);
             }
         }
         if let Some(c) = &self.countries {
-            let code = h.country[i];
-            if code == UNKNOWN_CODE || !c[code as usize] {
+            if !c.contains(h.country[i]) {
                 return Some(Rule::Country);
             }
         }
@@ -223,30 +186,11 @@ impl CompiledRules {
         let h = &s.hot;
         let r = start..end;
         let mut m = h.payable[start / 64];
-        if self.no_country {
-            return 0;
+        if let Some(p) = &self.platforms {
+            m &= p.mask(&h.platform[r.clone()]);
         }
-        if let Some(a) = self.platform_codes {
-            m &= mask(&h.platform[r.clone()], |x| {
-                (x == a[0]) | (x == a[1]) | (x == a[2]) | (x == a[3]) | (x == a[4]) | (x == a[5])
-            });
-        } else if let Some(p) = &self.platforms {
-            m &= mask(&h.platform[r.clone()], |x| p[x as usize]);
-        }
-        if let (Some(a), true) = (self.country_codes, m != 0) {
-            m &= mask(&h.country[r.clone()], |x| {
-                (x == a[0])
-                    | (x == a[1])
-                    | (x == a[2])
-                    | (x == a[3])
-                    | (x == a[4])
-                    | (x == a[5])
-                    | (x == a[6])
-                    | (x == a[7])
-            });
-        } else if let (Some(c), true) = (&self.countries, m != 0) {
-            let c: &[bool; 1 << 16] = c;
-            m &= mask(&h.country[r.clone()], |code| c[code as usize]);
+        if let (Some(c), true) = (&self.countries, m != 0) {
+            m &= c.mask(&h.country[r.clone()]);
         }
         if m != 0 && (self.followers_min > 0 || self.followers_max < u64::MAX) {
             let (lo, hi) = (self.followers_min, self.followers_max);
@@ -291,16 +235,60 @@ impl CompiledRules {
     }
 }
 
-/// `codes` padded to `N` by repeating its first (so the padding adds no
-/// member), or `None` when it is empty or longer than `N`.
-fn padded<T: Copy, const N: usize>(codes: &[T]) -> Option<[T; N]> {
-    let first = *codes.first()?;
-    if codes.len() > N {
-        return None;
+/// The codes a rule allows (platforms, countries). A short list is kept
+/// padded to `N` by repeating a member and tested by equality, which the
+/// compiler vectorises; a longer one is a table over every code; an empty
+/// one admits nobody.
+#[derive(Debug, Clone)]
+enum CodeSet<T, const N: usize> {
+    Nobody,
+    Few([T; N]),
+    Table(Box<[bool]>),
+}
+
+impl<T, const N: usize> CodeSet<T, N>
+where
+    T: Copy + Ord + Into<usize>,
+{
+    fn new(mut codes: Vec<T>) -> Self {
+        codes.sort_unstable();
+        codes.dedup();
+        match codes.first() {
+            None => CodeSet::Nobody,
+            Some(&first) if codes.len() <= N => {
+                let mut a = [first; N];
+                a[..codes.len()].copy_from_slice(&codes);
+                CodeSet::Few(a)
+            }
+            Some(_) => {
+                let mut t = vec![false; 1 << (8 * std::mem::size_of::<T>())];
+                for c in codes {
+                    t[c.into()] = true;
+                }
+                CodeSet::Table(t.into_boxed_slice())
+            }
+        }
     }
-    let mut a = [first; N];
-    a[..codes.len()].copy_from_slice(codes);
-    Some(a)
+
+    #[inline]
+    fn contains(&self, x: T) -> bool {
+        match self {
+            CodeSet::Nobody => false,
+            CodeSet::Few(a) => a.contains(&x),
+            CodeSet::Table(t) => t[x.into()],
+        }
+    }
+
+    /// `mask` of the rows whose code is in the set (the variant chosen
+    /// once per word, not per row).
+    #[inline]
+    fn mask(&self, col: &[T]) -> u64 {
+        match self {
+            CodeSet::Nobody => 0,
+            CodeSet::Few(a) => mask(col, |x| a.iter().fold(false, |hit, &c| hit | (c == x))),
+            CodeSet::Table(t) => mask(col, |x| t[x.into()]),
+        }
+    }
 }
 
 /// A 64-bit bound against a column whose values are all below
@@ -416,6 +404,33 @@ pub fn check_one(b: &CampaignBrief, s: &Snapshot, i: usize) -> Vec<Rule> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn code_sets_hold_exactly_their_codes() {
+        let col: Vec<u16> = (0..64).map(|j| (j * 7 % 23) as u16).collect();
+        for codes in [
+            vec![],
+            vec![5u16],
+            vec![5, 5, 9],
+            (0..8).collect(),
+            (0..9).collect(),
+        ] {
+            let set = CodeSet::<u16, 8>::new(codes.clone());
+            let want = |x: u16| codes.contains(&x);
+            match (&set, codes.len()) {
+                (CodeSet::Nobody, 0) | (CodeSet::Few(_), 1..=8) | (CodeSet::Table(_), 9..) => {}
+                (other, n) => panic!("{n} codes became {other:?}"),
+            }
+            for x in 0..30u16 {
+                assert_eq!(set.contains(x), want(x), "{codes:?} / {x}");
+            }
+            let mut m = 0u64;
+            for (j, &x) in col.iter().enumerate() {
+                m |= (want(x) as u64) << j;
+            }
+            assert_eq!(set.mask(&col), m, "{codes:?}");
+        }
+    }
 
     #[test]
     fn mask_sets_bit_j_iff_row_j_passes() {
