@@ -154,9 +154,8 @@ pub fn fixed_f32_col<const N: usize>(v: &[Option<[f32; N]>]) -> ArrayRef {
     ))
 }
 
-/// A flat `n x dim` f32 matrix as `fixed_size_list<f32, dim>`.
-/// `fixed_size_list<f32, dim>` over a row-major matrix, taking its buffer
-/// (no copy).
+/// A flat row-major `n x dim` f32 matrix as `fixed_size_list<f32, dim>`,
+/// taking its buffer (no copy).
 pub fn matrix_col(flat: Vec<f32>, dim: usize) -> ArrayRef {
     let field = Arc::new(Field::new("item", DataType::Float32, false));
     Arc::new(FixedSizeListArray::new(

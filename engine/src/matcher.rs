@@ -92,13 +92,19 @@ impl Matcher {
 
     /// Hard rules, candidates and signals for one brief.
     pub fn score_pool(&self, s: &Snapshot, b: &CampaignBrief) -> ScoredPool {
+        self.score_pool_with(&BriefScorer::new(b, s))
+    }
+
+    /// [`Matcher::score_pool`] with the brief's scorer already built (the
+    /// matcher reuses it for the reasons).
+    pub fn score_pool_with(&self, sc: &BriefScorer<'_>) -> ScoredPool {
+        let (s, b) = (sc.s, sc.b);
         let el = eligible(b, s);
-        let sc = BriefScorer::new(b, s);
         let mut copts = self.opts.candidates;
         if self.opts.force_exact {
             copts.exact_limit = usize::MAX;
         }
-        let cands = gather(&sc, &el.bits, el.count, &copts);
+        let cands = gather(sc, &el.bits, el.count, &copts);
         let max_bm25 = cands.bm25.iter().copied().fold(0.0f32, f32::max);
         let score_one = |k: usize| {
             let o = cands.ordinals[k];
@@ -113,18 +119,21 @@ impl Matcher {
         // Candidates are scattered rows: each chunk asks for the vector
         // rows (four cache lines each) a few candidates ahead of the one
         // it scores, so their loads overlap instead of queueing.
+        const CHUNK: usize = 256;
         const AHEAD: usize = 8;
         let fetch = |k: usize| {
             if let Some(&o) = cands.ordinals.get(k) {
                 crate::mem::prefetch_slice(s.vectors.row(o as usize));
             }
         };
-        let scored: Vec<Scored> = (0..cands.ordinals.len())
-            .into_par_iter()
-            .chunks(256)
-            .flat_map_iter(|ks| {
-                ks.iter().take(AHEAD).for_each(|&k| fetch(k));
-                ks.into_iter().map(move |k| {
+        let scored: Vec<Scored> = cands
+            .ordinals
+            .par_chunks(CHUNK)
+            .enumerate()
+            .flat_map_iter(|(c, chunk)| {
+                let first = c * CHUNK;
+                (first..first + AHEAD).for_each(fetch);
+                (first..first + chunk.len()).map(move |k| {
                     fetch(k + AHEAD);
                     score_one(k)
                 })
@@ -170,7 +179,8 @@ impl Matcher {
     /// Matches one brief.
     pub fn select(&self, s: &Snapshot, b: &CampaignBrief) -> MatchResult {
         let t0 = Instant::now();
-        let pool = self.score_pool(s, b);
+        let sc = BriefScorer::new(b, s);
+        let pool = self.score_pool_with(&sc);
         let items = Matcher::items(s, &pool.scored);
         let p = select(
             &items,
@@ -178,7 +188,6 @@ impl Matcher {
             b.creators_wanted as usize,
             &Matcher::caps(b),
         );
-        let sc = BriefScorer::new(b, s);
         // Present best first by marginal value per dollar as chosen.
         let mut order: Vec<(usize, f64)> = p
             .chosen

@@ -150,6 +150,19 @@ fn slots(codes: impl Iterator<Item = u16>, dict_len: usize, skip: u16) -> Option
     Some(slot)
 }
 
+/// The predicted rate from `m` posts in the brief's niches whose rates
+/// sum (weighted by posts) to `sum`: their mean, shrunk toward the
+/// creator's `overall` rate with [`SHRINK_NICHE`] pseudo-posts; `overall`
+/// without such posts.
+#[inline]
+fn shrink_niche_rate(m: u32, sum: f32, overall: f32) -> f32 {
+    if m == 0 {
+        return overall;
+    }
+    let mf = m as f32;
+    (mf * (sum / mf) + SHRINK_NICHE * overall) / (mf + SHRINK_NICHE)
+}
+
 #[inline]
 fn clamp01(x: f32) -> f32 {
     if x.is_nan() {
@@ -367,15 +380,7 @@ impl<'a> BriefScorer<'a> {
                 sum += ner * posts as f32;
             }
         }
-        if m == 0 {
-            return (overall, 0);
-        }
-        let niche_er = sum / m as f32;
-        let mf = m as f32;
-        (
-            (mf * niche_er + SHRINK_NICHE * overall) / (mf + SHRINK_NICHE),
-            m,
-        )
+        (shrink_niche_rate(m, sum, overall), m)
     }
 
     /// [`Self::predicted_er`] and [`Self::niche_fit`] from one pass over
@@ -415,13 +420,7 @@ impl<'a> BriefScorer<'a> {
             m += if take { posts } else { 0 };
             sum += if take { ner * posts as f32 } else { 0.0 };
         }
-        let overall = s.hot.overall_er[i];
-        let er = if m == 0 {
-            overall
-        } else {
-            let mf = m as f32;
-            (mf * (sum / mf) + SHRINK_NICHE * overall) / (mf + SHRINK_NICHE)
-        };
+        let er = shrink_niche_rate(m, sum, s.hot.overall_er[i]);
         let fit = if self.b.niches.is_empty() {
             0.5
         } else {

@@ -65,9 +65,7 @@ impl CreatorTable {
     /// memory peak was both forms side by side; now it is about the larger.
     pub fn into_batch(self) -> Result<RecordBatch, StorageError> {
         use arrow_array::ArrayRef;
-        fn plain<T>(v: T, f: impl FnOnce(&T) -> ArrayRef) -> ArrayRef {
-            f(&v)
-        }
+        // Converts a column of strings, frees it and returns its pages.
         fn strings<T>(v: T, f: impl FnOnce(&T) -> ArrayRef) -> ArrayRef {
             let a = f(&v);
             drop(v);
@@ -79,70 +77,46 @@ impl CreatorTable {
         let cols: Vec<(&str, ArrayRef)> = vec![
             (c::CREATOR_ID, strings(t.creator_id, |v| str_col(v))),
             (c::HANDLE, strings(t.handle, |v| str_col(v))),
-            (c::PLATFORM, plain(platform, |v| u8_col(v))),
+            (c::PLATFORM, u8_col(&platform)),
             (c::BIO, strings(t.bio, |v| opt_str_col(v))),
             (c::NICHES, strings(t.niches, |v| list_str_col(v))),
             (c::COUNTRY, strings(t.country, |v| opt_str_col(v))),
             (c::LANGUAGES, strings(t.languages, |v| list_str_col(v))),
-            (c::FOLLOWERS, plain(t.followers, |v| u64_col(v))),
-            (c::AVG_VIEWS, plain(t.avg_views, |v| opt_u64_col(v))),
+            (c::FOLLOWERS, u64_col(&t.followers)),
+            (c::AVG_VIEWS, opt_u64_col(&t.avg_views)),
             (
                 c::AUDIENCE_COUNTRIES,
                 strings(t.audience_countries, |v| share_map_col(v)),
             ),
-            (
-                c::AUDIENCE_AGES,
-                plain(t.audience_ages, |v| fixed_f32_col(v)),
-            ),
-            (
-                c::AUDIENCE_FEMALE,
-                plain(t.audience_female, |v| opt_f32_col(v)),
-            ),
-            (
-                c::AUDIENCE_QUALITY,
-                plain(t.audience_quality, |v| opt_f32_col(v)),
-            ),
-            (c::RATE_USD, plain(t.rate_usd, |v| opt_f64_col(v))),
-            (c::MIN_FEE_USD, plain(t.min_fee_usd, |v| opt_f64_col(v))),
+            (c::AUDIENCE_AGES, fixed_f32_col(&t.audience_ages)),
+            (c::AUDIENCE_FEMALE, opt_f32_col(&t.audience_female)),
+            (c::AUDIENCE_QUALITY, opt_f32_col(&t.audience_quality)),
+            (c::RATE_USD, opt_f64_col(&t.rate_usd)),
+            (c::MIN_FEE_USD, opt_f64_col(&t.min_fee_usd)),
             (
                 c::ACCEPTS_USAGE_RIGHTS,
-                plain(t.accepts_usage_rights, |v| opt_bool_col(v)),
+                opt_bool_col(&t.accepts_usage_rights),
             ),
-            (c::CAPACITY, plain(t.capacity, |v| opt_u32_col(v))),
+            (c::CAPACITY, opt_u32_col(&t.capacity)),
             (
                 c::BRANDS_WORKED_WITH,
                 strings(t.brands_worked_with, |v| list_str_col(v)),
             ),
-            (
-                c::ENGAGEMENT_RATE,
-                plain(t.engagement_rate, |v| opt_f32_col(v)),
-            ),
-            (c::POST_COUNT, plain(t.post_count, |v| u32_col(v))),
-            (
-                c::COST_PER_ENGAGEMENT,
-                plain(t.cost_per_engagement, |v| opt_f32_col(v)),
-            ),
-            (
-                c::MEDIAN_FEE_USD,
-                plain(t.median_fee_usd, |v| opt_f64_col(v)),
-            ),
-            (c::ON_TIME_COUNT, plain(t.on_time_count, |v| u32_col(v))),
-            (c::ON_TIME_KNOWN, plain(t.on_time_known, |v| u32_col(v))),
-            (c::ON_TIME_SHARE, plain(t.on_time_share, |v| opt_f32_col(v))),
-            (
-                c::MEAN_REVISIONS,
-                plain(t.mean_revisions, |v| opt_f32_col(v)),
-            ),
-            (
-                c::LAST_POSTED_DAYS,
-                plain(t.last_posted_days, |v| opt_f32_col(v)),
-            ),
+            (c::ENGAGEMENT_RATE, opt_f32_col(&t.engagement_rate)),
+            (c::POST_COUNT, u32_col(&t.post_count)),
+            (c::COST_PER_ENGAGEMENT, opt_f32_col(&t.cost_per_engagement)),
+            (c::MEDIAN_FEE_USD, opt_f64_col(&t.median_fee_usd)),
+            (c::ON_TIME_COUNT, u32_col(&t.on_time_count)),
+            (c::ON_TIME_KNOWN, u32_col(&t.on_time_known)),
+            (c::ON_TIME_SHARE, opt_f32_col(&t.on_time_share)),
+            (c::MEAN_REVISIONS, opt_f32_col(&t.mean_revisions)),
+            (c::LAST_POSTED_DAYS, opt_f32_col(&t.last_posted_days)),
             (
                 c::HISTORY_BRANDS,
                 strings(t.history_brands, |v| list_str_col(v)),
             ),
-            (c::PLANNED_FEE_USD, plain(t.planned_fee_usd, |v| f64_col(v))),
-            (c::FEE_SOURCE, plain(t.fee_source, |v| u8_col(v))),
+            (c::PLANNED_FEE_USD, f64_col(&t.planned_fee_usd)),
+            (c::FEE_SOURCE, u8_col(&t.fee_source)),
         ];
         batch("creators", cols)
     }

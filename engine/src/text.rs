@@ -100,10 +100,10 @@ pub fn build_text_index(
 /// A loaded text index, ready to answer brief queries.
 pub struct TextIndex {
     index: Index,
-    reader: IndexReader,
     fields: TextFields,
-    /// The searcher the index was opened with (reloads are manual, so its
-    /// segments are the ones `doc_of` describes).
+    /// The searcher the index was opened with: every query runs on its
+    /// segments, the ones `doc_of` and `ord_of` describe (a snapshot's
+    /// index never changes, so there is nothing to reload).
     searcher: tantivy::Searcher,
     /// Creator ordinal -> (segment ordinal, doc id); `NO_DOC` when missing.
     doc_of: Vec<(u32, DocId)>,
@@ -147,7 +147,7 @@ impl TextQuery {
 impl TextIndex {
     pub fn open(index: Index) -> tantivy::Result<TextIndex> {
         let fields = fields_of(&index.schema())?;
-        let reader = index
+        let reader: IndexReader = index
             .reader_builder()
             .reload_policy(tantivy::ReloadPolicy::Manual)
             .try_into()?;
@@ -179,7 +179,6 @@ impl TextIndex {
         }
         Ok(TextIndex {
             index,
-            reader,
             fields,
             searcher,
             doc_of,
@@ -276,11 +275,13 @@ impl TextIndex {
         parts.concat()
     }
 
-    /// [`TextIndex::scores`] for few allowed creators: the query's scorer
-    /// of each segment is advanced (`seek`) to each allowed document in doc
-    /// order (segments in parallel), so the cost follows the allowed set
-    /// rather than the posting lists. Same BM25 weight, same per-document scores; the result is in
-    /// (segment, doc) order, like the full pass. `None` if tantivy fails.
+    /// [`TextIndex::scores`] for few allowed creators: in each segment
+    /// (segments in parallel) every clause's own scorer is advanced
+    /// (`seek`) to each allowed document in doc order and the clause scores
+    /// are summed, so the cost follows the allowed set rather than the
+    /// posting lists. Same BM25 weights, same per-document scores; the
+    /// result is in (segment, doc) order, like the full pass. `None` if
+    /// tantivy fails.
     pub fn sparse_scores(&self, query: &dyn Query, allowed: &Bitset) -> Option<Vec<(f32, u32)>> {
         use tantivy::DocSet;
         let searcher = &self.searcher;
@@ -356,6 +357,6 @@ impl TextIndex {
     }
 
     pub fn num_docs(&self) -> u64 {
-        self.reader.searcher().num_docs()
+        self.searcher.num_docs()
     }
 }

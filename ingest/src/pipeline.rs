@@ -662,11 +662,9 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<LoadRepor
     })
 }
 
-/// Creator vectors: the user's embeddings when the load has them (rows
-/// without one get a zero vector: unknown), else derived (see
-/// `cloutdesk_engine::vector`).
-/// The creator vectors: the contract's `embedding` column when the
-/// creators carry one (`embeddings[i]`), else derived from the table.
+/// Creator vectors: the user's embeddings when the load has them
+/// (`embeddings[i]`; rows without one get a zero vector: unknown), else
+/// derived from the table (see `cloutdesk_engine::vector`).
 fn creator_vectors(embeddings: &[Option<Vec<f32>>], t: &CreatorTable) -> VectorTable {
     use rayon::prelude::*;
     if let Some(dim) = embeddings.iter().find_map(|e| e.as_ref().map(Vec::len)) {
