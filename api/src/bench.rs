@@ -21,6 +21,7 @@
 //! Goals from issues 2 and 3 (stated for 1M creators) are printed beside
 //! the figures they apply to. Nothing here asserts a time.
 
+use rayon::prelude::*;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -137,6 +138,11 @@ pub struct BatchFigures {
     pub briefs_per_sec: f64,
     pub ms_per_brief: f64,
     pub ms_per_brief_vs_floor: f64,
+    /// The same briefs matched one at a time (`Matcher::select` in a
+    /// parallel loop, no shared passes), in the same run: what batching
+    /// buys.
+    pub singles_secs: f64,
+    pub singles_briefs_per_sec: f64,
 }
 
 /// The candidate stage's loss against scoring every eligible creator.
@@ -453,7 +459,18 @@ fn run_size(a: &BenchArgs, w: &BenchWorld) -> anyhow::Result<SizeReport> {
     let secs = t.elapsed().as_secs_f64();
     std::hint::black_box(&results);
     let ms_per_brief = secs * 1000.0 / briefs.len() as f64;
+    note(&format!(
+        "{label}: the same {} briefs one at a time",
+        briefs.len()
+    ));
+    let t = Instant::now();
+    let singles: Vec<_> = briefs.par_iter().map(|b| matcher.select(&s, b)).collect();
+    let singles_secs = t.elapsed().as_secs_f64();
+    std::hint::black_box(&singles);
+    drop(singles);
     let batch = BatchFigures {
+        singles_secs,
+        singles_briefs_per_sec: briefs.len() as f64 / singles_secs,
         briefs: briefs.len(),
         secs,
         briefs_per_sec: briefs.len() as f64 / secs,
@@ -744,12 +761,14 @@ pub fn markdown(rep: &BenchReport) -> String {
         }
         let _ = writeln!(
             s,
-            "\nselect_many: {} briefs in {:.2} s = {:.0} briefs/s ({} per brief, {:.1}× floor). Peak RSS while matching: {}.\n",
+            "\nselect_many: {} briefs in {:.2} s = {:.0} briefs/s ({} per brief, {:.1}× floor); the same briefs one at a time in parallel: {:.2} s = {:.0} briefs/s. Peak RSS while matching: {}.\n",
             r.batch.briefs,
             r.batch.secs,
             r.batch.briefs_per_sec,
             ms(r.batch.ms_per_brief),
             r.batch.ms_per_brief_vs_floor,
+            r.batch.singles_secs,
+            r.batch.singles_briefs_per_sec,
             r.peak_rss_matching.map_or("?".into(), gib),
         );
     }

@@ -86,6 +86,12 @@ pub enum Command {
         /// Print the load report as JSON.
         #[arg(long)]
         json: bool,
+        /// HNSW graph: links per node (M; layer 0 keeps 2M).
+        #[arg(long, default_value_t = HnswParams::default().max_nb_connection)]
+        hnsw_m: usize,
+        /// HNSW graph: candidate list length while inserting.
+        #[arg(long, default_value_t = HnswParams::default().ef_construction)]
+        hnsw_ef_construction: usize,
     },
     /// Add the HNSW vector index to the published snapshot (deferred loads).
     IndexVectors {
@@ -93,6 +99,12 @@ pub enum Command {
         data: PathBuf,
         #[arg(long, default_value_t = 3)]
         keep: usize,
+        /// HNSW graph: links per node (M; layer 0 keeps 2M).
+        #[arg(long, default_value_t = HnswParams::default().max_nb_connection)]
+        hnsw_m: usize,
+        /// HNSW graph: candidate list length while inserting.
+        #[arg(long, default_value_t = HnswParams::default().ef_construction)]
+        hnsw_ef_construction: usize,
     },
     /// Summarise the published snapshot.
     Snapshot {
@@ -159,6 +171,20 @@ pub enum Command {
     },
 }
 
+/// The graph parameters of `--hnsw-m` and `--hnsw-ef-construction`.
+fn hnsw_params(m: usize, ef_construction: usize) -> anyhow::Result<HnswParams> {
+    if !(2..=255).contains(&m) {
+        bail!("--hnsw-m {m}: must be between 2 and 255 (links per graph node)");
+    }
+    if ef_construction == 0 {
+        bail!("--hnsw-ef-construction must be at least 1");
+    }
+    Ok(HnswParams {
+        max_nb_connection: m,
+        ef_construction,
+    })
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Generate {
@@ -179,6 +205,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             as_of,
             vector_index,
             json,
+            hnsw_m,
+            hnsw_ef_construction,
         } => {
             let mut o = IngestOptions::new(data);
             o.creators = creators;
@@ -192,6 +220,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         .ok_or_else(|| anyhow!("--as-of {s:?} is not a date (YYYY-MM-DD)"))
                 })
                 .transpose()?;
+            o.hnsw = hnsw_params(hnsw_m, hnsw_ef_construction)?;
             o.vector_index = match vector_index {
                 VectorIndex::Auto => VectorIndexMode::Auto,
                 VectorIndex::Always => VectorIndexMode::Always,
@@ -206,14 +235,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::IndexVectors { data, keep } => {
+        Command::IndexVectors {
+            data,
+            keep,
+            hnsw_m,
+            hnsw_ef_construction,
+        } => {
+            let params = hnsw_params(hnsw_m, hnsw_ef_construction)?;
             let bars = Bars::new(false);
-            let (id, e) = cloutdesk_ingest::pipeline::index_vectors(
-                &data,
-                HnswParams::default(),
-                keep,
-                &bars,
-            )?;
+            let (id, e) = cloutdesk_ingest::pipeline::index_vectors(&data, params, keep, &bars)?;
             println!(
                 "published {id}: hnsw over {} vectors in {:.1} s, recall@10 {:.3}",
                 e.points,

@@ -42,7 +42,9 @@ use cloutdesk_engine::brief::{CampaignBrief, CampaignStatus};
 use cloutdesk_engine::explain::reasons;
 use cloutdesk_engine::feed::{build_feeds, FeedHistory, FeedOptions, Offer};
 use cloutdesk_engine::filter::check_one;
-use cloutdesk_engine::matcher::{MatchResult, MatchStats, Matcher, SelectedCreator, Totals};
+use cloutdesk_engine::matcher::{
+    MatchResult, MatchStats, Matcher, SelectedCreator, Totals, BATCH_BRIEFS,
+};
 use cloutdesk_engine::select::OVERLAP;
 use cloutdesk_engine::signals::{BriefScorer, Scored};
 use cloutdesk_engine::snapshot::{OpenOptions as SnapshotOpenOptions, Snapshot};
@@ -644,10 +646,15 @@ pub fn rerank_on(
     // --- score: hard rules, candidates, signals per campaign (parallel)
     progress.start("scoring campaigns", Some(briefs.len() as u64));
     let matcher = Matcher::default();
-    let pools: Vec<Pool> = briefs
-        .par_iter()
-        .map(|b| {
-            let pool = matcher.score_pool(s, b);
+    // The briefs' candidate scans share passes over the creators, a batch
+    // of briefs at a time (`Matcher::score_pools_with`); each batch's
+    // pools are cut to their best before the next batch is scored.
+    let mut pools: Vec<Pool> = Vec::with_capacity(briefs.len());
+    for batch in briefs.chunks(BATCH_BRIEFS) {
+        let scorers: Vec<BriefScorer<'_>> =
+            batch.par_iter().map(|b| BriefScorer::new(b, s)).collect();
+        let scored_pools = matcher.score_pools_with(&scorers);
+        pools.par_extend(batch.par_iter().zip(scored_pools).map(|(b, pool)| {
             let banned: HashSet<u32> = declined_by_campaign
                 .get(b.campaign_id.as_str())
                 .map(|v| v.iter().filter_map(|id| s.ordinal(id)).collect())
@@ -667,8 +674,8 @@ pub fn rerank_on(
                 mode: pool.mode,
                 members,
             }
-        })
-        .collect();
+        }));
+    }
     progress.finish();
     lap("score", &mut t);
 

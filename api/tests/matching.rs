@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 use cloutdesk::briefs::{read_brief_values, validate_all};
 use cloutdesk_engine::brief::{BriefContext, CampaignBrief};
 use cloutdesk_engine::candidates::CandidateOptions;
-use cloutdesk_engine::filter::{check_one, eligible};
+use cloutdesk_engine::filter::{check_one, eligible, eligible_many};
 use cloutdesk_engine::matcher::{MatchOptions, MatchResult, Matcher};
 use cloutdesk_engine::signals::BriefScorer;
 use cloutdesk_engine::snapshot::Snapshot;
@@ -501,4 +501,153 @@ proptest! {
             }
         }
     }
+}
+
+/// Random briefs for the batch tests: the property-test strategy's
+/// briefs, every third with `similar_to` seeds, ids made distinct.
+fn random_briefs(s: &Snapshot, count: usize, seed: u64) -> Vec<CampaignBrief> {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let mut seed_bytes = [0u8; 32];
+    seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
+    );
+    let strategy = arb_brief();
+    (0..count)
+        .map(|k| {
+            let mut v = strategy.new_tree(&mut runner).unwrap().current();
+            v["campaign_id"] = json!(format!("cmp-batch-{k}"));
+            if k % 3 == 0 {
+                let seeds: Vec<String> = (0..3)
+                    .map(|j| s.creators.creator_id[(k * 37 + j * 101) % s.len()].clone())
+                    .collect();
+                v["similar_to"] = json!(seeds);
+            }
+            CampaignBrief::from_json(&v, &ctx(s)).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn batched_candidate_scans_equal_one_brief_at_a_time() {
+    use cloutdesk_engine::candidates::{gather, gather_many, Mode};
+    use cloutdesk_engine::matcher::BATCH_BRIEFS;
+    let f = fixture();
+    let s = &f.snap;
+    // More briefs than one batch holds, so batches are cut too.
+    let briefs = random_briefs(s, BATCH_BRIEFS + 13, 11);
+    // Union mode for most briefs (small depth so the retrievers choose);
+    // briefs with at most 25 eligible are scored exactly.
+    let opts = CandidateOptions {
+        exact_limit: 25,
+        min_per_source: 60,
+        per_wanted: 2,
+        ..CandidateOptions::default()
+    };
+    let scorers: Vec<BriefScorer<'_>> = briefs.iter().map(|b| BriefScorer::new(b, s)).collect();
+    let els: Vec<_> = briefs.iter().map(|b| eligible(b, s)).collect();
+    // The snapshot's value bound holds for every brief and creator (the
+    // value scan skips creators by it).
+    for sc in &scorers {
+        for i in 0..s.len() {
+            let v = sc.quick_value_per_dollar(i);
+            let bound = s.hot.value_bound[i];
+            assert!(!v.is_finite() || v <= bound, "creator {i}: {v} > {bound}");
+        }
+    }
+    // The rules of many briefs in one pass equal one brief at a time.
+    let refs: Vec<&CampaignBrief> = briefs.iter().collect();
+    for threads in [1usize, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let many = pool.install(|| eligible_many(&refs, s));
+        assert_eq!(many.len(), els.len());
+        for (j, (got, want)) in many.iter().zip(&els).enumerate() {
+            assert_eq!(got.bits.words(), want.bits.words(), "brief {j}");
+            assert_eq!(got.count, want.count, "brief {j}");
+        }
+    }
+    for threads in [1usize, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let many = pool.install(|| gather_many(&scorers, &els, &opts));
+        let (mut union, mut exact) = (0, 0);
+        for (j, got) in many.iter().enumerate() {
+            let want = gather(&scorers[j], &els[j].bits, els[j].count, &opts);
+            if want.mode == Mode::Union {
+                assert_eq!(
+                    want.ordinals,
+                    union_by_definition(&scorers[j], &els[j].bits, &opts),
+                    "brief {j}"
+                );
+            }
+            assert_eq!(got.ordinals, want.ordinals, "brief {j}, {threads} threads");
+            assert_eq!(got.bm25, want.bm25, "brief {j}, {threads} threads");
+            assert_eq!(got.mode, want.mode, "brief {j}");
+            match got.mode {
+                Mode::Union => union += 1,
+                Mode::Exact => exact += 1,
+            }
+        }
+        assert!(
+            union >= 10 && exact >= 1,
+            "both modes: {union} union, {exact} exact"
+        );
+    }
+    // The whole matcher: a batch equals one brief at a time.
+    let m = Matcher::new(MatchOptions {
+        candidates: opts,
+        force_exact: false,
+    });
+    let batch: Vec<MatchResult> = m.select_many(s, &briefs).iter().map(stable).collect();
+    for (b, r) in briefs.iter().zip(&batch) {
+        assert_eq!(r, &stable(&m.select(s, b)), "{}", b.campaign_id);
+        assert_valid(s, b, r);
+    }
+}
+
+/// The union's candidates straight from its definition, each retriever on
+/// its own: BM25 top-n, the int8 scan of the brief's and seeds' vectors,
+/// the value-per-dollar top-n; eligible, sorted, distinct.
+fn union_by_definition(
+    sc: &BriefScorer<'_>,
+    el: &cloutdesk_engine::bitset::Bitset,
+    opts: &CandidateOptions,
+) -> Vec<u32> {
+    use cloutdesk_engine::candidates::best_per_dollar;
+    use cloutdesk_engine::quant::scan_top_k_many;
+    use cloutdesk_engine::topk::TopK;
+    let (s, b) = (sc.s, sc.b);
+    let n = opts
+        .min_per_source
+        .max(opts.per_wanted * b.creators_wanted as usize);
+    let mut pool: Vec<u32> = Vec::new();
+    if let (Some(text), Some(q)) = (
+        &s.text,
+        s.text.as_ref().and_then(|t| t.build_query(&b.text_query)),
+    ) {
+        let mut t = TopK::new(n);
+        for (score, o) in text.scores(q.as_ref(), el) {
+            t.push(score, o);
+        }
+        pool.extend(t.into_sorted().into_iter().map(|x| x.1));
+    }
+    let mut queries: Vec<&[f32]> = vec![&b.query_vector];
+    for id in &b.similar_to {
+        queries.push(s.vectors.row(s.ordinal(id).unwrap() as usize));
+    }
+    for found in scan_top_k_many(&s.qvectors, &s.vectors, &queries, n, Some(el)) {
+        pool.extend(found.into_iter().map(|x| x.1));
+    }
+    pool.extend(best_per_dollar(sc, el, n).into_iter().map(|x| x.1));
+    pool.retain(|&o| el.get(o as usize));
+    pool.sort_unstable();
+    pool.dedup();
+    pool
 }

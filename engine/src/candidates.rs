@@ -13,10 +13,13 @@
 //! Invariant: every candidate is eligible; the text scores returned cover
 //! every candidate that matched the query.
 
+use rayon::prelude::*;
+
 use crate::ann::hnsw_search;
-use crate::bitset::Bitset;
+use crate::bitset::{for_each_one_fetching, Bitset};
+use crate::filter::Eligibility;
 use crate::mem::prefetch;
-use crate::quant::scan_top_k_many;
+use crate::quant::{estimate, quantize_query, rescore, shortlist_len, with_simd};
 use crate::signals::BriefScorer;
 use crate::topk::TopK;
 
@@ -126,19 +129,9 @@ pub fn gather(
     eligible_count: usize,
     opts: &CandidateOptions,
 ) -> Candidates {
-    let s = sc.s;
     let b = sc.b;
-    let bm25_scores = || -> Vec<(f32, u32)> {
-        match &s.text {
-            Some(text) => match text.build_query(&b.text_query) {
-                Some(q) => text.scores(q.as_ref(), eligible),
-                None => Vec::new(),
-            },
-            None => Vec::new(),
-        }
-    };
     if eligible_count <= opts.exact_limit {
-        let bm25_all = bm25_scores();
+        let bm25_all = bm25_of(sc, eligible);
         let ordinals = eligible.to_ordinals();
         let bm25 = aligned_scores(&ordinals, &bm25_all);
         return Candidates {
@@ -147,20 +140,57 @@ pub fn gather(
             mode: Mode::Exact,
         };
     }
-    let n = opts
-        .min_per_source
-        .max(opts.per_wanted * b.creators_wanted as usize);
+    let n = per_source(b, opts);
     // The text index works apart from the vector and value scans: run it
     // beside them (`rayon::join`), so neither waits on the other's
     // stragglers. The pool is sorted and deduplicated below, so the order
     // in which the retrievers add to it does not matter.
-    let (bm25_all, mut pool) = rayon::join(bm25_scores, || {
-        vector_and_value_candidates(sc, eligible, eligible_count, opts, n)
-    });
+    let graph =
+        sc.s.hnsw
+            .as_ref()
+            .filter(|_| hnsw_is_cheaper(n, opts.ef_search.max(n), eligible_count, sc.s.len()));
+    let (bm25_all, pool) = rayon::join(
+        || bm25_of(sc, eligible),
+        || match graph {
+            Some(g) => graph_and_value_candidates(g, sc, eligible, opts, n),
+            // The vector and value scans in one pass over the eligible rows.
+            None => shared_pass(&[sc], &[eligible], opts)
+                .pop()
+                .unwrap_or_default(),
+        },
+    );
+    union_pool(eligible, n, pool, &bm25_all)
+}
+
+/// How many candidates each retriever of the union returns for `b`.
+fn per_source(b: &crate::brief::CampaignBrief, opts: &CandidateOptions) -> usize {
+    opts.min_per_source
+        .max(opts.per_wanted * b.creators_wanted as usize)
+}
+
+/// BM25 of every eligible creator matching the brief's words.
+fn bm25_of(sc: &BriefScorer<'_>, eligible: &Bitset) -> Vec<(f32, u32)> {
+    match &sc.s.text {
+        Some(text) => match text.build_query(&sc.b.text_query) {
+            Some(q) => text.scores(q.as_ref(), eligible),
+            None => Vec::new(),
+        },
+        None => Vec::new(),
+    }
+}
+
+/// The union's pool: the other retrievers' `pool` plus the BM25 top-`n`,
+/// eligible, sorted and distinct, with each one's BM25.
+fn union_pool(
+    eligible: &Bitset,
+    n: usize,
+    mut pool: Vec<u32>,
+    bm25_all: &[(f32, u32)],
+) -> Candidates {
     // 1. BM25 top-n.
     {
         let mut t = TopK::new(n);
-        for &(score, o) in &bm25_all {
+        for &(score, o) in bm25_all {
             t.push(score, o);
         }
         pool.extend(t.into_sorted().into_iter().map(|x| x.1));
@@ -168,7 +198,7 @@ pub fn gather(
     pool.retain(|&o| eligible.get(o as usize));
     pool.sort_unstable();
     pool.dedup();
-    let bm25 = aligned_scores(&pool, &bm25_all);
+    let bm25 = aligned_scores(&pool, bm25_all);
     Candidates {
         ordinals: pool,
         bm25,
@@ -176,6 +206,255 @@ pub fn gather(
     }
 }
 
+/// Words of a bitset one task of the batched pass reads for every brief
+/// before it moves on (2,048 creators: their int8 rows and the columns
+/// the value estimate reads stay in the core's cache across the briefs).
+const BATCH_BLOCK_WORDS: usize = 32;
+
+/// One union-mode brief in the batched pass.
+struct BatchBrief<'s, 'a> {
+    sc: &'s BriefScorer<'a>,
+    words: &'s [u64],
+    /// The brief's vector and its seeds' (the valid ones), f32 and int8.
+    queries: Vec<&'s [f32]>,
+    qqs: Vec<Vec<i8>>,
+    n: usize,
+}
+
+/// What the batched pass collects for one brief over some rows: a
+/// shortlist per query by the int8 estimate, and the value top-n.
+struct BatchTops {
+    vec: Vec<TopK>,
+    val: TopK,
+}
+
+impl BatchTops {
+    fn new(b: &BatchBrief<'_, '_>) -> BatchTops {
+        BatchTops {
+            vec: b
+                .qqs
+                .iter()
+                .map(|_| TopK::new(shortlist_len(b.n)))
+                .collect(),
+            val: TopK::new(b.n),
+        }
+    }
+
+    fn merge(self, other: BatchTops) -> BatchTops {
+        BatchTops {
+            vec: self
+                .vec
+                .into_iter()
+                .zip(other.vec)
+                .map(|(a, b)| a.merge(b))
+                .collect(),
+            val: self.val.merge(other.val),
+        }
+    }
+}
+
+/// The batched pass over words `w0..w1` for every brief: block by block,
+/// each brief's eligible rows of the block are scored (int8 estimate per
+/// query, value per dollar) while the block's rows are in cache.
+fn batch_range(
+    q: &crate::quant::QuantVectors,
+    briefs: &[BatchBrief<'_, '_>],
+    w0: usize,
+    w1: usize,
+) -> Vec<BatchTops> {
+    let mut tops: Vec<BatchTops> = briefs.iter().map(BatchTops::new).collect();
+    let Some(h) = briefs.first().map(|b| &b.sc.s.hot) else {
+        return tops;
+    };
+    // The first brief to visit a block brings its rows in: it asks for
+    // each eligible row's int8 vector and the heads of its three lists a
+    // word ahead (scattered loads overlap instead of queueing); the
+    // briefs after it find them in cache.
+    let fetch = |i: usize| {
+        prefetch(q.data.as_ptr().wrapping_add(i * q.dim));
+        prefetch(h.aud.as_ptr().wrapping_add(h.aud_off[i] as usize));
+        prefetch(h.hist.as_ptr().wrapping_add(h.hist_off[i] as usize));
+        prefetch(h.niche_codes.as_ptr().wrapping_add(h.niche_off[i] as usize));
+    };
+    /// Scores row `i` for brief `b` into its collectors `t`.
+    #[inline(always)]
+    fn visit(q: &crate::quant::QuantVectors, b: &BatchBrief<'_, '_>, t: &mut BatchTops, i: usize) {
+        for (tv, qq) in t.vec.iter_mut().zip(&b.qqs) {
+            tv.push(estimate(q, qq, i), i as u32);
+        }
+        // The value estimate walks the creator's lists; its snapshot-wide
+        // upper bound says first whether it could enter the top list at
+        // all (exact: a skipped creator would have been turned away).
+        let bound = b.sc.s.hot.value_bound[i];
+        if t.val.floor().is_some_and(|f| bound < f) {
+            return;
+        }
+        let v = b.sc.quick_value_per_dollar(i);
+        t.val.push(if v.is_finite() { v } else { 0.0 }, i as u32);
+    }
+    with_simd(|| {
+        if let ([b], [t]) = (briefs, tops.as_mut_slice()) {
+            // One brief: its rows in order, fetched a word ahead.
+            let words = &b.words[w0..w1];
+            for_each_one_fetching(words, w0 * 64, 1, fetch, |i| visit(q, b, t, i));
+            return;
+        }
+        let mut b0 = w0;
+        while b0 < w1 {
+            let b1 = (b0 + BATCH_BLOCK_WORDS).min(w1);
+            for (k, (b, t)) in briefs.iter().zip(tops.iter_mut()).enumerate() {
+                let words = &b.words[b0..b1];
+                if k == 0 {
+                    for_each_one_fetching(words, b0 * 64, 1, fetch, |i| visit(q, b, t, i));
+                } else {
+                    for (wi, &w) in words.iter().enumerate() {
+                        let mut w = w;
+                        while w != 0 {
+                            visit(q, b, t, (b0 + wi) * 64 + w.trailing_zeros() as usize);
+                            w &= w - 1;
+                        }
+                    }
+                }
+            }
+            b0 = b1;
+        }
+    });
+    tops
+}
+
+/// Retrievers 2-4 of the union for each of `scorers` (eligible sets
+/// `bits`, one snapshot), by exact scans: the semantic neighbours of each
+/// brief's vector and seeds (int8 estimate, f32 re-score of the
+/// shortlist, as [`crate::quant::scan_top_k_many`]) and the best performers per dollar
+/// ([`best_per_dollar`]), all from one pass over the creators, block by
+/// block. Unsorted, may repeat.
+fn shared_pass(
+    scorers: &[&BriefScorer<'_>],
+    bits: &[&Bitset],
+    opts: &CandidateOptions,
+) -> Vec<Vec<u32>> {
+    let Some(first) = scorers.first() else {
+        return Vec::new();
+    };
+    let s = first.s;
+    let q = &s.qvectors;
+    let briefs: Vec<BatchBrief<'_, '_>> = scorers
+        .iter()
+        .zip(bits)
+        .map(|(sc, el)| {
+            debug_assert!(std::ptr::eq(sc.s, s), "one snapshot");
+            let n = per_source(sc.b, opts);
+            let mut queries: Vec<&[f32]> = vec![&sc.b.query_vector];
+            for id in &sc.b.similar_to {
+                if let Some(o) = s.ordinal(id) {
+                    queries.push(s.vectors.row(o as usize));
+                }
+            }
+            // As `quant::scan_top_k_many`: nothing without vectors or depth, and
+            // a query of the wrong length finds nothing.
+            queries.retain(|x| x.len() == q.dim && !q.is_empty() && n > 0);
+            let qqs = queries.iter().map(|x| quantize_query(x)).collect();
+            BatchBrief {
+                sc,
+                words: el.words(),
+                queries,
+                qqs,
+                n,
+            }
+        })
+        .collect();
+    let words = bits[0].words().len();
+    let ranges = (rayon::current_num_threads() * 4).max(1);
+    let per = words.div_ceil(ranges).max(1);
+    let parts: Vec<Vec<BatchTops>> = (0..words.div_ceil(per))
+        .into_par_iter()
+        .map(|r| batch_range(q, &briefs, r * per, ((r + 1) * per).min(words)))
+        .collect();
+    // Merge the ranges brief by brief (order-free: the top-k is exact).
+    let mut merged: Vec<Option<BatchTops>> = briefs.iter().map(|_| None).collect();
+    for part in parts {
+        for (m, t) in merged.iter_mut().zip(part) {
+            *m = Some(match m.take() {
+                Some(a) => a.merge(t),
+                None => t,
+            });
+        }
+    }
+    briefs
+        .par_iter()
+        .zip(merged.into_par_iter())
+        .map(|(b, tops)| {
+            let mut pool: Vec<u32> = Vec::with_capacity(3 * b.n);
+            if let Some(tops) = tops {
+                for (query, short) in b.queries.iter().zip(tops.vec) {
+                    let found = rescore(&s.vectors, query, short, b.n);
+                    pool.extend(found.into_iter().map(|x| x.1));
+                }
+                pool.extend(tops.val.into_sorted().into_iter().map(|x| x.1));
+            }
+            pool
+        })
+        .collect()
+}
+
+/// [`gather`] for many briefs against one snapshot, `eligible[j]` being
+/// the eligible set of `scorers[j]`'s brief. Equal, brief by brief, to
+/// `gather` (same candidates, BM25 and mode; tested), but the vector and
+/// value scans of the union-mode briefs share one pass over the creators:
+/// each block of rows comes from memory once for all of them instead of
+/// once per brief.
+pub fn gather_many(
+    scorers: &[BriefScorer<'_>],
+    eligible: &[Eligibility],
+    opts: &CandidateOptions,
+) -> Vec<Candidates> {
+    assert_eq!(scorers.len(), eligible.len());
+    // Briefs the shared pass takes: union mode with the exact scan.
+    let shared = |j: usize| {
+        let (sc, el) = (&scorers[j], &eligible[j]);
+        let n = per_source(sc.b, opts);
+        el.count > opts.exact_limit
+            && !(sc.s.hnsw.is_some()
+                && hnsw_is_cheaper(n, opts.ef_search.max(n), el.count, sc.s.len()))
+    };
+    let batched: Vec<usize> = (0..scorers.len()).filter(|&j| shared(j)).collect();
+    // The others one at a time (each parallel inside).
+    let mut out: Vec<Option<Candidates>> = (0..scorers.len())
+        .into_par_iter()
+        .map(|j| {
+            (!shared(j)).then(|| gather(&scorers[j], &eligible[j].bits, eligible[j].count, opts))
+        })
+        .collect();
+    if !batched.is_empty() {
+        let picked: Vec<&BriefScorer<'_>> = batched.iter().map(|&j| &scorers[j]).collect();
+        let bits: Vec<&Bitset> = batched.iter().map(|&j| &eligible[j].bits).collect();
+        type Scores = Vec<(f32, u32)>;
+        let (pools, bm25): (Vec<Vec<u32>>, Vec<Scores>) = rayon::join(
+            || shared_pass(&picked, &bits, opts),
+            || {
+                picked
+                    .par_iter()
+                    .zip(bits.par_iter())
+                    .map(|(sc, el)| bm25_of(sc, el))
+                    .collect()
+            },
+        );
+        let done: Vec<Candidates> = pools
+            .into_par_iter()
+            .zip(bm25.par_iter())
+            .enumerate()
+            .map(|(k, (pool, bm25_all))| {
+                union_pool(bits[k], per_source(picked[k].b, opts), pool, bm25_all)
+            })
+            .collect();
+        for (&j, c) in batched.iter().zip(done) {
+            out[j] = Some(c);
+        }
+    }
+    out.into_iter()
+        .map(|c| c.expect("every brief is gathered"))
+        .collect()
+}
 /// The score of each of `ordinals` (sorted) in `scores`, 0 where absent
 /// (the last one listed where an ordinal repeats).
 fn aligned_scores(ordinals: &[u32], scores: &[(f32, u32)]) -> Vec<f32> {
@@ -188,44 +467,28 @@ fn aligned_scores(ordinals: &[u32], scores: &[(f32, u32)]) -> Vec<f32> {
     out
 }
 
-/// Retrievers 2-4 of the union: semantic neighbours of the brief and of
+/// Retrievers 2-4 of the union when the HNSW graph is searched (see
+/// [`hnsw_is_cheaper`]): graph neighbours of the brief's vector and of
 /// each seed, and the best performers per dollar (unsorted, may repeat).
-fn vector_and_value_candidates(
+fn graph_and_value_candidates(
+    g: &crate::ann::Graph,
     sc: &BriefScorer<'_>,
     eligible: &Bitset,
-    eligible_count: usize,
     opts: &CandidateOptions,
     n: usize,
 ) -> Vec<u32> {
-    let s = sc.s;
-    let b = sc.b;
+    let (s, b) = (sc.s, sc.b);
     let mut pool: Vec<u32> = Vec::with_capacity(3 * n);
-    // 2. Semantic neighbours of the brief: the HNSW graph when its search
-    // is cheaper than scanning the eligible vectors, else the exact scan.
-    let use_graph =
-        s.hnsw.is_some() && hnsw_is_cheaper(n, opts.ef_search.max(n), eligible_count, s.len());
-    // 3. ... and of each lookalike seed: with the exact scan, the brief's
-    // vector and the seeds' share one pass over the eligible rows.
     let mut queries: Vec<&[f32]> = vec![&b.query_vector];
     for id in &b.similar_to {
         if let Some(o) = s.ordinal(id) {
             queries.push(s.vectors.row(o as usize));
         }
     }
-    match (&s.hnsw, use_graph) {
-        (Some(g), true) => {
-            for q in &queries {
-                let found = hnsw_search(g, q, n, opts.ef_search.max(n), Some(eligible));
-                pool.extend(found.into_iter().map(|x| x.1));
-            }
-        }
-        _ => {
-            for found in scan_top_k_many(&s.qvectors, &s.vectors, &queries, n, Some(eligible)) {
-                pool.extend(found.into_iter().map(|x| x.1));
-            }
-        }
+    for q in &queries {
+        let found = hnsw_search(g, q, n, opts.ef_search.max(n), Some(eligible));
+        pool.extend(found.into_iter().map(|x| x.1));
     }
-    // 4. Best predicted performers per dollar.
     pool.extend(best_per_dollar(sc, eligible, n).into_iter().map(|x| x.1));
     pool
 }

@@ -13,9 +13,9 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::brief::CampaignBrief;
-use crate::candidates::{gather, CandidateOptions, Mode};
+use crate::candidates::{gather, gather_many, CandidateOptions, Candidates, Mode};
 use crate::explain::reasons;
-use crate::filter::eligible;
+use crate::filter::{eligible, eligible_many, Eligibility};
 use crate::select::{select, Caps, Item};
 use crate::signals::{BriefScorer, Scored, Signals};
 use crate::snapshot::{Snapshot, UNKNOWN_CODE};
@@ -72,6 +72,49 @@ pub struct MatchOptions {
     pub force_exact: bool,
 }
 
+/// Briefs whose candidate scans share one pass over the creators in
+/// [`Matcher::score_pools_with`] (and so hold an eligible bitset at once).
+pub const BATCH_BRIEFS: usize = 48;
+
+/// Signals of every candidate (in parallel, in the candidates' order).
+pub fn score_candidates(sc: &BriefScorer<'_>, cands: &Candidates) -> Vec<Scored> {
+    let (s, b) = (sc.s, sc.b);
+    let max_bm25 = cands.bm25.iter().copied().fold(0.0f32, f32::max);
+    let score_one = |k: usize| {
+        let o = cands.ordinals[k];
+        let text = if max_bm25 > 0.0 {
+            cands.bm25[k] / max_bm25
+        } else {
+            0.0
+        };
+        let cos = crate::vector::dot(&b.query_vector, s.vectors.row(o as usize));
+        sc.score(o as usize, text, cos)
+    };
+    // Candidates are scattered rows: each chunk asks for the vector rows
+    // (four cache lines each) a few candidates ahead of the one it
+    // scores, so their loads overlap instead of queueing.
+    const CHUNK: usize = 256;
+    const AHEAD: usize = 8;
+    let fetch = |k: usize| {
+        if let Some(&o) = cands.ordinals.get(k) {
+            crate::mem::prefetch_slice(s.vectors.row(o as usize));
+        }
+    };
+    cands
+        .ordinals
+        .par_chunks(CHUNK)
+        .enumerate()
+        .flat_map_iter(|(c, chunk)| {
+            let first = c * CHUNK;
+            (first..first + AHEAD).for_each(fetch);
+            (first..first + chunk.len()).map(move |k| {
+                fetch(k + AHEAD);
+                score_one(k)
+            })
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Matcher {
     pub opts: MatchOptions,
@@ -98,52 +141,59 @@ impl Matcher {
     /// [`Matcher::score_pool`] with the brief's scorer already built (the
     /// matcher reuses it for the reasons).
     pub fn score_pool_with(&self, sc: &BriefScorer<'_>) -> ScoredPool {
-        let (s, b) = (sc.s, sc.b);
-        let el = eligible(b, s);
+        let el = eligible(sc.b, sc.s);
+        let cands = gather(sc, &el.bits, el.count, &self.candidate_options());
+        ScoredPool {
+            scored: score_candidates(sc, &cands),
+            eligible: el.count,
+            mode: cands.mode,
+        }
+    }
+
+    /// [`Matcher::score_pool_with`] for many briefs at once, equal brief
+    /// by brief (tested): the hard rules and the signals run per brief in
+    /// parallel, and the candidate scans of the briefs share one pass
+    /// over the creators ([`gather_many`]). Takes the briefs
+    /// [`BATCH_BRIEFS`] at a time, so memory stays bounded (one eligible
+    /// bitset per brief of a batch).
+    pub fn score_pools_with(&self, scorers: &[BriefScorer<'_>]) -> Vec<ScoredPool> {
+        let copts = self.candidate_options();
+        let mut out = Vec::with_capacity(scorers.len());
+        for batch in scorers.chunks(BATCH_BRIEFS) {
+            let briefs: Vec<&CampaignBrief> = batch.iter().map(|sc| sc.b).collect();
+            let els: Vec<Eligibility> = match batch.first() {
+                Some(first) => {
+                    assert!(
+                        batch.iter().all(|sc| std::ptr::eq(sc.s, first.s)),
+                        "a batch of briefs is scored against one snapshot"
+                    );
+                    eligible_many(&briefs, first.s)
+                }
+                None => Vec::new(),
+            };
+            let cands = gather_many(batch, &els, &copts);
+            let pools: Vec<ScoredPool> = batch
+                .par_iter()
+                .zip(els.par_iter())
+                .zip(cands.par_iter())
+                .map(|((sc, el), c)| ScoredPool {
+                    scored: score_candidates(sc, c),
+                    eligible: el.count,
+                    mode: c.mode,
+                })
+                .collect();
+            out.extend(pools);
+        }
+        out
+    }
+
+    /// The candidate options in force (`force_exact`: no candidate stage).
+    fn candidate_options(&self) -> CandidateOptions {
         let mut copts = self.opts.candidates;
         if self.opts.force_exact {
             copts.exact_limit = usize::MAX;
         }
-        let cands = gather(sc, &el.bits, el.count, &copts);
-        let max_bm25 = cands.bm25.iter().copied().fold(0.0f32, f32::max);
-        let score_one = |k: usize| {
-            let o = cands.ordinals[k];
-            let text = if max_bm25 > 0.0 {
-                cands.bm25[k] / max_bm25
-            } else {
-                0.0
-            };
-            let cos = crate::vector::dot(&b.query_vector, s.vectors.row(o as usize));
-            sc.score(o as usize, text, cos)
-        };
-        // Candidates are scattered rows: each chunk asks for the vector
-        // rows (four cache lines each) a few candidates ahead of the one
-        // it scores, so their loads overlap instead of queueing.
-        const CHUNK: usize = 256;
-        const AHEAD: usize = 8;
-        let fetch = |k: usize| {
-            if let Some(&o) = cands.ordinals.get(k) {
-                crate::mem::prefetch_slice(s.vectors.row(o as usize));
-            }
-        };
-        let scored: Vec<Scored> = cands
-            .ordinals
-            .par_chunks(CHUNK)
-            .enumerate()
-            .flat_map_iter(|(c, chunk)| {
-                let first = c * CHUNK;
-                (first..first + AHEAD).for_each(fetch);
-                (first..first + chunk.len()).map(move |k| {
-                    fetch(k + AHEAD);
-                    score_one(k)
-                })
-            })
-            .collect();
-        ScoredPool {
-            scored,
-            eligible: el.count,
-            mode: cands.mode,
-        }
+        copts
     }
 
     /// Selection items of a pool: value, cost and groups per creator.
@@ -181,6 +231,15 @@ impl Matcher {
         let t0 = Instant::now();
         let sc = BriefScorer::new(b, s);
         let pool = self.score_pool_with(&sc);
+        let mut r = Matcher::finish(&sc, &pool);
+        r.stats.took_ms = t0.elapsed().as_secs_f64() * 1000.0;
+        r
+    }
+
+    /// Selection, reasons and totals of a scored pool (`took_ms` left 0
+    /// for the caller to set).
+    fn finish(sc: &BriefScorer<'_>, pool: &ScoredPool) -> MatchResult {
+        let (s, b) = (sc.s, sc.b);
         let items = Matcher::items(s, &pool.scored);
         let p = select(
             &items,
@@ -224,7 +283,7 @@ impl Matcher {
                 reach,
                 value: x.value,
                 signals: x.signals,
-                reasons: reasons(&sc, x),
+                reasons: reasons(sc, x),
             });
         }
         let fee_cents: u64 = selected
@@ -248,14 +307,34 @@ impl Matcher {
             stats: MatchStats {
                 eligible: pool.eligible,
                 candidates: pool.scored.len(),
-                took_ms: t0.elapsed().as_secs_f64() * 1000.0,
+                took_ms: 0.0,
                 mode: pool.mode,
             },
         }
     }
 
-    /// Matches many briefs in parallel; identical to one at a time.
+    /// Matches many briefs in parallel; identical to one at a time (but
+    /// for `took_ms`, which is the batch's wall time shared out evenly:
+    /// the briefs' candidate scans run together, see
+    /// [`Matcher::score_pools_with`]).
     pub fn select_many(&self, s: &Snapshot, briefs: &[CampaignBrief]) -> Vec<MatchResult> {
-        briefs.par_iter().map(|b| self.select(s, b)).collect()
+        let t0 = Instant::now();
+        let mut out: Vec<MatchResult> = Vec::with_capacity(briefs.len());
+        for batch in briefs.chunks(BATCH_BRIEFS) {
+            let scorers: Vec<BriefScorer<'_>> =
+                batch.par_iter().map(|b| BriefScorer::new(b, s)).collect();
+            let pools = self.score_pools_with(&scorers);
+            out.par_extend(
+                scorers
+                    .par_iter()
+                    .zip(pools.par_iter())
+                    .map(|(sc, pool)| Matcher::finish(sc, pool)),
+            );
+        }
+        let each = t0.elapsed().as_secs_f64() * 1000.0 / briefs.len().max(1) as f64;
+        for r in &mut out {
+            r.stats.took_ms = each;
+        }
+        out
     }
 }

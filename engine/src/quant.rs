@@ -78,7 +78,7 @@ impl QuantVectors {
 }
 
 #[inline(always)]
-fn dot_i8_body(a: &[i8], b: &[i8]) -> i32 {
+pub(crate) fn dot_i8_body(a: &[i8], b: &[i8]) -> i32 {
     a.iter().zip(b).map(|(&x, &y)| x as i32 * y as i32).sum()
 }
 
@@ -174,14 +174,7 @@ pub fn scan_top_k_many(
     if k == 0 || q.is_empty() || valid.is_empty() {
         return out;
     }
-    let qqs: Vec<Vec<i8>> = valid
-        .iter()
-        .map(|&j| {
-            let mut qq = vec![0i8; q.dim];
-            quantize(queries[j], &mut qq);
-            qq
-        })
-        .collect();
+    let qqs: Vec<Vec<i8>> = valid.iter().map(|&j| quantize_query(queries[j])).collect();
     let m = shortlist_len(k);
     let everyone;
     let bits = match allowed {
@@ -198,13 +191,54 @@ pub fn scan_top_k_many(
         |a, b| a.into_iter().zip(b).map(|(x, y)| x.merge(y)).collect(),
     );
     for (&j, short) in valid.iter().zip(shorts) {
-        let mut t = TopK::new(k);
-        for (_, o) in short.into_sorted() {
-            t.push(dot(queries[j], v.row(o as usize)), o);
-        }
-        out[j] = t.into_sorted();
+        out[j] = rescore(v, queries[j], short, k);
     }
     out
+}
+
+/// A query's int8 copy (its scale is irrelevant to the ranking).
+pub fn quantize_query(query: &[f32]) -> Vec<i8> {
+    let mut qq = vec![0i8; query.len()];
+    quantize(query, &mut qq);
+    qq
+}
+
+/// The int8 estimate of row `i` for the quantised query `qq`, as the
+/// scans rank it (integer dot product times the row's scale).
+#[inline(always)]
+pub fn estimate(q: &QuantVectors, qq: &[i8], i: usize) -> f32 {
+    dot_i8_body(qq, q.row(i)) as f32 * q.scale[i]
+}
+
+/// The exact-cosine top `k` of a shortlist ranked by the int8 estimate:
+/// every shortlisted row re-scored with the f32 vectors.
+pub fn rescore(v: &VectorTable, query: &[f32], short: TopK, k: usize) -> Vec<(f32, u32)> {
+    let mut t = TopK::new(k);
+    for (_, o) in short.into_sorted() {
+        t.push(dot(query, v.row(o as usize)), o);
+    }
+    t.into_sorted()
+}
+
+/// Runs `f` compiled for AVX2 when the CPU has it (runtime detection),
+/// so that the int8 dot products [`estimate`] inlines into it vectorise;
+/// otherwise runs it as it is. The result is the same either way (the
+/// integer sums are exact). Same `unsafe` exception as [`scan_range`].
+#[allow(unsafe_code)]
+#[inline(always)]
+pub fn with_simd<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2")]
+        fn avx2<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { avx2(f) };
+        }
+    }
+    f()
 }
 
 #[cfg(test)]

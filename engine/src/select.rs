@@ -58,7 +58,7 @@ pub struct Portfolio {
     pub total_cost_cents: u64,
 }
 
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Entry {
     ratio: f64,
     ordinal: u32,
@@ -125,6 +125,48 @@ impl Dense {
     }
 }
 
+/// The lazy greedy's priority queue: the entries as first priced, sorted
+/// best first once, plus a heap for the entries re-priced after their
+/// cell filled. `pop` yields exactly what one binary heap of all the
+/// entries would (the best by ratio, ties to the lower ordinal), but an
+/// entry that is never re-priced — most of them: the ones that no longer
+/// fit the budget are only walked past — costs a step along the sorted
+/// list instead of a heap pop.
+struct LazyQueue {
+    sorted: Vec<Entry>,
+    next: usize,
+    repriced: BinaryHeap<Entry>,
+}
+
+impl LazyQueue {
+    fn new(mut entries: Vec<Entry>) -> LazyQueue {
+        entries.sort_unstable_by(|a, b| b.cmp(a).then(a.idx.cmp(&b.idx)));
+        LazyQueue {
+            sorted: entries,
+            next: 0,
+            repriced: BinaryHeap::new(),
+        }
+    }
+
+    fn pop(&mut self) -> Option<Entry> {
+        let from_sorted = match (self.sorted.get(self.next), self.repriced.peek()) {
+            (Some(a), Some(b)) => a >= b,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if from_sorted {
+            self.next += 1;
+            Some(self.sorted[self.next - 1])
+        } else {
+            self.repriced.pop()
+        }
+    }
+
+    fn push(&mut self, e: Entry) {
+        self.repriced.push(e);
+    }
+}
+
 fn greedy(
     items: &[Item],
     d: &Dense,
@@ -137,17 +179,19 @@ fn greedy(
     let mut niche_count = vec![0usize; d.niches];
     let mut country_count = vec![0usize; d.countries];
     let mut tier_count = [0usize; 256];
-    let mut heap: BinaryHeap<Entry> = items
-        .iter()
-        .enumerate()
-        .filter(|(_, it)| it.cost_cents <= budget && it.value > 0.0)
-        .map(|(idx, it)| Entry {
-            ratio: it.value / (it.cost_cents as f64 + lambda),
-            ordinal: it.ordinal,
-            idx,
-            seen: 0,
-        })
-        .collect();
+    let mut heap = LazyQueue::new(
+        items
+            .iter()
+            .enumerate()
+            .filter(|(_, it)| it.cost_cents <= budget && it.value > 0.0)
+            .map(|(idx, it)| Entry {
+                ratio: it.value / (it.cost_cents as f64 + lambda),
+                ordinal: it.ordinal,
+                idx,
+                seen: 0,
+            })
+            .collect(),
+    );
     let mut p = Portfolio {
         chosen: Vec::new(),
         gains: Vec::new(),
@@ -274,6 +318,43 @@ pub fn exact_knapsack(items: &[Item], budget_cents: u64, wanted: usize, unit: u6
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        /// The lazy queue pops exactly what one binary heap of every entry
+        /// pops, with entries re-priced (lower) and pushed back between pops.
+        #[test]
+        fn lazy_queue_pops_as_a_binary_heap(
+            ratios in prop::collection::vec(0.0f64..10.0, 0..300),
+            cuts in prop::collection::vec((0.1f64..1.0, any::<bool>()), 0..400),
+        ) {
+            let entries: Vec<Entry> = ratios
+                .iter()
+                .enumerate()
+                .map(|(i, &r)| Entry {
+                    // Some equal ratios, told apart by the ordinal.
+                    ratio: (r * 4.0).round() / 4.0,
+                    ordinal: (i as u32 * 7919) % 1009,
+                    idx: i,
+                    seen: 0,
+                })
+                .collect();
+            let mut q = LazyQueue::new(entries.clone());
+            let mut h: BinaryHeap<Entry> = entries.into_iter().collect();
+            let mut cuts = cuts.into_iter();
+            loop {
+                let (a, b) = (q.pop(), h.pop());
+                prop_assert_eq!(a, b);
+                let Some(e) = a else { break };
+                if let Some((f, again)) = cuts.next() {
+                    if again {
+                        let e = Entry { ratio: e.ratio * f, seen: e.seen + 1, ..e };
+                        q.push(e);
+                        h.push(e);
+                    }
+                }
+            }
+        }
+    }
 
     fn item(i: u32, value: f64, cost_dollars: u64) -> Item {
         Item {

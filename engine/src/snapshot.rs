@@ -89,6 +89,13 @@ pub struct Hot {
     /// fee in dollars, the reach a dollar buys (for the cheap
     /// value-per-dollar ranking of the candidate stage).
     pub reach_per_dollar: Vec<f32>,
+    /// An upper bound of `signals::BriefScorer::quick_value_per_dollar`
+    /// for any brief: the best rate the creator could be predicted (its
+    /// overall rate or a niche rate, whichever is higher) x
+    /// `reach_per_dollar`, never below 0, with a margin for rounding (the
+    /// brief's geography and niche factors are at most 1). The candidate
+    /// scan skips a creator whose bound cannot enter its top list.
+    pub value_bound: Vec<f32>,
     /// Brief-independent part of the hard rules, 64 creators a word: bit
     /// set iff the planned fee is above zero and at or above the floor and
     /// the capacity is not 0 (the rule pass starts from it instead of
@@ -108,6 +115,10 @@ pub struct Hot {
     pub hist_bloom: Vec<u64>,
     pub aud_bloom: Vec<u64>,
 }
+
+/// Relative margin of `Hot::value_bound` over the products it bounds
+/// (their f32 roundings are a few parts in 10^7).
+pub const VALUE_BOUND_MARGIN: f32 = 1.0001;
 
 /// The bit of `code` in a one-word list summary (`Hot::niche_bloom` ...).
 #[inline]
@@ -460,6 +471,16 @@ impl Snapshot {
                 let q = if q.is_finite() { q } else { priors.quality };
                 let fee = hot.fee_cents[i].max(1) as f32 / 100.0;
                 hot.followers[i] as f32 * q / fee
+            })
+            .collect();
+        hot.value_bound = (0..n)
+            .map(|i| {
+                let hist = &hot.hist[hot.hist_off[i] as usize..hot.hist_off[i + 1] as usize];
+                let best = hist
+                    .iter()
+                    .filter(|h| h.1.is_finite())
+                    .fold(hot.overall_er[i], |m, h| m.max(h.1));
+                (best * hot.reach_per_dollar[i]).max(0.0) * VALUE_BOUND_MARGIN
             })
             .collect();
         hot.languages_lo = hot.languages.iter().map(|l| l[0]).collect();

@@ -58,6 +58,14 @@ impl TopK {
         }
     }
 
+    /// The score an item must beat to enter, once the collector has been
+    /// full: anything scoring strictly less is turned away (`None` while
+    /// everything still enters).
+    #[inline]
+    pub fn floor(&self) -> Option<f32> {
+        self.threshold.map(|t| t.0)
+    }
+
     /// Merges another collector's fruits (map per chunk, then merge).
     pub fn merge(mut self, other: TopK) -> TopK {
         for (s, o) in other.buf {
