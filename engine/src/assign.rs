@@ -61,11 +61,11 @@
 //! campaign alone, counted feasibly ([`alone_feasible`]), in docs/RERANK.md.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use crate::select::{Caps, Item, LAMBDAS, OVERLAP};
+use crate::select::{Caps, Entry, Item, LazyQueue, LAMBDAS, OVERLAP};
 
 /// One campaign's input: its scored pool and its limits.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,31 +135,6 @@ pub struct Assignment {
     pub alone_value: f64,
 }
 
-/// Orders heap entries: best ratio first, then the lower ordinal.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Entry {
-    ratio: f64,
-    ordinal: u32,
-    idx: u32,
-    seen: u32,
-}
-
-impl Eq for Entry {}
-
-impl Ord for Entry {
-    fn cmp(&self, o: &Self) -> Ordering {
-        self.ratio
-            .total_cmp(&o.ratio)
-            .then(o.ordinal.cmp(&self.ordinal))
-    }
-}
-
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-
 #[inline]
 fn discounted(value: f64, in_cell: u32) -> f64 {
     value * (1.0 - OVERLAP).powi(in_cell as i32)
@@ -188,7 +163,7 @@ impl Key {
 #[derive(Debug, Clone)]
 struct Greedy {
     lambda: f64,
-    heap: BinaryHeap<Entry>,
+    heap: LazyQueue,
     /// Items skipped for budget or caps; they may fit after a removal.
     parked: Vec<u32>,
     freed: bool,
@@ -203,17 +178,19 @@ struct Greedy {
 
 impl Greedy {
     fn new(items: &[Item], budget: u64, lambda: f64, banned: &dyn Fn(usize) -> bool) -> Greedy {
-        let heap = items
-            .iter()
-            .enumerate()
-            .filter(|(i, it)| it.cost_cents <= budget && it.value > 0.0 && !banned(*i))
-            .map(|(i, it)| Entry {
-                ratio: it.value / (it.cost_cents as f64 + lambda),
-                ordinal: it.ordinal,
-                idx: i as u32,
-                seen: 0,
-            })
-            .collect();
+        let heap = LazyQueue::new(
+            items
+                .iter()
+                .enumerate()
+                .filter(|(i, it)| it.cost_cents <= budget && it.value > 0.0 && !banned(*i))
+                .map(|(i, it)| Entry {
+                    ratio: it.value / (it.cost_cents as f64 + lambda),
+                    ordinal: it.ordinal,
+                    idx: i as u32,
+                    seen: 0,
+                })
+                .collect(),
+        );
         Greedy {
             lambda,
             heap,

@@ -58,13 +58,17 @@ pub struct Portfolio {
     pub total_cost_cents: u64,
 }
 
+/// A lazy-greedy entry: an item at the ratio (gain per dollar and slot
+/// price) it had at cell occupancy `seen`. Ordered best first: higher
+/// ratio, then the lower ordinal (shared with `assign`'s greedy).
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Entry {
-    ratio: f64,
-    ordinal: u32,
-    idx: usize,
+pub(crate) struct Entry {
+    pub(crate) ratio: f64,
+    pub(crate) ordinal: u32,
+    /// Index of the item in its pool.
+    pub(crate) idx: u32,
     /// Cell occupancy the ratio was computed at.
-    seen: u32,
+    pub(crate) seen: u32,
 }
 
 impl Eq for Entry {}
@@ -132,7 +136,8 @@ impl Dense {
 /// entry that is never re-priced — most of them: the ones that no longer
 /// fit the budget are only walked past — costs a step along the sorted
 /// list instead of a heap pop.
-struct LazyQueue {
+#[derive(Debug, Clone)]
+pub(crate) struct LazyQueue {
     /// Entries first priced, best first, packed as [`sort_key`]s.
     sorted: Vec<u128>,
     next: usize,
@@ -169,14 +174,14 @@ fn from_sort_key(k: u128) -> Entry {
     Entry {
         ratio: from_total_order_bits(!((k >> 64) as u64)),
         ordinal: (k >> 32) as u32,
-        idx: k as u32 as usize,
+        idx: k as u32,
         seen: 0,
     }
 }
 
 impl LazyQueue {
-    /// `entries` of occupancy 0, with indices below 2^32.
-    fn new(entries: Vec<Entry>) -> LazyQueue {
+    /// `entries` of occupancy 0.
+    pub(crate) fn new(entries: Vec<Entry>) -> LazyQueue {
         let mut sorted: Vec<u128> = entries.iter().map(sort_key).collect();
         sorted.sort_unstable();
         LazyQueue {
@@ -186,7 +191,7 @@ impl LazyQueue {
         }
     }
 
-    fn pop(&mut self) -> Option<Entry> {
+    pub(crate) fn pop(&mut self) -> Option<Entry> {
         let head = self.sorted.get(self.next).map(|&k| from_sort_key(k));
         match (head, self.repriced.peek()) {
             (Some(a), Some(b)) if a < *b => self.repriced.pop(),
@@ -198,7 +203,7 @@ impl LazyQueue {
         }
     }
 
-    fn push(&mut self, e: Entry) {
+    pub(crate) fn push(&mut self, e: Entry) {
         self.repriced.push(e);
     }
 }
@@ -223,7 +228,7 @@ fn greedy(
             .map(|(idx, it)| Entry {
                 ratio: it.value / (it.cost_cents as f64 + lambda),
                 ordinal: it.ordinal,
-                idx,
+                idx: idx as u32,
                 seen: 0,
             })
             .collect(),
@@ -236,14 +241,15 @@ fn greedy(
     };
     while p.chosen.len() < wanted {
         let Some(e) = heap.pop() else { break };
-        let it = &items[e.idx];
+        let idx = e.idx as usize;
+        let it = &items[idx];
         if it.cost_cents > budget - p.total_cost_cents {
             continue; // the budget only shrinks: it will never fit
         }
         let (cell, niche, country) = (
-            d.cell[e.idx] as usize,
-            d.niche[e.idx] as usize,
-            d.country[e.idx] as usize,
+            d.cell[idx] as usize,
+            d.niche[idx] as usize,
+            d.country[idx] as usize,
         );
         if caps.per_niche.is_some_and(|m| niche_count[niche] >= m)
             || caps
@@ -267,7 +273,7 @@ fn greedy(
             continue;
         }
         let g = discounted(it.value, occ);
-        p.chosen.push(e.idx);
+        p.chosen.push(idx);
         p.gains.push(g);
         p.total_value += g;
         p.total_cost_cents += it.cost_cents;
@@ -374,7 +380,7 @@ mod tests {
             .map(|(i, &r)| Entry {
                 ratio: r,
                 ordinal: (i as u32 * 5) % 7,
-                idx: i,
+                idx: i as u32,
                 seen: 0,
             })
             .collect();
@@ -407,7 +413,7 @@ mod tests {
                     // Some equal ratios, told apart by the ordinal.
                     ratio: (r * 4.0).round() / 4.0,
                     ordinal: (i as u32 * 7919) % 1009,
-                    idx: i,
+                    idx: i as u32,
                     seen: 0,
                 })
                 .collect();
