@@ -178,19 +178,7 @@ struct Greedy {
 
 impl Greedy {
     fn new(items: &[Item], budget: u64, lambda: f64, banned: &dyn Fn(usize) -> bool) -> Greedy {
-        let heap = LazyQueue::new(
-            items
-                .iter()
-                .enumerate()
-                .filter(|(i, it)| it.cost_cents <= budget && it.value > 0.0 && !banned(*i))
-                .map(|(i, it)| Entry {
-                    ratio: it.value / (it.cost_cents as f64 + lambda),
-                    ordinal: it.ordinal,
-                    idx: i as u32,
-                    seen: 0,
-                })
-                .collect(),
-        );
+        let heap = LazyQueue::priced(items, budget, lambda, banned);
         Greedy {
             lambda,
             heap,

@@ -180,6 +180,29 @@ fn from_sort_key(k: u128) -> Entry {
 }
 
 impl LazyQueue {
+    /// Every item that fits `budget` and has a value (but the `banned`
+    /// ones), priced for slot price `lambda` at occupancy 0.
+    pub(crate) fn priced(
+        items: &[Item],
+        budget: u64,
+        lambda: f64,
+        banned: impl Fn(usize) -> bool,
+    ) -> LazyQueue {
+        LazyQueue::new(
+            items
+                .iter()
+                .enumerate()
+                .filter(|(i, it)| it.cost_cents <= budget && it.value > 0.0 && !banned(*i))
+                .map(|(i, it)| Entry {
+                    ratio: it.value / (it.cost_cents as f64 + lambda),
+                    ordinal: it.ordinal,
+                    idx: i as u32,
+                    seen: 0,
+                })
+                .collect(),
+        )
+    }
+
     /// `entries` of occupancy 0.
     pub(crate) fn new(entries: Vec<Entry>) -> LazyQueue {
         let mut sorted: Vec<u128> = entries.iter().map(sort_key).collect();
@@ -220,19 +243,7 @@ fn greedy(
     let mut niche_count = vec![0usize; d.niches];
     let mut country_count = vec![0usize; d.countries];
     let mut tier_count = [0usize; 256];
-    let mut heap = LazyQueue::new(
-        items
-            .iter()
-            .enumerate()
-            .filter(|(_, it)| it.cost_cents <= budget && it.value > 0.0)
-            .map(|(idx, it)| Entry {
-                ratio: it.value / (it.cost_cents as f64 + lambda),
-                ordinal: it.ordinal,
-                idx: idx as u32,
-                seen: 0,
-            })
-            .collect(),
-    );
+    let mut heap = LazyQueue::priced(items, budget, lambda, |_| false);
     let mut p = Portfolio {
         chosen: Vec::new(),
         gains: Vec::new(),
