@@ -19,7 +19,7 @@ use crate::ann::hnsw_search;
 use crate::bitset::{for_each_one_fetching, Bitset};
 use crate::filter::Eligibility;
 use crate::mem::prefetch;
-use crate::quant::{estimate, quantize_query, rescore, shortlist_len, with_simd};
+use crate::quant::{dispatch, estimate, quantize_query, rescore, shortlist_len};
 use crate::signals::BriefScorer;
 use crate::topk::TopK;
 
@@ -253,15 +253,39 @@ impl BatchTops {
     }
 }
 
-/// The batched pass over words `w0..w1` for every brief: block by block,
-/// each brief's eligible rows of the block are scored (int8 estimate per
-/// query, value per dollar) while the block's rows are in cache.
+/// One range of the batched pass: rows, briefs, first and end word.
+type RangeArgs<'r, 's, 'a> = (
+    &'r crate::quant::QuantVectors,
+    &'r [BatchBrief<'s, 'a>],
+    usize,
+    usize,
+);
+
+/// [`batch_range_body`], vectorised with AVX2 where the CPU has it.
 fn batch_range(
     q: &crate::quant::QuantVectors,
     briefs: &[BatchBrief<'_, '_>],
     w0: usize,
     w1: usize,
 ) -> Vec<BatchTops> {
+    #[cfg(target_arch = "x86_64")]
+    let avx2: unsafe fn(RangeArgs<'_, '_, '_>) -> Vec<BatchTops> = batch_range_avx2;
+    #[cfg(not(target_arch = "x86_64"))]
+    let avx2: unsafe fn(RangeArgs<'_, '_, '_>) -> Vec<BatchTops> = batch_range_body;
+    dispatch((q, briefs, w0, w1), batch_range_body, avx2)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn batch_range_avx2(args: RangeArgs<'_, '_, '_>) -> Vec<BatchTops> {
+    batch_range_body(args)
+}
+
+/// The batched pass over words `w0..w1` for every brief: block by block,
+/// each brief's eligible rows of the block are scored (int8 estimate per
+/// query, value per dollar) while the block's rows are in cache.
+#[inline(always)]
+fn batch_range_body((q, briefs, w0, w1): RangeArgs<'_, '_, '_>) -> Vec<BatchTops> {
     let mut tops: Vec<BatchTops> = briefs.iter().map(BatchTops::new).collect();
     let Some(h) = briefs.first().map(|b| &b.sc.s.hot) else {
         return tops;
@@ -292,33 +316,31 @@ fn batch_range(
         let v = b.sc.quick_value_per_dollar(i);
         t.val.push(if v.is_finite() { v } else { 0.0 }, i as u32);
     }
-    with_simd(|| {
-        if let ([b], [t]) = (briefs, tops.as_mut_slice()) {
-            // One brief: its rows in order, fetched a word ahead.
-            let words = &b.words[w0..w1];
-            for_each_one_fetching(words, w0 * 64, 1, fetch, |i| visit(q, b, t, i));
-            return;
-        }
-        let mut b0 = w0;
-        while b0 < w1 {
-            let b1 = (b0 + BATCH_BLOCK_WORDS).min(w1);
-            for (k, (b, t)) in briefs.iter().zip(tops.iter_mut()).enumerate() {
-                let words = &b.words[b0..b1];
-                if k == 0 {
-                    for_each_one_fetching(words, b0 * 64, 1, fetch, |i| visit(q, b, t, i));
-                } else {
-                    for (wi, &w) in words.iter().enumerate() {
-                        let mut w = w;
-                        while w != 0 {
-                            visit(q, b, t, (b0 + wi) * 64 + w.trailing_zeros() as usize);
-                            w &= w - 1;
-                        }
+    if let ([b], [t]) = (briefs, tops.as_mut_slice()) {
+        // One brief: its rows in order, fetched a word ahead.
+        let words = &b.words[w0..w1];
+        for_each_one_fetching(words, w0 * 64, 1, fetch, |i| visit(q, b, t, i));
+        return tops;
+    }
+    let mut b0 = w0;
+    while b0 < w1 {
+        let b1 = (b0 + BATCH_BLOCK_WORDS).min(w1);
+        for (k, (b, t)) in briefs.iter().zip(tops.iter_mut()).enumerate() {
+            let words = &b.words[b0..b1];
+            if k == 0 {
+                for_each_one_fetching(words, b0 * 64, 1, fetch, |i| visit(q, b, t, i));
+            } else {
+                for (wi, &w) in words.iter().enumerate() {
+                    let mut w = w;
+                    while w != 0 {
+                        visit(q, b, t, (b0 + wi) * 64 + w.trailing_zeros() as usize);
+                        w &= w - 1;
                     }
                 }
             }
-            b0 = b1;
         }
-    });
+        b0 = b1;
+    }
     tops
 }
 

@@ -220,25 +220,27 @@ pub fn rescore(v: &VectorTable, query: &[f32], short: TopK, k: usize) -> Vec<(f3
     t.into_sorted()
 }
 
-/// Runs `f` compiled for AVX2 when the CPU has it (runtime detection),
-/// so that the int8 dot products [`estimate`] inlines into it vectorise;
-/// otherwise runs it as it is. The result is the same either way (the
-/// integer sums are exact). Same `unsafe` exception as [`scan_range`].
+/// `avx2(args)` when the CPU has AVX2 (runtime detection), else
+/// `plain(args)`: for a loop written once as an `#[inline(always)]`
+/// function (`plain`) and compiled a second time inside an
+/// `#[target_feature(enable = "avx2")]` wrapper (`avx2`), so that the int8
+/// dot products ([`estimate`]) it inlines vectorise. Both must compute the
+/// same result (integer sums are exact). Same `unsafe` exception as
+/// [`scan_range`].
 #[allow(unsafe_code)]
-#[inline(always)]
-pub fn with_simd<R>(f: impl FnOnce() -> R) -> R {
+#[inline]
+pub fn dispatch<A, R>(args: A, plain: fn(A) -> R, avx2: unsafe fn(A) -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
-        #[target_feature(enable = "avx2")]
-        fn avx2<R>(f: impl FnOnce() -> R) -> R {
-            f()
-        }
         if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { avx2(f) };
+            // SAFETY: the CPU supports AVX2, checked just above, which is
+            // what `avx2` requires.
+            return unsafe { avx2(args) };
         }
     }
-    f()
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = avx2;
+    plain(args)
 }
 
 #[cfg(test)]
