@@ -42,9 +42,7 @@ use cloutdesk_engine::brief::{CampaignBrief, CampaignStatus};
 use cloutdesk_engine::explain::reasons;
 use cloutdesk_engine::feed::{build_feeds, FeedHistory, FeedOptions, Offer};
 use cloutdesk_engine::filter::check_one;
-use cloutdesk_engine::matcher::{
-    MatchResult, MatchStats, Matcher, SelectedCreator, Totals, BATCH_BRIEFS,
-};
+use cloutdesk_engine::matcher::{MatchResult, MatchStats, Matcher, SelectedCreator, Totals};
 use cloutdesk_engine::select::OVERLAP;
 use cloutdesk_engine::signals::{BriefScorer, Scored};
 use cloutdesk_engine::snapshot::{OpenOptions as SnapshotOpenOptions, Snapshot};
@@ -647,35 +645,30 @@ pub fn rerank_on(
     progress.start("scoring campaigns", Some(briefs.len() as u64));
     let matcher = Matcher::default();
     // The briefs' candidate scans share passes over the creators, a batch
-    // of briefs at a time (`Matcher::score_pools_with`); each batch's
-    // pools are cut to their best before the next batch is scored.
-    let mut pools: Vec<Pool> = Vec::with_capacity(briefs.len());
-    for batch in briefs.chunks(BATCH_BRIEFS) {
-        let scorers: Vec<BriefScorer<'_>> =
-            batch.par_iter().map(|b| BriefScorer::new(b, s)).collect();
-        let scored_pools = matcher.score_pools_with(&scorers);
-        pools.par_extend(batch.par_iter().zip(scored_pools).map(|(b, pool)| {
-            let banned: HashSet<u32> = declined_by_campaign
-                .get(b.campaign_id.as_str())
-                .map(|v| v.iter().filter_map(|id| s.ordinal(id)).collect())
-                .unwrap_or_default();
-            let scored: Vec<Scored> = pool
-                .scored
-                .into_iter()
-                .filter(|x| !banned.contains(&x.ordinal))
-                .collect();
-            let k = opts.pool_min.max(8 * b.creators_wanted as usize);
-            let scored = truncate_pool(scored, k, |x| x.value, |x| x.fee_cents, |x| x.ordinal);
-            let members = scored.iter().map(|x| x.ordinal).collect();
-            progress.inc(1);
-            Pool {
-                scored,
-                eligible: pool.eligible,
-                mode: pool.mode,
-                members,
-            }
-        }));
-    }
+    // of briefs at a time (`Matcher::map_batches`); each batch's pools are
+    // cut to their best before the next batch is scored.
+    let pools: Vec<Pool> = matcher.map_batches(s, &briefs, |sc, pool| {
+        let b = sc.b;
+        let banned: HashSet<u32> = declined_by_campaign
+            .get(b.campaign_id.as_str())
+            .map(|v| v.iter().filter_map(|id| s.ordinal(id)).collect())
+            .unwrap_or_default();
+        let scored: Vec<Scored> = pool
+            .scored
+            .into_iter()
+            .filter(|x| !banned.contains(&x.ordinal))
+            .collect();
+        let k = opts.pool_min.max(8 * b.creators_wanted as usize);
+        let scored = truncate_pool(scored, k, |x| x.value, |x| x.fee_cents, |x| x.ordinal);
+        let members = scored.iter().map(|x| x.ordinal).collect();
+        progress.inc(1);
+        Pool {
+            scored,
+            eligible: pool.eligible,
+            mode: pool.mode,
+            members,
+        }
+    });
     progress.finish();
     lap("score", &mut t);
 

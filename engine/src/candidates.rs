@@ -149,10 +149,7 @@ pub fn gather(
     // beside them (`rayon::join`), so neither waits on the other's
     // stragglers. The pool is sorted and deduplicated below, so the order
     // in which the retrievers add to it does not matter.
-    let graph =
-        sc.s.hnsw
-            .as_ref()
-            .filter(|_| hnsw_is_cheaper(n, opts.ef_search.max(n), eligible_count, sc.s.len()));
+    let graph = graph_for(sc, eligible_count, opts);
     let (bm25_all, pool) = rayon::join(
         || bm25_of(sc, eligible),
         || match graph {
@@ -164,6 +161,34 @@ pub fn gather(
         },
     );
     union_pool(eligible, n, pool, &bm25_all)
+}
+
+/// The HNSW graph, when the snapshot has one and its filtered search is
+/// predicted cheaper than the exact scan for this brief
+/// ([`hnsw_is_cheaper`]); `None`: the exact scan.
+fn graph_for<'s>(
+    sc: &BriefScorer<'s>,
+    eligible_count: usize,
+    opts: &CandidateOptions,
+) -> Option<&'s crate::ann::Graph> {
+    let n = per_source(sc.b, opts);
+    sc.s.hnsw
+        .as_ref()
+        .filter(|_| hnsw_is_cheaper(n, opts.ef_search.max(n), eligible_count, sc.s.len()))
+}
+
+/// The vectors the semantic retriever searches from: the brief's, then
+/// each `similar_to` seed's.
+fn brief_queries<'s>(sc: &BriefScorer<'s>) -> Vec<&'s [f32]> {
+    let s = sc.s;
+    std::iter::once(sc.b.query_vector.as_slice())
+        .chain(
+            sc.b.similar_to
+                .iter()
+                .filter_map(|id| s.ordinal(id))
+                .map(|o| s.vectors.row(o as usize)),
+        )
+        .collect()
 }
 
 /// How many candidates each retriever of the union returns for `b`.
@@ -370,12 +395,7 @@ fn shared_pass(
         .map(|(sc, el)| {
             debug_assert!(std::ptr::eq(sc.s, s), "one snapshot");
             let n = per_source(sc.b, opts);
-            let mut queries: Vec<&[f32]> = vec![&sc.b.query_vector];
-            for id in &sc.b.similar_to {
-                if let Some(o) = s.ordinal(id) {
-                    queries.push(s.vectors.row(o as usize));
-                }
-            }
+            let mut queries = brief_queries(sc);
             // As `quant::scan_top_k_many`: nothing without vectors or depth, and
             // a query of the wrong length finds nothing.
             queries.retain(|x| x.len() == q.dim && !q.is_empty() && n > 0);
@@ -438,10 +458,7 @@ pub fn gather_many(
     // Briefs the shared pass takes: union mode with the exact scan.
     let shared = |j: usize| {
         let (sc, el) = (&scorers[j], &eligible[j]);
-        let n = per_source(sc.b, opts);
-        el.count > opts.exact_limit
-            && !(sc.s.hnsw.is_some()
-                && hnsw_is_cheaper(n, opts.ef_search.max(n), el.count, sc.s.len()))
+        el.count > opts.exact_limit && graph_for(sc, el.count, opts).is_none()
     };
     let batched: Vec<usize> = (0..scorers.len()).filter(|&j| shared(j)).collect();
     // The others one at a time (each parallel inside).
@@ -503,15 +520,8 @@ fn graph_and_value_candidates(
     opts: &CandidateOptions,
     n: usize,
 ) -> Vec<u32> {
-    let (s, b) = (sc.s, sc.b);
     let mut pool: Vec<u32> = Vec::with_capacity(3 * n);
-    let mut queries: Vec<&[f32]> = vec![&b.query_vector];
-    for id in &b.similar_to {
-        if let Some(o) = s.ordinal(id) {
-            queries.push(s.vectors.row(o as usize));
-        }
-    }
-    for q in &queries {
+    for q in brief_queries(sc) {
         let found = hnsw_search(g, q, n, opts.ef_search.max(n), Some(eligible));
         pool.extend(found.into_iter().map(|x| x.1));
     }

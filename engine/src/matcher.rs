@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use crate::brief::CampaignBrief;
 use crate::candidates::{gather, gather_many, CandidateOptions, Candidates, Mode};
 use crate::explain::reasons;
-use crate::filter::{eligible, eligible_many, Eligibility};
+use crate::filter::{eligible, eligible_many};
 use crate::select::{select, Caps, Item};
 use crate::signals::{BriefScorer, Scored, Signals};
 use crate::snapshot::{Snapshot, UNKNOWN_CODE};
@@ -73,7 +73,7 @@ pub struct MatchOptions {
 }
 
 /// Briefs whose candidate scans share one pass over the creators in
-/// [`Matcher::score_pools_with`] (and so hold an eligible bitset at once).
+/// [`Matcher::map_batches`] (and so hold an eligible bitset at once).
 pub const BATCH_BRIEFS: usize = 48;
 
 /// Signals of every candidate (in parallel, in the candidates' order).
@@ -150,39 +150,51 @@ impl Matcher {
         }
     }
 
-    /// [`Matcher::score_pool_with`] for many briefs at once, equal brief
-    /// by brief (tested): the hard rules and the signals run per brief in
-    /// parallel, and the candidate scans of the briefs share one pass
-    /// over the creators ([`gather_many`]). Takes the briefs
-    /// [`BATCH_BRIEFS`] at a time, so memory stays bounded (one eligible
-    /// bitset per brief of a batch).
+    /// [`Matcher::score_pool_with`] for several briefs at once, equal
+    /// brief by brief (tested): the hard rules of all of them
+    /// ([`eligible_many`]) and their candidate scans ([`gather_many`])
+    /// share passes over the creators; the signals run per brief in
+    /// parallel. The scorers must share one snapshot; each holds an
+    /// eligible bitset until the call returns, so callers batch (see
+    /// [`Matcher::map_batches`]).
     pub fn score_pools_with(&self, scorers: &[BriefScorer<'_>]) -> Vec<ScoredPool> {
-        let copts = self.candidate_options();
-        let mut out = Vec::with_capacity(scorers.len());
-        for batch in scorers.chunks(BATCH_BRIEFS) {
-            let briefs: Vec<&CampaignBrief> = batch.iter().map(|sc| sc.b).collect();
-            let els: Vec<Eligibility> = match batch.first() {
-                Some(first) => {
-                    assert!(
-                        batch.iter().all(|sc| std::ptr::eq(sc.s, first.s)),
-                        "a batch of briefs is scored against one snapshot"
-                    );
-                    eligible_many(&briefs, first.s)
-                }
-                None => Vec::new(),
-            };
-            let cands = gather_many(batch, &els, &copts);
-            let pools: Vec<ScoredPool> = batch
-                .par_iter()
-                .zip(els.par_iter())
-                .zip(cands.par_iter())
-                .map(|((sc, el), c)| ScoredPool {
-                    scored: score_candidates(sc, c),
-                    eligible: el.count,
-                    mode: c.mode,
-                })
-                .collect();
-            out.extend(pools);
+        let Some(first) = scorers.first() else {
+            return Vec::new();
+        };
+        assert!(
+            scorers.iter().all(|sc| std::ptr::eq(sc.s, first.s)),
+            "a batch of briefs is scored against one snapshot"
+        );
+        let briefs: Vec<&CampaignBrief> = scorers.iter().map(|sc| sc.b).collect();
+        let els = eligible_many(&briefs, first.s);
+        let cands = gather_many(scorers, &els, &self.candidate_options());
+        scorers
+            .par_iter()
+            .zip(els.par_iter())
+            .zip(cands.par_iter())
+            .map(|((sc, el), c)| ScoredPool {
+                scored: score_candidates(sc, c),
+                eligible: el.count,
+                mode: c.mode,
+            })
+            .collect()
+    }
+
+    /// Scores `briefs` [`BATCH_BRIEFS`] at a time
+    /// ([`Matcher::score_pools_with`]) and turns each brief's pool into a
+    /// `T` with `f` (in parallel) before the next batch is scored, so
+    /// memory stays bounded by one batch's pools. In the briefs' order.
+    pub fn map_batches<T, F>(&self, s: &Snapshot, briefs: &[CampaignBrief], f: F) -> Vec<T>
+    where
+        T: Send,
+        F: Fn(&BriefScorer<'_>, ScoredPool) -> T + Sync,
+    {
+        let mut out = Vec::with_capacity(briefs.len());
+        for batch in briefs.chunks(BATCH_BRIEFS) {
+            let scorers: Vec<BriefScorer<'_>> =
+                batch.par_iter().map(|b| BriefScorer::new(b, s)).collect();
+            let pools = self.score_pools_with(&scorers);
+            out.par_extend(scorers.par_iter().zip(pools).map(|(sc, pool)| f(sc, pool)));
         }
         out
     }
@@ -319,18 +331,7 @@ impl Matcher {
     /// [`Matcher::score_pools_with`]).
     pub fn select_many(&self, s: &Snapshot, briefs: &[CampaignBrief]) -> Vec<MatchResult> {
         let t0 = Instant::now();
-        let mut out: Vec<MatchResult> = Vec::with_capacity(briefs.len());
-        for batch in briefs.chunks(BATCH_BRIEFS) {
-            let scorers: Vec<BriefScorer<'_>> =
-                batch.par_iter().map(|b| BriefScorer::new(b, s)).collect();
-            let pools = self.score_pools_with(&scorers);
-            out.par_extend(
-                scorers
-                    .par_iter()
-                    .zip(pools.par_iter())
-                    .map(|(sc, pool)| Matcher::finish(sc, pool)),
-            );
-        }
+        let mut out = self.map_batches(s, briefs, |sc, pool| Matcher::finish(sc, &pool));
         let each = t0.elapsed().as_secs_f64() * 1000.0 / briefs.len().max(1) as f64;
         for r in &mut out {
             r.stats.took_ms = each;
