@@ -550,13 +550,21 @@ fn batched_candidate_scans_equal_one_brief_at_a_time() {
     let els: Vec<_> = briefs.iter().map(|b| eligible(b, s)).collect();
     // The snapshot's value bound holds for every brief and creator (the
     // value scan skips creators by it).
+    let mut tighter = 0usize;
     for sc in &scorers {
         for i in 0..s.len() {
             let v = sc.quick_value_per_dollar(i);
             let bound = s.hot.value_bound[i];
             assert!(!v.is_finite() || v <= bound, "creator {i}: {v} > {bound}");
+            // The brief's own bound, tighter, holds too.
+            let tight = sc.value_bound(i);
+            assert!(tight <= bound, "creator {i}: {tight} > {bound}");
+            assert!(!v.is_finite() || v <= tight, "creator {i}: {v} > {tight}");
+            tighter += usize::from(tight < bound);
         }
     }
+    // The random briefs' geography and niches do tighten it.
+    assert!(tighter > 0);
     // The rules of many briefs in one pass equal one brief at a time.
     let refs: Vec<&CampaignBrief> = briefs.iter().collect();
     for threads in [1usize, 3] {

@@ -281,22 +281,31 @@ pub fn for_each_one_fetching(
     fetch: impl Fn(usize),
     mut visit: impl FnMut(usize),
 ) {
-    #[inline(always)]
-    fn ones(words: &[u64], base: usize, wi: usize, mut f: impl FnMut(usize)) {
-        if let Some(&w) = words.get(wi) {
-            let mut w = w;
+    // Both closures are called directly here (not through a `&mut F`
+    // forwarding shim): a shim is a function of its own that LLVM may
+    // leave out of line, and an out-of-line visitor loses the caller's
+    // `#[target_feature]` (the AVX2 build of the scans in `quant` and
+    // `candidates` was running its dot products in SSE2 that way).
+    for (wi, &first) in words.iter().enumerate().take(ahead) {
+        let mut w = first;
+        while w != 0 {
+            fetch(base + wi * 64 + w.trailing_zeros() as usize);
+            w &= w - 1;
+        }
+    }
+    for wi in 0..words.len() {
+        if let Some(&ahead_word) = words.get(wi + ahead) {
+            let mut w = ahead_word;
             while w != 0 {
-                f(base + wi * 64 + w.trailing_zeros() as usize);
+                fetch(base + (wi + ahead) * 64 + w.trailing_zeros() as usize);
                 w &= w - 1;
             }
         }
-    }
-    for wi in 0..ahead {
-        ones(words, base, wi, &fetch);
-    }
-    for wi in 0..words.len() {
-        ones(words, base, wi + ahead, &fetch);
-        ones(words, base, wi, &mut visit);
+        let mut w = words[wi];
+        while w != 0 {
+            visit(base + wi * 64 + w.trailing_zeros() as usize);
+            w &= w - 1;
+        }
     }
 }
 

@@ -13,6 +13,8 @@
 //! Invariant: every candidate is eligible; the text scores returned cover
 //! every candidate that matched the query.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use rayon::prelude::*;
 
 use crate::ann::hnsw_search;
@@ -248,6 +250,9 @@ struct BatchBrief<'s, 'a> {
     queries: Vec<&'s [f32]>,
     qqs: Vec<Vec<i8>>,
     n: usize,
+    /// The highest value floor any range of the pass has reached for this
+    /// brief (f32 bits; 0 = none yet).
+    floor: AtomicU32,
 }
 
 /// What the batched pass collects for one brief over some rows: a
@@ -335,20 +340,38 @@ fn batch_range_body((q, briefs, w0, w1): RangeArgs<'_, '_, '_>) -> Vec<BatchTops
         for (tv, qq) in t.vec.iter_mut().zip(&b.qqs) {
             tv.push(estimate(q, qq, i), i as u32);
         }
-        // The value estimate walks the creator's lists; its snapshot-wide
-        // upper bound says first whether it could enter the top list at
-        // all (exact: a skipped creator would have been turned away).
-        let bound = b.sc.s.hot.value_bound[i];
-        if t.val.floor().is_some_and(|f| bound < f) {
+        // The value estimate walks the creator's lists; an upper bound
+        // read from per-creator words says first whether it could enter
+        // the top list at all: against this range's floor, or the best
+        // floor any range of the brief has published (each range's floor
+        // has n values at or above it, so the brief's top n does too).
+        // Exact: a skipped creator would have been turned away.
+        let bound = b.sc.value_bound(i);
+        let shared = f32::from_bits(b.floor.load(Ordering::Relaxed));
+        let floor = t.val.floor().map_or(shared, |f| f.max(shared));
+        if bound < floor {
             return;
         }
         let v = b.sc.quick_value_per_dollar(i);
         t.val.push(if v.is_finite() { v } else { 0.0 }, i as u32);
+        if let Some(f) = t.val.floor() {
+            if f > shared {
+                // Floors are >= 0, whose bits order as the values do.
+                b.floor.fetch_max(f.to_bits(), Ordering::Relaxed);
+            }
+        }
     }
     if let ([b], [t]) = (briefs, tops.as_mut_slice()) {
         // One brief: its rows in order, fetched a word ahead.
         let words = &b.words[w0..w1];
-        for_each_one_fetching(words, w0 * 64, 1, fetch, |i| visit(q, b, t, i));
+        for_each_one_fetching(
+            words,
+            w0 * 64,
+            1,
+            fetch,
+            #[inline(always)]
+            |i| visit(q, b, t, i),
+        );
         return tops;
     }
     let mut b0 = w0;
@@ -357,7 +380,14 @@ fn batch_range_body((q, briefs, w0, w1): RangeArgs<'_, '_, '_>) -> Vec<BatchTops
         for (k, (b, t)) in briefs.iter().zip(tops.iter_mut()).enumerate() {
             let words = &b.words[b0..b1];
             if k == 0 {
-                for_each_one_fetching(words, b0 * 64, 1, fetch, |i| visit(q, b, t, i));
+                for_each_one_fetching(
+                    words,
+                    b0 * 64,
+                    1,
+                    fetch,
+                    #[inline(always)]
+                    |i| visit(q, b, t, i),
+                );
             } else {
                 for (wi, &w) in words.iter().enumerate() {
                     let mut w = w;
@@ -406,6 +436,7 @@ fn shared_pass(
                 queries,
                 qqs,
                 n,
+                floor: AtomicU32::new(0),
             }
         })
         .collect();

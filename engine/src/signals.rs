@@ -572,6 +572,46 @@ impl<'a> BriefScorer<'a> {
         ev.er * s.hot.reach_per_dollar[i] * geo * niche
     }
 
+    /// An upper bound of [`Self::quick_value_per_dollar`] of creator `i`
+    /// (when that is finite) read from per-creator words only, no list
+    /// walked: the snapshot's [`crate::snapshot::Hot::value_bound`] times
+    /// the geography factor where the list summaries already decide it
+    /// (0 when the audience is known and holds no targeted country; the
+    /// home-country fallback when it is unknown) and times 0.3, the niche
+    /// factor of a creator none of whose lists names a brief niche. The
+    /// product is formed in the estimate's order, and rounding is monotone,
+    /// so the bound holds to the bit (tested over random briefs).
+    #[inline(always)]
+    pub fn value_bound(&self, i: usize) -> f32 {
+        let h = &self.s.hot;
+        let mut ub = h.value_bound[i];
+        if !self.geo.is_empty() {
+            let geo = if !h.aud_known[i] {
+                let home = h.country[i];
+                let targeted = home != UNKNOWN_CODE
+                    && match &self.geo_slot {
+                        Some(slot) => slot.get(home as usize).is_some_and(|&k| k != 0),
+                        None => self.geo.iter().any(|g| g.0 == home),
+                    };
+                if targeted {
+                    0.6
+                } else {
+                    0.05
+                }
+            } else if h.aud_bloom[i] & self.geo_bits == 0 {
+                0.0
+            } else {
+                1.0
+            };
+            ub *= geo;
+        }
+        if !self.b.niches.is_empty() && (h.niche_bloom[i] | h.hist_bloom[i]) & self.niche_bits == 0
+        {
+            ub *= 0.3;
+        }
+        ub
+    }
+
     /// Whether niche `code` is one of the brief's (a table lookup).
     #[inline]
     fn in_brief_niches(&self, code: u16) -> bool {
