@@ -678,7 +678,7 @@ pub fn rerank_on(
         .par_iter()
         .zip(&pools)
         .map(|(b, p)| CampaignPool {
-            items: Matcher::items(s, &p.scored),
+            items: Matcher::items(&p.scored),
             budget_cents: b.budget_cents(),
             wanted: b.creators_wanted as usize,
             caps: Matcher::caps(b),

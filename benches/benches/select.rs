@@ -20,7 +20,7 @@ fn selection(c: &mut Criterion) {
     });
     let pool = m.score_pool(&s, b);
     let take = pool.scored.len().min(10_000);
-    let items = Matcher::items(&s, &pool.scored[..take]);
+    let items = Matcher::items(&pool.scored[..take]);
     let label = format!("{}k candidates", take / 1000);
     let wanted = b.creators_wanted as usize;
     let budget = b.budget_cents();

@@ -587,7 +587,7 @@ pub fn stage_breakdown(
         let pool = m.score_pool(s, b);
         let t_pool = ms(t);
         let t = Instant::now();
-        let items = Matcher::items(s, &pool.scored);
+        let items = Matcher::items(&pool.scored);
         std::hint::black_box(select(
             &items,
             b.budget_cents(),

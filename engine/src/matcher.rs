@@ -18,7 +18,7 @@ use crate::explain::reasons;
 use crate::filter::{eligible, eligible_many};
 use crate::select::{select, Caps, Item};
 use crate::signals::{BriefScorer, Scored, Signals};
-use crate::snapshot::{Snapshot, UNKNOWN_CODE};
+use crate::snapshot::Snapshot;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SelectedCreator {
@@ -209,21 +209,16 @@ impl Matcher {
     }
 
     /// Selection items of a pool: value, cost and groups per creator.
-    pub fn items(s: &Snapshot, pool: &[Scored]) -> Vec<Item> {
+    pub fn items(pool: &[Scored]) -> Vec<Item> {
         pool.iter()
-            .map(|x| {
-                let i = x.ordinal as usize;
-                let niche = s.niches_of(i).first().copied().unwrap_or(UNKNOWN_CODE);
-                let country = s.hot.country[i];
-                Item {
-                    ordinal: x.ordinal,
-                    value: x.value,
-                    cost_cents: x.fee_cents,
-                    cell: ((niche as u32) << 16) | country as u32,
-                    niche,
-                    country,
-                    tier: s.hot.band[i],
-                }
+            .map(|x| Item {
+                ordinal: x.ordinal,
+                value: x.value,
+                cost_cents: x.fee_cents,
+                cell: ((x.niche as u32) << 16) | x.country as u32,
+                niche: x.niche,
+                country: x.country,
+                tier: x.tier,
             })
             .collect()
     }
@@ -252,7 +247,7 @@ impl Matcher {
     /// for the caller to set).
     fn finish(sc: &BriefScorer<'_>, pool: &ScoredPool) -> MatchResult {
         let (s, b) = (sc.s, sc.b);
-        let items = Matcher::items(s, &pool.scored);
+        let items = Matcher::items(&pool.scored);
         let p = select(
             &items,
             b.budget_cents(),

@@ -81,6 +81,13 @@ pub struct Scored {
     pub fee_cents: u64,
     /// The headline match score in [0, 1]: a weighted mean of the signals.
     pub score: f32,
+    /// The creator's groups for the selection's diversity caps, read
+    /// here while the creator's lines are in cache (the selection would
+    /// otherwise fetch them again, scattered): first declared niche
+    /// (`UNKNOWN_CODE` if none), country code and size band.
+    pub niche: u16,
+    pub country: u16,
+    pub tier: u8,
 }
 
 /// Weights of the headline score.
@@ -553,6 +560,9 @@ impl<'a> BriefScorer<'a> {
             value: if value.is_finite() { value } else { 0.0 },
             fee_cents,
             score: clamp01(num / den.max(1e-6)),
+            niche: s.niches_of(i).first().copied().unwrap_or(UNKNOWN_CODE),
+            country: s.hot.country[i],
+            tier: s.hot.band[i],
         }
     }
 
