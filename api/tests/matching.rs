@@ -659,3 +659,31 @@ fn union_by_definition(
     pool.dedup();
     pool
 }
+
+/// The selection's groups, recorded by the scorer, are the creator's own:
+/// first declared niche (unknown when none), country and size band, and
+/// the overlap cell made of the first two.
+#[test]
+fn selection_groups_are_the_snapshots() {
+    use cloutdesk_engine::snapshot::UNKNOWN_CODE;
+    let s = &fixture().snap;
+    let m = Matcher::default();
+    let mut seen = 0usize;
+    for b in random_briefs(s, 12, 23) {
+        let pool = m.score_pool(s, &b);
+        let items = Matcher::items(&pool.scored);
+        assert_eq!(items.len(), pool.scored.len());
+        for (it, x) in items.iter().zip(&pool.scored) {
+            let i = x.ordinal as usize;
+            let niche = s.niches_of(i).first().copied().unwrap_or(UNKNOWN_CODE);
+            assert_eq!(it.ordinal, x.ordinal);
+            assert_eq!(it.niche, niche, "creator {i}: niche");
+            assert_eq!(it.country, s.hot.country[i], "creator {i}: country");
+            assert_eq!(it.tier, s.hot.band[i], "creator {i}: size band");
+            assert_eq!(it.cell, ((niche as u32) << 16) | s.hot.country[i] as u32);
+            assert_eq!(it.cost_cents, s.hot.fee_cents[i]);
+            seen += 1;
+        }
+    }
+    assert!(seen > 0, "the random briefs scored someone");
+}

@@ -82,9 +82,10 @@ pub struct Scored {
     /// The headline match score in [0, 1]: a weighted mean of the signals.
     pub score: f32,
     /// The creator's groups for the selection's diversity caps, read
-    /// here while the creator's lines are in cache (the selection would
-    /// otherwise fetch them again, scattered): first declared niche
-    /// (`UNKNOWN_CODE` if none), country code and size band.
+    /// here, in the parallel scoring pass beside the creator's other
+    /// columns, so that building the selection's items does not fetch
+    /// them again one scattered creator after another: first declared
+    /// niche (`UNKNOWN_CODE` if none), country code and size band.
     pub niche: u16,
     pub country: u16,
     pub tier: u8,
@@ -484,7 +485,8 @@ impl<'a> BriefScorer<'a> {
         let ev = self.niche_evidence(i);
         let er = ev.er;
         let expected = er as f64 * followers * q as f64;
-        let band_prior = s.priors.er_by_band[s.hot.band[i] as usize];
+        let band = s.hot.band[i];
+        let band_prior = s.priors.er_by_band[band as usize];
         let r = er * q / band_prior.max(1e-6);
         let performance = clamp01(r / (1.0 + r));
         let reliability = self.reliability(i);
@@ -562,7 +564,7 @@ impl<'a> BriefScorer<'a> {
             score: clamp01(num / den.max(1e-6)),
             niche: s.niches_of(i).first().copied().unwrap_or(UNKNOWN_CODE),
             country: s.hot.country[i],
-            tier: s.hot.band[i],
+            tier: band,
         }
     }
 
