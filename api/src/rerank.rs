@@ -43,7 +43,7 @@ use cloutdesk_engine::explain::reasons;
 use cloutdesk_engine::feed::{build_feeds, FeedHistory, FeedOptions, Offer};
 use cloutdesk_engine::filter::check_one;
 use cloutdesk_engine::matcher::{MatchResult, MatchStats, Matcher, SelectedCreator, Totals};
-use cloutdesk_engine::select::OVERLAP;
+use cloutdesk_engine::select::{Item, OVERLAP};
 use cloutdesk_engine::signals::{BriefScorer, Scored};
 use cloutdesk_engine::snapshot::{OpenOptions as SnapshotOpenOptions, Snapshot};
 use cloutdesk_engine::storage::{fsync_dir, write_synced};
@@ -524,12 +524,24 @@ pub struct RerankReport {
 }
 
 /// One campaign's scored, bounded pool.
+/// A campaign's scored pool, kept compact between scoring and the
+/// assignment: 10,000 campaigns x up to 4,000 creators are held at once, so
+/// each creator costs its selection item (32 bytes) and its normalised text
+/// score (4 bytes); the full [`Scored`] (88 bytes) is recomputed after the
+/// assignment for the few creators chosen (`BriefScorer::score` is a pure
+/// function of the creator, its text score and its cosine). Keeping the
+/// full records took ~3.5 GB at 10,000 x 1M and most of the peak RSS.
 struct Pool {
-    scored: Vec<Scored>,
+    /// Selection items (moved into the assignment's `CampaignPool`).
+    items: Vec<Item>,
+    /// Normalised BM25 of each item, as the scorer saw it.
+    text: Vec<f32>,
+    /// Pool size before the items are moved out.
+    len: usize,
     eligible: usize,
     mode: cloutdesk_engine::candidates::Mode,
-    /// Ordinals in the pool (for the diff's "why").
-    members: HashSet<u32>,
+    /// Ordinals in the pool, sorted (for the diff's "why").
+    members: Vec<u32>,
 }
 
 /// Reads the raw campaigns: from `file` when given, else the open
@@ -647,7 +659,7 @@ pub fn rerank_on(
     // The briefs' candidate scans share passes over the creators, a batch
     // of briefs at a time (`Matcher::map_batches`); each batch's pools are
     // cut to their best before the next batch is scored.
-    let pools: Vec<Pool> = matcher.map_batches(s, &briefs, |sc, pool| {
+    let mut pools: Vec<Pool> = matcher.map_batches(s, &briefs, |sc, pool| {
         let b = sc.b;
         let banned: HashSet<u32> = declined_by_campaign
             .get(b.campaign_id.as_str())
@@ -660,10 +672,13 @@ pub fn rerank_on(
             .collect();
         let k = opts.pool_min.max(8 * b.creators_wanted as usize);
         let scored = truncate_pool(scored, k, |x| x.value, |x| x.fee_cents, |x| x.ordinal);
-        let members = scored.iter().map(|x| x.ordinal).collect();
+        let mut members: Vec<u32> = scored.iter().map(|x| x.ordinal).collect();
+        members.sort_unstable();
         progress.inc(1);
         Pool {
-            scored,
+            items: Matcher::items(&scored),
+            text: scored.iter().map(|x| x.signals.text).collect(),
+            len: scored.len(),
             eligible: pool.eligible,
             mode: pool.mode,
             members,
@@ -676,9 +691,9 @@ pub fn rerank_on(
     progress.start("global assignment", None);
     let cpools: Vec<CampaignPool> = briefs
         .par_iter()
-        .zip(&pools)
+        .zip(&mut pools)
         .map(|(b, p)| CampaignPool {
-            items: Matcher::items(&p.scored),
+            items: std::mem::take(&mut p.items),
             budget_cents: b.budget_cents(),
             wanted: b.creators_wanted as usize,
             caps: Matcher::caps(b),
@@ -698,7 +713,7 @@ pub fn rerank_on(
 
     // --- explain: the contract's match result per campaign
     progress.start("explaining selections", Some(briefs.len() as u64));
-    let results: Vec<MatchResult> = briefs
+    let (results, chosen_scored): (Vec<MatchResult>, Vec<Vec<Scored>>) = briefs
         .par_iter()
         .enumerate()
         .map(|(c, b)| {
@@ -713,23 +728,22 @@ pub fn rerank_on(
             progress.inc(1);
             r
         })
-        .collect();
+        .unzip();
     progress.finish();
     lap("explain", &mut t);
 
     // --- feeds
     progress.start("building feeds", None);
-    let offers: Vec<Offer> = a
-        .campaigns
+    let offers: Vec<Offer> = chosen_scored
         .iter()
         .enumerate()
-        .flat_map(|(c, o)| {
-            let p = &pools[c];
-            o.chosen.iter().map(move |&i| Offer {
+        .flat_map(|(c, xs)| {
+            // In the order of the campaign's `chosen`.
+            xs.iter().map(move |x| Offer {
                 campaign: c as u32,
-                ordinal: p.scored[i].ordinal,
-                fee_cents: p.scored[i].fee_cents,
-                niche_fit: p.scored[i].signals.niche,
+                ordinal: x.ordinal,
+                fee_cents: x.fee_cents,
+                niche_fit: x.signals.niche,
             })
         })
         .collect();
@@ -854,7 +868,9 @@ pub fn rerank_on(
 }
 
 /// The contract's match result for a campaign's assigned portfolio
-/// (presented best score first, as `Matcher::select` does).
+/// (presented best score first, as `Matcher::select` does), and the chosen
+/// creators' signals in the order of `chosen`: recomputed exactly as the
+/// scoring pass computed them (same creator, text score and cosine).
 fn explain(
     s: &Snapshot,
     b: &CampaignBrief,
@@ -862,20 +878,38 @@ fn explain(
     cp: &CampaignPool,
     chosen: &[usize],
     value: f64,
-) -> MatchResult {
+) -> (MatchResult, Vec<Scored>) {
     let sc = BriefScorer::new(b, s);
-    let mut order: Vec<usize> = chosen.to_vec();
+    let scored: Vec<Scored> = chosen
+        .iter()
+        .map(|&idx| {
+            let it = &cp.items[idx];
+            let o = it.ordinal as usize;
+            let cos = cloutdesk_engine::vector::dot(&b.query_vector, s.vectors.row(o));
+            let x = sc.score(o, p.text[idx], cos);
+            // An invariant, checked always (one comparison per chosen
+            // creator): a fee or value that differed from what the
+            // assignment used would be a wrong offer.
+            assert!(
+                x.value.to_bits() == it.value.to_bits() && x.fee_cents == it.cost_cents,
+                "creator {o}: recomputed signals differ from the scoring pass's"
+            );
+            x
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..chosen.len()).collect();
     order.sort_by(|&x, &y| {
-        p.scored[y]
+        scored[y]
             .score
-            .total_cmp(&p.scored[x].score)
-            .then(p.scored[x].ordinal.cmp(&p.scored[y].ordinal))
+            .total_cmp(&scored[x].score)
+            .then(scored[x].ordinal.cmp(&scored[y].ordinal))
     });
     let mut selected = Vec::with_capacity(order.len());
     let mut unique_reach = 0.0;
     let mut cell_seen: HashMap<u32, u32> = HashMap::new();
-    for (rank, &idx) in order.iter().enumerate() {
-        let x = &p.scored[idx];
+    for (rank, &k) in order.iter().enumerate() {
+        let x = &scored[k];
+        let idx = chosen[k];
         let i = x.ordinal as usize;
         debug_assert!(check_one(b, s, i).is_empty());
         let q = s.hot.quality[i];
@@ -897,8 +931,8 @@ fn explain(
             reasons: reasons(&sc, x),
         });
     }
-    let fee_cents: u64 = order.iter().map(|&i| p.scored[i].fee_cents).sum();
-    MatchResult {
+    let fee_cents: u64 = scored.iter().map(|x| x.fee_cents).sum();
+    let result = MatchResult {
         campaign_id: b.campaign_id.clone(),
         snapshot: s.id.clone(),
         totals: Totals {
@@ -913,11 +947,12 @@ fn explain(
         brief_missing: b.missing(),
         stats: MatchStats {
             eligible: p.eligible,
-            candidates: p.scored.len(),
+            candidates: p.len,
             took_ms: 0.0,
             mode: p.mode,
         },
-    }
+    };
+    (result, scored)
 }
 
 fn selections_batch(results: &[MatchResult]) -> anyhow::Result<RecordBatch> {
@@ -1219,7 +1254,7 @@ fn diff_rows(
                                     Limit::NewOffers => "new-offers-per-run",
                                 }
                             )
-                        } else if pools[c].members.contains(&o) {
+                        } else if pools[c].members.binary_search(&o).is_ok() {
                             "outranked: others give more value per dollar within the budget"
                                 .to_string()
                         } else {

@@ -81,14 +81,41 @@ fn briefs_of(s: &Snapshot, campaigns: &Path) -> HashMap<String, CampaignBrief> {
         .collect()
 }
 
-#[test]
-fn capacity_and_offer_caps_hold_across_campaigns() {
-    let w = world(3000, 40, 7);
+/// A generated world ingested into a fresh data dir, with its snapshot
+/// and briefs (bind `_tmp` for as long as the data dir is used).
+struct Ingested {
+    w: World,
+    _tmp: tempfile::TempDir,
+    data: PathBuf,
+    s: std::sync::Arc<Snapshot>,
+    briefs: HashMap<String, CampaignBrief>,
+}
+
+fn ingested(creators: usize, briefs: usize, seed: u64) -> Ingested {
+    let w = world(creators, briefs, seed);
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     ingest_into(&w, &data);
     let s = Snapshot::open(&DataDir::open(&data).unwrap()).unwrap();
     let briefs = briefs_of(&s, &w.campaigns);
+    Ingested {
+        w,
+        _tmp: tmp,
+        data,
+        s,
+        briefs,
+    }
+}
+
+#[test]
+fn capacity_and_offer_caps_hold_across_campaigns() {
+    let Ingested {
+        w,
+        _tmp: _keep,
+        data,
+        s,
+        briefs,
+    } = ingested(3000, 40, 7);
 
     let g1 = run(&data, &w.campaigns, &opts(2));
     let sel1 = read_selections(&data, &g1).unwrap();
@@ -175,14 +202,60 @@ fn capacity_and_offer_caps_hold_across_campaigns() {
     );
 }
 
+/// The re-rank keeps only compact pools through the assignment and
+/// recomputes the chosen creators' signals afterwards: they must equal, bit
+/// for bit, what the matcher's scoring pass gives the same creator for the
+/// same brief (score, fee, expected engagements, value).
+#[test]
+fn selected_creators_carry_the_scoring_passs_figures() {
+    let Ingested {
+        w,
+        _tmp: _keep,
+        data,
+        s,
+        briefs,
+    } = ingested(2000, 24, 11);
+    let g = run(&data, &w.campaigns, &opts(3));
+    let sel = read_selections(&data, &g).unwrap();
+    assert!(sel.len() > 200, "too few pairs: {}", sel.len());
+    let matcher = cloutdesk_engine::matcher::Matcher::default();
+    let mut pools: HashMap<&str, HashMap<u32, cloutdesk_engine::signals::Scored>> = HashMap::new();
+    for r in &sel {
+        let pool = pools.entry(r.campaign_id.as_str()).or_insert_with(|| {
+            matcher
+                .score_pool(&s, &briefs[&r.campaign_id])
+                .scored
+                .into_iter()
+                .map(|x| (x.ordinal, x))
+                .collect()
+        });
+        let o = s.ordinal(&r.creator_id).unwrap();
+        let x = &pool[&o];
+        assert_eq!(
+            r.score.to_bits(),
+            x.score.to_bits(),
+            "{} in {}",
+            r.creator_id,
+            r.campaign_id
+        );
+        assert_eq!(r.fee_usd, x.fee_cents as f64 / 100.0);
+        assert_eq!(
+            r.expected_engagements.to_bits(),
+            x.expected_engagements.to_bits()
+        );
+        assert_eq!(r.value.to_bits(), x.value.to_bits());
+    }
+}
+
 #[test]
 fn feed_never_shows_an_item_below_the_floor_or_against_usage_rights() {
-    let w = world(2000, 25, 3);
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    ingest_into(&w, &data);
-    let s = Snapshot::open(&DataDir::open(&data).unwrap()).unwrap();
-    let briefs = briefs_of(&s, &w.campaigns);
+    let Ingested {
+        w,
+        _tmp: _keep,
+        data,
+        s,
+        briefs,
+    } = ingested(2000, 25, 3);
     let g = run(&data, &w.campaigns, &opts(3));
     let feeds = read_feeds(&data, &g).unwrap();
     assert!(!feeds.is_empty());
