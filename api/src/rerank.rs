@@ -319,6 +319,24 @@ impl GenerationWriter {
 
 // ------------------------------------------------------------ parquet
 
+/// The contract's match result per campaign, one JSON object a line, as
+/// stored in a generation (`took_ms` 0: the run's timings are in the
+/// manifest). Serialised per campaign in parallel and joined in order.
+fn match_results_jsonl(results: &[MatchResult], generation: &str) -> anyhow::Result<Vec<u8>> {
+    let lines: Vec<Vec<u8>> = results
+        .par_iter()
+        .map(|r| {
+            let mut v = dto::match_result(r);
+            v["stats"]["took_ms"] = serde_json::json!(0.0);
+            v["generation"] = Value::String(generation.to_string());
+            let mut line = serde_json::to_vec(&v)?;
+            line.push(b'\n');
+            Ok(line)
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok(lines.concat())
+}
+
 fn parquet_bytes(batch: &RecordBatch) -> anyhow::Result<Vec<u8>> {
     let mut buf = Vec::new();
     let props = WriterProperties::builder()
@@ -797,27 +815,31 @@ pub fn rerank_on(
     progress.start("writing generation", Some(5));
     let mut w = GenerationWriter::begin(data)?;
     cloutdesk_engine::failpoint("rerank_after_begin");
-    w.write(
-        "selections.parquet",
-        &parquet_bytes(&selections_batch(&results)?)?,
-    )?;
+    // The four files are encoded at once (each encoder is sequential;
+    // the match results are serialised per campaign in parallel), then
+    // written one after the other.
+    let gen_id = w.id.clone();
+    let (selections, (jsonl, (feeds_file, diff_file))) = rayon::join(
+        || parquet_bytes(&selections_batch(&results)?),
+        || {
+            rayon::join(
+                || match_results_jsonl(&results, &gen_id),
+                || {
+                    rayon::join(
+                        || parquet_bytes(&feeds_batch(s, &briefs, &feeds)?),
+                        || parquet_bytes(&diff_batch(&diff)?),
+                    )
+                },
+            )
+        },
+    );
+    w.write("selections.parquet", &selections?)?;
     progress.inc(1);
-    let mut jsonl = Vec::new();
-    for r in &results {
-        let mut v = dto::match_result(r);
-        v["stats"]["took_ms"] = serde_json::json!(0.0);
-        v["generation"] = Value::String(w.id.clone());
-        serde_json::to_writer(&mut jsonl, &v)?;
-        jsonl.push(b'\n');
-    }
-    w.write("match_results.jsonl", &jsonl)?;
+    w.write("match_results.jsonl", &jsonl?)?;
     progress.inc(1);
-    w.write(
-        "feeds.parquet",
-        &parquet_bytes(&feeds_batch(s, &briefs, &feeds)?)?,
-    )?;
+    w.write("feeds.parquet", &feeds_file?)?;
     progress.inc(1);
-    w.write("diff.parquet", &parquet_bytes(&diff_batch(&diff)?)?)?;
+    w.write("diff.parquet", &diff_file?)?;
     progress.inc(1);
     cloutdesk_engine::failpoint("rerank_after_files");
     lap("write", &mut t);
