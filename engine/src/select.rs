@@ -229,6 +229,14 @@ impl LazyQueue {
     pub(crate) fn push(&mut self, e: Entry) {
         self.repriced.push(e);
     }
+
+    /// Empties the queue, appending the indices of everything still in it
+    /// (in no particular order).
+    pub(crate) fn drain_into(&mut self, out: &mut Vec<u32>) {
+        out.extend(self.sorted[self.next..].iter().map(|&k| k as u32));
+        self.next = self.sorted.len();
+        out.extend(self.repriced.drain().map(|e| e.idx));
+    }
 }
 
 fn greedy(
