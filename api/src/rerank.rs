@@ -42,7 +42,9 @@ use cloutdesk_engine::brief::{CampaignBrief, CampaignStatus};
 use cloutdesk_engine::explain::reasons;
 use cloutdesk_engine::feed::{build_feeds, FeedHistory, FeedOptions, Offer};
 use cloutdesk_engine::filter::check_one;
-use cloutdesk_engine::matcher::{MatchResult, MatchStats, Matcher, SelectedCreator, Totals};
+use cloutdesk_engine::matcher::{
+    score_creator, MatchResult, MatchStats, Matcher, SelectedCreator, Totals,
+};
 use cloutdesk_engine::select::{Item, OVERLAP};
 use cloutdesk_engine::signals::{BriefScorer, Scored};
 use cloutdesk_engine::snapshot::{OpenOptions as SnapshotOpenOptions, Snapshot};
@@ -552,7 +554,9 @@ pub struct RerankReport {
 struct Pool {
     /// Selection items (moved into the assignment's `CampaignPool`).
     items: Vec<Item>,
-    /// Normalised BM25 of each item, as the scorer saw it.
+    /// Each item's text signal (its BM25 over the pool's best, clamped to
+    /// [0, 1]): with the creator, all [`score_creator`] needs to give its
+    /// `Scored` back exactly.
     text: Vec<f32>,
     /// Pool size before the items are moved out.
     len: usize,
@@ -906,9 +910,8 @@ fn explain(
         .iter()
         .map(|&idx| {
             let it = &cp.items[idx];
-            let o = it.ordinal as usize;
-            let cos = cloutdesk_engine::vector::dot(&b.query_vector, s.vectors.row(o));
-            let x = sc.score(o, p.text[idx], cos);
+            let o = it.ordinal;
+            let x = score_creator(&sc, o, p.text[idx]);
             // An invariant, checked always (one comparison per chosen
             // creator): a fee or value that differed from what the
             // assignment used would be a wrong offer.

@@ -76,19 +76,29 @@ pub struct MatchOptions {
 /// [`Matcher::map_batches`] (and so hold an eligible bitset at once).
 pub const BATCH_BRIEFS: usize = 48;
 
+/// One creator's signals for a brief, given its text score (BM25 over the
+/// pool's best, in [0, 1]): the cosine is taken here. A pure function of
+/// the brief, the snapshot, the creator and `text`; since the text score
+/// is clamped to [0, 1] before use, `score_creator(sc, o, x.signals.text)`
+/// gives back exactly the `Scored` `x` it came from (the re-rank relies on
+/// this to recompute only its chosen creators).
+pub fn score_creator(sc: &BriefScorer<'_>, ordinal: u32, text: f32) -> Scored {
+    let o = ordinal as usize;
+    let cos = crate::vector::dot(&sc.b.query_vector, sc.s.vectors.row(o));
+    sc.score(o, text, cos)
+}
+
 /// Signals of every candidate (in parallel, in the candidates' order).
 pub fn score_candidates(sc: &BriefScorer<'_>, cands: &Candidates) -> Vec<Scored> {
-    let (s, b) = (sc.s, sc.b);
+    let s = sc.s;
     let max_bm25 = cands.bm25.iter().copied().fold(0.0f32, f32::max);
     let score_one = |k: usize| {
-        let o = cands.ordinals[k];
         let text = if max_bm25 > 0.0 {
             cands.bm25[k] / max_bm25
         } else {
             0.0
         };
-        let cos = crate::vector::dot(&b.query_vector, s.vectors.row(o as usize));
-        sc.score(o as usize, text, cos)
+        score_creator(sc, cands.ordinals[k], text)
     };
     // Candidates are scattered rows: each step asks for the vector row
     // (four cache lines) of the candidate a few places ahead of the one it
