@@ -22,7 +22,9 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 struct Fixture {
-    _tmp: tempfile::TempDir,
+    /// The source files and data dir; `None` once removed (the shared
+    /// fixture's, see [`fixture`]).
+    _tmp: Option<tempfile::TempDir>,
     snap: Arc<Snapshot>,
 }
 
@@ -57,12 +59,25 @@ fn build_edited(creators: usize, seed: u64, hnsw: bool, edit: impl FnOnce(&mut W
     };
     ingest(&o, &NoProgress).unwrap();
     let snap = Snapshot::open(&DataDir::open(&data).unwrap()).unwrap();
-    Fixture { _tmp: tmp, snap }
+    Fixture {
+        _tmp: Some(tmp),
+        snap,
+    }
 }
 
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| build(3000, 5, true))
+    F.get_or_init(|| {
+        // A static is never dropped, so its temporary directory would be
+        // left behind by every run: remove it now. The snapshot no longer
+        // needs it (tables and graph are in memory, the text index is
+        // mapped and never reloaded).
+        let mut f = build(3000, 5, true);
+        if let Some(t) = f._tmp.take() {
+            t.close().expect("remove the fixture's directory");
+        }
+        f
+    })
 }
 
 fn ctx(s: &Snapshot) -> BriefContext<'_> {
