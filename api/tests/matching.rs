@@ -34,6 +34,18 @@ fn build(creators: usize, seed: u64, hnsw: bool) -> Fixture {
 
 /// A generated world, changed by `edit` before it is written and ingested.
 fn build_edited(creators: usize, seed: u64, hnsw: bool, edit: impl FnOnce(&mut World)) -> Fixture {
+    build_world(creators, seed, hnsw, None, edit)
+}
+
+/// [`build_edited`], with creator embeddings of length `embedding_dim`
+/// when given (the user's own vectors).
+fn build_world(
+    creators: usize,
+    seed: u64,
+    hnsw: bool,
+    embedding_dim: Option<usize>,
+    edit: impl FnOnce(&mut World),
+) -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     let cfg = GenConfig {
@@ -41,7 +53,7 @@ fn build_edited(creators: usize, seed: u64, hnsw: bool, edit: impl FnOnce(&mut W
         briefs: 5,
         seed,
         format: FileFormat::Csv,
-        embedding_dim: None,
+        embedding_dim,
     };
     let mut world = generate_world(&cfg);
     edit(&mut world);
@@ -701,4 +713,103 @@ fn selection_groups_are_the_snapshots() {
         }
     }
     assert!(seen > 0, "the random briefs scored someone");
+}
+
+/// A brief from `extra` merged over the required fields.
+fn brief_with(s: &Snapshot, extra: Value) -> CampaignBrief {
+    let mut v = json!({
+        "campaign_id": "edge", "org_id": "org", "brand": "Brand", "title": "Edge case",
+        "budget_usd": 100000, "creators_wanted": 50
+    });
+    for (k, x) in extra.as_object().unwrap() {
+        v[k] = x.clone();
+    }
+    CampaignBrief::from_json(&v, &ctx(s)).unwrap()
+}
+
+fn is_eligible(s: &Snapshot, b: &CampaignBrief, ordinal: u32) -> bool {
+    eligible(b, s).bits.get(ordinal as usize)
+}
+
+#[test]
+fn money_bounds_keep_their_cent() {
+    // Planned fees from rate cards: 150.00, 100.01 and 1024.09 (whose
+    // x100 is 102408.99999999999 in binary).
+    let f = build_edited(600, 12, false, |w| {
+        for (k, rate) in [(0, 150.0), (1, 100.01), (2, 1024.09)] {
+            let c = &mut w.creators[k];
+            c.rate_usd = Some(rate);
+            c.min_fee_usd = None;
+            c.capacity = None;
+        }
+    });
+    let s = &f.snap;
+    let id = |k: usize| s.ordinal(&format!("c-{:07}", k + 1)).unwrap();
+    let range = |lo: f64, hi: f64| brief_with(s, json!({"fee_range_usd": [lo, hi]}));
+    // A fee just outside the range is out, whichever way it would round.
+    assert!(!is_eligible(s, &range(150.004, 1500.0), id(0)));
+    assert!(is_eligible(s, &range(150.0, 1500.0), id(0)));
+    assert!(!is_eligible(s, &range(0.0, 100.009), id(1)));
+    assert!(is_eligible(s, &range(0.0, 100.01), id(1)));
+    assert!(is_eligible(s, &range(1024.09, 1024.09), id(2)));
+    for b in [range(150.004, 1500.0), range(0.0, 100.009)] {
+        assert_valid(s, &b, &Matcher::default().select(s, &b));
+    }
+    // A fee equal to the whole budget fits it.
+    let b = brief_with(
+        s,
+        json!({"fee_range_usd": [1024.09, 1024.09], "budget_usd": 1024.09, "creators_wanted": 1}),
+    );
+    let r = Matcher::default().select(s, &b);
+    assert_eq!(r.selected.len(), 1, "{:?}", r.stats);
+    assert_eq!(r.selected[0].fee_usd, 1024.09);
+    assert_valid(s, &b, &r);
+}
+
+#[test]
+fn a_creator_who_asks_nothing_can_be_chosen() {
+    let f = build_edited(600, 13, false, |w| {
+        let c = &mut w.creators[4];
+        c.rate_usd = Some(0.0);
+        c.min_fee_usd = None;
+        c.capacity = None;
+    });
+    let s = &f.snap;
+    let o = s.ordinal("c-0000005").unwrap();
+    assert_eq!(s.hot.fee_cents[o as usize], 0);
+    assert!(is_eligible(s, &brief_with(s, json!({})), o));
+    // The only free creator, with a budget of nothing: chosen alone.
+    let b = brief_with(
+        s,
+        json!({"fee_range_usd": [0, 0], "budget_usd": 0, "creators_wanted": 3}),
+    );
+    let r = Matcher::default().select(s, &b);
+    assert_valid(s, &b, &r);
+    assert_eq!(
+        r.selected.iter().map(|c| c.ordinal).collect::<Vec<_>>(),
+        vec![o]
+    );
+    assert_eq!(r.totals.fee_usd, 0.0);
+}
+
+#[test]
+fn a_brief_without_embedding_is_placed_among_the_users_vectors() {
+    // The creators carry the user's 8-value embeddings; the brief carries
+    // none, so its niches place it (it used to index 64 values into 8).
+    let f = build_world(1500, 14, false, Some(8), |_| {});
+    let s = &f.snap;
+    assert!(s.vectors.user_supplied && s.vectors.dim == 8);
+    let niche = s.dicts.niches[0].clone();
+    let b = brief_with(s, json!({"niches": [niche], "creators_wanted": 20}));
+    assert_eq!(b.query_vector.len(), 8);
+    let r = Matcher::default().select(s, &b);
+    assert_valid(s, &b, &r);
+    assert!(!r.selected.is_empty());
+    assert!(r.selected.iter().any(|c| c.signals.semantic > 0.0));
+    // No niche any creator declares: no vector, no semantic signal.
+    let b = brief_with(s, json!({"niches": ["no-such-niche"], "creators_wanted": 20}));
+    assert!(b.query_vector.is_empty());
+    let r = Matcher::default().select(s, &b);
+    assert_valid(s, &b, &r);
+    assert!(r.selected.iter().all(|c| c.signals.semantic == 0.0));
 }

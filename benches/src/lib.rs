@@ -367,6 +367,7 @@ pub fn context(s: &Snapshot) -> BriefContext<'_> {
         vector_dim: s.vectors.dim,
         user_vectors: s.vectors.user_supplied,
         creators: Some(&s.by_id),
+        user_space: Some(s),
     }
 }
 

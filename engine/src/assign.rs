@@ -65,7 +65,7 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use crate::select::{Caps, Entry, Item, LazyQueue, LAMBDAS, OVERLAP};
+use crate::select::{price, Caps, Entry, Item, LazyQueue, LAMBDAS, OVERLAP};
 
 /// One campaign's input: its scored pool and its limits.
 #[derive(Debug, Clone, PartialEq)]
@@ -234,7 +234,7 @@ impl Greedy {
                 }
                 let occ = self.cell.get(&it.cell).copied().unwrap_or(0);
                 self.heap.push(Entry {
-                    ratio: discounted(it.value, occ) / (it.cost_cents as f64 + self.lambda),
+                    ratio: discounted(it.value, occ) / price(it.cost_cents, self.lambda),
                     ordinal: it.ordinal,
                     idx,
                     seen: occ,
@@ -260,7 +260,7 @@ impl Greedy {
             let occ = self.cell.get(&it.cell).copied().unwrap_or(0);
             if occ != e.seen {
                 self.heap.push(Entry {
-                    ratio: discounted(it.value, occ) / (it.cost_cents as f64 + self.lambda),
+                    ratio: discounted(it.value, occ) / price(it.cost_cents, self.lambda),
                     seen: occ,
                     ..e
                 });

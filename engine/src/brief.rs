@@ -135,10 +135,16 @@ pub struct BriefContext<'a> {
     pub user_vectors: bool,
     /// Known creator ids (for `similar_to`); `None` skips the check.
     pub creators: Option<&'a HashMap<String, u32>>,
+    /// With user vectors: the snapshot a brief without `embedding` takes
+    /// its vector from ([`crate::snapshot::Snapshot::user_space_vector`]);
+    /// `None` there leaves such a brief with no vector (no semantic
+    /// signal).
+    pub user_space: Option<&'a crate::snapshot::Snapshot>,
 }
 
-/// Most creators one brief may ask for.
-pub const MAX_CREATORS_WANTED: u64 = 10_000;
+/// Most creators one brief may ask for: the contract sets no limit, so
+/// this is only the width of the field.
+pub const MAX_CREATORS_WANTED: u64 = u32::MAX as u64;
 
 const TOP_FIELDS: &[&str] = &[
     "campaign_id",
@@ -365,13 +371,16 @@ impl<'a> V<'a> {
             }
             match self.share(x, &p) {
                 Some(s) => {
-                    sum += s as f64;
+                    // The sum of the values as written (f64), not of their
+                    // f32 roundings: 0.6 + 0.41 is 1.01, within the
+                    // contract's allowance, while 0.6f32 + 0.41f32 is not.
+                    sum += x.as_f64().unwrap_or(0.0);
                     out.push((k.clone(), s));
                 }
                 None => ok = false,
             }
         }
-        if sum > 1.0 + crate::schema::SHARE_SUM_TOLERANCE {
+        if sum > 1.0 + crate::schema::SHARE_SUM_TOLERANCE + 1e-9 {
             self.err(path, format!("shares sum to {sum:.3}, more than 1"));
             ok = false;
         }
@@ -420,9 +429,6 @@ impl CampaignBrief {
         let brand = required(&mut c, "brand").and_then(|x| c.string(x, "brand"));
         let title = required(&mut c, "title").and_then(|x| c.string(x, "title"));
         let budget = required(&mut c, "budget_usd").and_then(|x| c.money(x, "budget_usd"));
-        if budget == Some(0.0) {
-            c.err("budget_usd", "must be more than 0");
-        }
         let wanted = required(&mut c, "creators_wanted")
             .and_then(|x| c.uint(x, "creators_wanted", MAX_CREATORS_WANTED));
         if wanted == Some(0) {
@@ -562,7 +568,9 @@ impl CampaignBrief {
                 }
             }
             filters.min_engagement_rate = fget("min_engagement_rate")
-                .and_then(|x| c.share(x, "creator_filters.min_engagement_rate"));
+                .and_then(|x| c.money(x, "creator_filters.min_engagement_rate"))
+                // A rate, not a share: engagements can exceed followers.
+                .map(|x| x as f32);
             filters.min_audience_quality = fget("min_audience_quality")
                 .and_then(|x| c.share(x, "creator_filters.min_audience_quality"));
         }
@@ -592,7 +600,7 @@ impl CampaignBrief {
                 };
                 let count = match o.get("count") {
                     None | Some(Value::Null) => Some(1),
-                    Some(n) => c.uint(n, &format!("{p}.count"), 1000).map(|n| n as u32),
+                    Some(n) => c.uint(n, &format!("{p}.count"), u32::MAX as u64).map(|n| n as u32),
                 };
                 if count == Some(0) {
                     c.err(format!("{p}.count"), "must be at least 1");
@@ -613,7 +621,7 @@ impl CampaignBrief {
             let days = o
                 .get("days")
                 .filter(|x| !x.is_null())
-                .and_then(|d| c.uint(d, "usage_rights.days", 36_500))
+                .and_then(|d| c.uint(d, "usage_rights.days", u32::MAX as u64))
                 .map(|d| d as u32);
             let paid_usage = o
                 .get("paid_usage")
@@ -657,7 +665,7 @@ impl CampaignBrief {
             Some(t)
         });
         let revision_rounds = get("revision_rounds")
-            .and_then(|x| c.uint(x, "revision_rounds", 100))
+            .and_then(|x| c.uint(x, "revision_rounds", u32::MAX as u64))
             .map(|x| x as u32);
         let fee_range_usd = get("fee_range_usd").and_then(|x| {
             let a = c.array(x, "fee_range_usd")?;
@@ -678,7 +686,7 @@ impl CampaignBrief {
             Some((lo, hi))
         });
         let payment_terms_days = get("payment_terms_days")
-            .and_then(|x| c.uint(x, "payment_terms_days", 3650))
+            .and_then(|x| c.uint(x, "payment_terms_days", u32::MAX as u64))
             .map(|x| x as u32);
         let exclude_brands = get("exclude_brands")
             .and_then(|x| c.strings(x, "exclude_brands"))
@@ -796,6 +804,12 @@ impl CampaignBrief {
                 normalize(&mut q);
                 q
             }
+            // The engine's derived vectors live in their own space: with
+            // the user's embeddings, the brief's niches place it instead.
+            None if ctx.user_vectors => ctx
+                .user_space
+                .map(|s| s.user_space_vector(&niches))
+                .unwrap_or_default(),
             None => derive_brief_vector(&BriefFeatures {
                 niches: &niches,
                 keywords: &keywords,
@@ -864,7 +878,7 @@ impl CampaignBrief {
 
     /// Budget in cents, rounded down (never more than the marketer gave).
     pub fn budget_cents(&self) -> u64 {
-        (self.budget_usd * 100.0).floor().max(0.0) as u64
+        crate::pricing::cents_at_most(self.budget_usd)
     }
 
     /// The niches the brief targets, as a set.
@@ -883,6 +897,7 @@ mod tests {
             vector_dim: 64,
             user_vectors: false,
             creators: None,
+            user_space: None,
         }
     }
 
@@ -942,6 +957,36 @@ mod tests {
         ] {
             assert!(paths.contains(&p), "missing {p} in {errs:?}");
         }
+    }
+
+    #[test]
+    fn what_the_contract_allows_is_accepted() {
+        // No upper limits the contract does not set; a budget of 0; an
+        // engagement-rate floor above 1 (engagements can exceed
+        // followers); shares summing to exactly 1.01 (0.6 + 0.41, whose
+        // f32 roundings sum to a hair more).
+        let v = json!({
+          "campaign_id": "c", "org_id": "o", "brand": "b", "title": "t",
+          "budget_usd": 0, "creators_wanted": 50_000,
+          "revision_rounds": 500, "payment_terms_days": 5000,
+          "usage_rights": {"days": 50_000, "paid_usage": false},
+          "deliverables": [{"type": "post", "count": 2000}],
+          "creator_filters": {"min_engagement_rate": 1.5},
+          "target": {"audience_countries": {"US": 0.6, "CA": 0.41},
+                     "audience_ages": {"18-24": 0.61, "25-34": 0.4}}
+        });
+        let b = CampaignBrief::from_json(&v, &ctx()).unwrap();
+        assert_eq!((b.budget_cents(), b.creators_wanted), (0, 50_000));
+        assert_eq!(b.filters.min_engagement_rate, Some(1.5));
+        // Beyond the allowance, still an error naming the map.
+        let mut v = v;
+        v["target"]["audience_countries"] = json!({"US": 0.6, "CA": 0.42});
+        let errs = CampaignBrief::from_json(&v, &ctx()).unwrap_err().0;
+        assert_eq!(errs[0].path, "target.audience_countries");
+        v["target"]["audience_countries"] = json!({});
+        v["creator_filters"]["min_engagement_rate"] = json!(-0.1);
+        let errs = CampaignBrief::from_json(&v, &ctx()).unwrap_err().0;
+        assert_eq!(errs[0].path, "creator_filters.min_engagement_rate");
     }
 
     #[test]

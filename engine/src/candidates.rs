@@ -180,10 +180,12 @@ fn graph_for<'s>(
 }
 
 /// The vectors the semantic retriever searches from: the brief's, then
-/// each `similar_to` seed's.
+/// each `similar_to` seed's; a brief vector not in the creators' space
+/// (empty: see `Snapshot::user_space_vector`) is left out.
 fn brief_queries<'s>(sc: &BriefScorer<'s>) -> Vec<&'s [f32]> {
     let s = sc.s;
     std::iter::once(sc.b.query_vector.as_slice())
+        .filter(|q| q.len() == s.vectors.dim)
         .chain(
             sc.b.similar_to
                 .iter()

@@ -45,10 +45,6 @@ pub enum Rule {
     ExcludedCreator,
 }
 
-fn cents(x: f64) -> u64 {
-    (x * 100.0).round().max(0.0) as u64
-}
-
 impl CompiledRules {
     pub fn compile(b: &CampaignBrief, s: &Snapshot) -> CompiledRules {
         let platforms = b
@@ -77,7 +73,11 @@ impl CompiledRules {
             m
         });
         let (fee_lo_cents, fee_hi_cents) = match b.fee_range_usd {
-            Some((lo, hi)) => (cents(lo), cents(hi)),
+            // Outward never: a fee of 150.00 is not in [150.004, ..].
+            Some((lo, hi)) => (
+                crate::pricing::cents_at_least(lo),
+                crate::pricing::cents_at_most(hi),
+            ),
             None => (0, u64::MAX),
         };
         CompiledRules {
@@ -133,7 +133,7 @@ impl CompiledRules {
         if fee < self.fee_lo_cents || fee > self.fee_hi_cents {
             return Some(Rule::FeeRange);
         }
-        if fee < h.min_fee_cents[i] || fee == 0 {
+        if fee < h.min_fee_cents[i] {
             return Some(Rule::MinFee);
         }
         if h.capacity[i] == 0 {
@@ -178,7 +178,7 @@ impl CompiledRules {
     /// multiple of 64) as a bit word: bit j set iff row `start + j` breaks
     /// none of them. The same rules as [`CompiledRules::first_broken`],
     /// evaluated column by column from the snapshot's brief-independent
-    /// `payable` word (fee above zero and at or above the floor, capacity
+    /// `payable` word (fee at or above the floor, capacity
     /// not 0), one tight loop per rule the brief sets, stopping once no
     /// row of the word is left. Followers and fees are read as 32-bit
     /// columns when the snapshot has them (every value below `u32::MAX`,
@@ -422,13 +422,15 @@ pub fn check_one(b: &CampaignBrief, s: &Snapshot, i: usize) -> Vec<Rule> {
             broken.push(Rule::AudienceQuality);
         }
     }
-    let fee = s.hot.fee_cents[i] as f64 / 100.0;
+    let fee_cents = s.hot.fee_cents[i];
     if let Some((lo, hi)) = b.fee_range_usd {
-        if fee < lo - 1e-9 || fee > hi + 1e-9 {
+        if fee_cents < crate::pricing::cents_at_least(lo)
+            || fee_cents > crate::pricing::cents_at_most(hi)
+        {
             broken.push(Rule::FeeRange);
         }
     }
-    if c.min_fee_usd[i].is_some_and(|m| fee < m - 1e-6) || fee <= 0.0 {
+    if c.min_fee_usd[i].is_some_and(|m| fee_cents < crate::pricing::cents_at_least(m)) {
         broken.push(Rule::MinFee);
     }
     if c.capacity[i] == Some(0) {

@@ -84,7 +84,15 @@ pub const BATCH_BRIEFS: usize = 48;
 /// this to recompute only its chosen creators).
 pub fn score_creator(sc: &BriefScorer<'_>, ordinal: u32, text: f32) -> Scored {
     let o = ordinal as usize;
-    let cos = crate::vector::dot(&sc.b.query_vector, sc.s.vectors.row(o));
+    let row = sc.s.vectors.row(o);
+    // A brief with no vector in the creators' space (see
+    // `Snapshot::user_space_vector`) has no semantic signal.
+    let q = &sc.b.query_vector;
+    let cos = if q.len() == row.len() {
+        crate::vector::dot(q, row)
+    } else {
+        0.0
+    };
     sc.score(o, text, cos)
 }
 

@@ -43,7 +43,28 @@ pub fn fee_per_follower_by_band(followers: &[u64], rate: &[Option<f64>]) -> [f64
 }
 
 fn cents_up(x: f64) -> f64 {
-    (x * 100.0 - 1e-6).ceil() / 100.0
+    cents_at_least(x) as f64 / 100.0
+}
+
+/// Tolerance, in cents, for the binary error of `usd * 100` (a decimal
+/// amount such as 1024.09 is not exact in binary: 1024.09 * 100 is
+/// 102408.99999999999). Far below a cent, far above the error of any
+/// amount under a billion dollars.
+const CENT_SLACK: f64 = 1e-6;
+
+/// The fewest whole cents that are at least `usd` dollars: a lower bound
+/// in dollars (a fee range's minimum, a creator's floor) as a lower bound
+/// in cents, with no fee below it passing.
+pub fn cents_at_least(usd: f64) -> u64 {
+    (usd * 100.0 - CENT_SLACK).ceil().max(0.0) as u64
+}
+
+/// The most whole cents that are at most `usd` dollars: an upper bound in
+/// dollars (a budget, a fee range's maximum) as one in cents, with no fee
+/// or total above it passing, and an amount equal to it (1024.09 against
+/// 1024.09) not refused.
+pub fn cents_at_most(usd: f64) -> u64 {
+    (usd * 100.0 + CENT_SLACK).floor().max(0.0) as u64
 }
 
 /// Plans every creator's fee; returns (fee, source) per creator.
@@ -96,5 +117,22 @@ mod tests {
         assert_eq!((f[1], s[1]), (100.0, fee_source::SIZE_BAND));
         // A rate card below the floor stays: the hard rules exclude it.
         assert_eq!((f[2], s[2]), (20.0, fee_source::RATE_CARD));
+    }
+
+    #[test]
+    fn dollar_bounds_become_cent_bounds_that_keep_their_side() {
+        // Amounts whose x100 is not exact in binary keep their cent.
+        assert_eq!(1024.09f64 * 100.0, 102408.99999999999);
+        assert_eq!(cents_at_most(1024.09), 102409);
+        assert_eq!(cents_at_least(1024.09), 102409);
+        // Between two cents: the lower bound rounds up, the upper down.
+        assert_eq!(cents_at_least(150.004), 15001);
+        assert_eq!(cents_at_most(100.009), 10000);
+        assert_eq!(cents_at_least(0.0), 0);
+        assert_eq!(cents_at_most(0.0), 0);
+        for c in 0..200_000u64 {
+            let usd = c as f64 / 100.0;
+            assert_eq!((cents_at_least(usd), cents_at_most(usd)), (c, c), "{usd}");
+        }
     }
 }

@@ -28,6 +28,15 @@ pub const OVERLAP: f64 = 0.06;
 /// Slot prices tried, as multiples of the budget per wanted creator.
 pub const LAMBDAS: [f64; 6] = [0.0, 0.1, 0.3, 1.0, 3.0, 10.0];
 
+/// What an item costs the greedy's ratio: its fee plus the slot price,
+/// at least half a cent, so that a creator who asks nothing (a planned
+/// fee of $0, which the contract allows) ranks by value among the free
+/// ones, ahead of every paid one, instead of dividing by zero.
+#[inline]
+pub(crate) fn price(cost_cents: u64, lambda: f64) -> f64 {
+    (cost_cents as f64 + lambda).max(0.5)
+}
+
 /// One selectable creator.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
@@ -194,7 +203,7 @@ impl LazyQueue {
                 .enumerate()
                 .filter(|(i, it)| it.cost_cents <= budget && it.value > 0.0 && !banned(*i))
                 .map(|(i, it)| Entry {
-                    ratio: it.value / (it.cost_cents as f64 + lambda),
+                    ratio: it.value / price(it.cost_cents, lambda),
                     ordinal: it.ordinal,
                     idx: i as u32,
                     seen: 0,
@@ -285,7 +294,7 @@ fn greedy(
             // Stale: recompute its (smaller) gain and let the heap decide.
             let g = discounted(it.value, occ);
             heap.push(Entry {
-                ratio: g / (it.cost_cents as f64 + lambda),
+                ratio: g / price(it.cost_cents, lambda),
                 seen: occ,
                 ..e
             });

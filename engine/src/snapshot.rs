@@ -97,7 +97,7 @@ pub struct Hot {
     /// scan skips a creator whose bound cannot enter its top list.
     pub value_bound: Vec<f32>,
     /// Brief-independent part of the hard rules, 64 creators a word: bit
-    /// set iff the planned fee is above zero and at or above the floor and
+    /// set iff the planned fee is at or above the floor and
     /// the capacity is not 0 (the rule pass starts from it instead of
     /// reading three columns for every brief).
     pub payable: Vec<u64>,
@@ -186,6 +186,12 @@ pub struct Snapshot {
     pub by_id: HashMap<String, u32>,
     /// Lower-cased brand -> ordinals that worked with it (profile or history).
     pub brand_postings: HashMap<String, Vec<u32>>,
+    /// Per niche code, the unit mean vector of the creators who declare
+    /// that niche, when the creators' vectors came from the user's model
+    /// (`embedding`); empty otherwise. A brief without an `embedding` is
+    /// searched with the mean of its niches' vectors in that space (the
+    /// engine cannot place its own derived vectors there).
+    pub niche_centroids: Vec<Vec<f32>>,
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -371,7 +377,7 @@ impl Snapshot {
         hot.min_fee_cents = c
             .min_fee_usd
             .iter()
-            .map(|m| m.map_or(0, |m| (m * 100.0 - 1e-6).ceil().max(0.0) as u64))
+            .map(|m| m.map_or(0, crate::pricing::cents_at_least))
             .collect();
         hot.capacity = c.capacity.iter().map(|x| x.unwrap_or(u32::MAX)).collect();
         hot.usage_rights = c
@@ -489,7 +495,7 @@ impl Snapshot {
                 let mut m = 0u64;
                 for i in w * 64..((w + 1) * 64).min(n) {
                     let fee = hot.fee_cents[i];
-                    if fee != 0 && fee >= hot.min_fee_cents[i] && hot.capacity[i] != 0 {
+                    if fee >= hot.min_fee_cents[i] && hot.capacity[i] != 0 {
                         m |= 1 << (i % 64);
                     }
                 }
@@ -502,7 +508,13 @@ impl Snapshot {
         hot.aud_bloom = blooms(&hot.aud_off, &hot.aud, |a| a.0);
         hot.fee_cents_u32 = narrow(&hot.fee_cents);
         let qvectors = QuantVectors::from_table(&vectors);
+        let niche_centroids = if vectors.user_supplied {
+            niche_centroids(&hot, &vectors, dicts.niches.len())
+        } else {
+            Vec::new()
+        };
         Ok(Snapshot {
+            niche_centroids,
             id,
             manifest,
             creators,
@@ -522,6 +534,30 @@ impl Snapshot {
 
     pub fn len(&self) -> usize {
         self.creators.len()
+    }
+
+    /// The vector a brief without an `embedding` is searched with when the
+    /// creators' vectors came from the user's model: the unit mean of its
+    /// niches' centroids ([`Snapshot::niche_centroids`]); empty (no
+    /// semantic signal, no vector retriever) when none of its niches is
+    /// declared by any creator.
+    pub fn user_space_vector(&self, niches: &[String]) -> Vec<f32> {
+        let mut v = vec![0.0f32; self.vectors.dim];
+        let mut any = false;
+        for n in niches {
+            let Some(&code) = self.dicts.niche_index.get(n) else {
+                continue;
+            };
+            if let Some(c) = self.niche_centroids.get(code as usize).filter(|c| !c.is_empty()) {
+                v.iter_mut().zip(c).for_each(|(a, b)| *a += b);
+                any = true;
+            }
+        }
+        if !any {
+            return Vec::new();
+        }
+        crate::vector::normalize(&mut v);
+        v
     }
 
     pub fn is_empty(&self) -> bool {
@@ -551,6 +587,33 @@ impl Snapshot {
 /// Industry engagement-rate priors per size band, used when a band has too
 /// few creators with history to measure its own median.
 pub const INDUSTRY_ER: [f32; SIZE_BANDS] = [0.08, 0.04, 0.024, 0.02, 0.017];
+
+/// Unit mean vector of the creators declaring each niche code (empty for a
+/// niche no creator declares).
+fn niche_centroids(hot: &Hot, vectors: &VectorTable, niches: usize) -> Vec<Vec<f32>> {
+    let dim = vectors.dim;
+    let mut sums = vec![vec![0.0f32; dim]; niches];
+    let mut counts = vec![0u32; niches];
+    for i in 0..vectors.len() {
+        let codes = &hot.niche_codes[hot.niche_off[i] as usize..hot.niche_off[i + 1] as usize];
+        for &code in codes {
+            if let Some(sum) = sums.get_mut(code as usize) {
+                sum.iter_mut().zip(vectors.row(i)).for_each(|(a, b)| *a += b);
+                counts[code as usize] += 1;
+            }
+        }
+    }
+    sums.into_iter()
+        .zip(counts)
+        .map(|(mut v, c)| {
+            if c == 0 {
+                return Vec::new();
+            }
+            crate::vector::normalize(&mut v);
+            v
+        })
+        .collect()
+}
 
 fn median_f32(mut v: Vec<f32>) -> Option<f32> {
     if v.is_empty() {

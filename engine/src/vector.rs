@@ -212,6 +212,10 @@ pub fn normalize(v: &mut [f32]) {
 /// Dot product; the compiler auto-vectorises the 8-lane accumulation.
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    // Over the common length: never out of bounds (callers compare
+    // vectors of one space, so the lengths are equal in practice).
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0.0f32; 8];
     let chunks = a.len() / 8;
     for c in 0..chunks {
