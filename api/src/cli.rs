@@ -417,8 +417,9 @@ pub fn load_summary(r: &LoadReport) -> String {
         for rej in r.rejects.iter().take(20) {
             let _ = writeln!(s, "    {rej}");
         }
-        if r.rejected_rows > 20 {
-            let _ = writeln!(s, "    ... {} more", r.rejected_rows - 20);
+        // One entry per bad field (a row may have several).
+        if r.rejects.len() > 20 {
+            let _ = writeln!(s, "    ... {} more", r.rejects.len() - 20);
         }
         if let Some(f) = &r.rejects_file {
             let _ = writeln!(s, "  all rejects: {f}");

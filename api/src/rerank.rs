@@ -692,7 +692,9 @@ pub fn rerank_on(
             .into_iter()
             .filter(|x| !banned.contains(&x.ordinal))
             .collect();
-        let k = opts.pool_min.max(8 * b.creators_wanted as usize);
+        let k = opts
+            .pool_min
+            .max(8usize.saturating_mul(b.creators_wanted as usize));
         let scored = truncate_pool(scored, k, |x| x.value, |x| x.fee_cents, |x| x.ordinal);
         let mut members: Vec<u32> = scored.iter().map(|x| x.ordinal).collect();
         members.sort_unstable();

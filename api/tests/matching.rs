@@ -807,9 +807,33 @@ fn a_brief_without_embedding_is_placed_among_the_users_vectors() {
     assert!(!r.selected.is_empty());
     assert!(r.selected.iter().any(|c| c.signals.semantic > 0.0));
     // No niche any creator declares: no vector, no semantic signal.
-    let b = brief_with(s, json!({"niches": ["no-such-niche"], "creators_wanted": 20}));
+    let b = brief_with(
+        s,
+        json!({"niches": ["no-such-niche"], "creators_wanted": 20}),
+    );
     assert!(b.query_vector.is_empty());
     let r = Matcher::default().select(s, &b);
     assert_valid(s, &b, &r);
     assert!(r.selected.iter().all(|c| c.signals.semantic == 0.0));
+}
+
+#[test]
+fn a_brief_may_want_more_creators_than_there_are() {
+    // `creators_wanted` has no upper limit: the candidate collectors are
+    // sized by the snapshot, not by 8 x 4 billion.
+    let f = fixture();
+    let s = &f.snap;
+    let b = brief_with(s, json!({"creators_wanted": u32::MAX, "budget_usd": 1e9}));
+    let union = Matcher::new(MatchOptions {
+        candidates: CandidateOptions {
+            exact_limit: 0,
+            ..CandidateOptions::default()
+        },
+        force_exact: false,
+    });
+    for m in [Matcher::default(), union] {
+        let r = m.select(s, &b);
+        assert_valid(s, &b, &r);
+        assert!(r.selected.len() > 100, "{}", r.selected.len());
+    }
 }

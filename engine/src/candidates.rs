@@ -146,7 +146,7 @@ pub fn gather(
             mode: Mode::Exact,
         };
     }
-    let n = per_source(b, opts);
+    let n = per_source(sc, opts);
     // The text index works apart from the vector and value scans: run it
     // beside them (`rayon::join`), so neither waits on the other's
     // stragglers. The pool is sorted and deduplicated below, so the order
@@ -173,7 +173,7 @@ fn graph_for<'s>(
     eligible_count: usize,
     opts: &CandidateOptions,
 ) -> Option<&'s crate::ann::Graph> {
-    let n = per_source(sc.b, opts);
+    let n = per_source(sc, opts);
     sc.s.hnsw
         .as_ref()
         .filter(|_| hnsw_is_cheaper(n, opts.ef_search.max(n), eligible_count, sc.s.len()))
@@ -196,9 +196,15 @@ fn brief_queries<'s>(sc: &BriefScorer<'s>) -> Vec<&'s [f32]> {
 }
 
 /// How many candidates each retriever of the union returns for `b`.
-fn per_source(b: &crate::brief::CampaignBrief, opts: &CandidateOptions) -> usize {
+/// Never more than the snapshot holds: `creators_wanted` has no upper
+/// limit, and collectors are sized by this.
+fn per_source(sc: &BriefScorer<'_>, opts: &CandidateOptions) -> usize {
     opts.min_per_source
-        .max(opts.per_wanted * b.creators_wanted as usize)
+        .max(
+            opts.per_wanted
+                .saturating_mul(sc.b.creators_wanted as usize),
+        )
+        .min(sc.s.len())
 }
 
 /// BM25 of every eligible creator matching the brief's words.
@@ -426,7 +432,7 @@ fn shared_pass(
         .zip(bits)
         .map(|(sc, el)| {
             debug_assert!(std::ptr::eq(sc.s, s), "one snapshot");
-            let n = per_source(sc.b, opts);
+            let n = per_source(sc, opts);
             let mut queries = brief_queries(sc);
             // As `quant::scan_top_k_many`: nothing without vectors or depth, and
             // a query of the wrong length finds nothing.
@@ -520,7 +526,7 @@ pub fn gather_many(
             .zip(bm25.par_iter())
             .enumerate()
             .map(|(k, (pool, bm25_all))| {
-                union_pool(bits[k], per_source(picked[k].b, opts), pool, bm25_all)
+                union_pool(bits[k], per_source(picked[k], opts), pool, bm25_all)
             })
             .collect();
         for (&j, c) in batched.iter().zip(done) {

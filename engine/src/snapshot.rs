@@ -548,7 +548,11 @@ impl Snapshot {
             let Some(&code) = self.dicts.niche_index.get(n) else {
                 continue;
             };
-            if let Some(c) = self.niche_centroids.get(code as usize).filter(|c| !c.is_empty()) {
+            if let Some(c) = self
+                .niche_centroids
+                .get(code as usize)
+                .filter(|c| !c.is_empty())
+            {
                 v.iter_mut().zip(c).for_each(|(a, b)| *a += b);
                 any = true;
             }
@@ -598,7 +602,9 @@ fn niche_centroids(hot: &Hot, vectors: &VectorTable, niches: usize) -> Vec<Vec<f
         let codes = &hot.niche_codes[hot.niche_off[i] as usize..hot.niche_off[i + 1] as usize];
         for &code in codes {
             if let Some(sum) = sums.get_mut(code as usize) {
-                sum.iter_mut().zip(vectors.row(i)).for_each(|(a, b)| *a += b);
+                sum.iter_mut()
+                    .zip(vectors.row(i))
+                    .for_each(|(a, b)| *a += b);
                 counts[code as usize] += 1;
             }
         }

@@ -219,13 +219,15 @@ pub fn niche_features(h: &HistoryColumns) -> Result<NicheRows, IngestError> {
 /// The brand payment record per org: invoices, median days from invoice to
 /// payment (paid invoices), and the share of invoices old enough to judge
 /// (invoiced >= 60 days before `as_of_day`) that were not paid within 60 days.
+/// A payment before its invoice (a prepayment) counts as 0 days, so the
+/// median is never below 0.
 pub fn org_features(p: &PaymentColumns, as_of_day: i32) -> Result<OrgRows, IngestError> {
     let n = p.org_id.len();
     let days: Vec<Option<i32>> = p
         .paid_day
         .iter()
         .zip(&p.invoiced_day)
-        .map(|(pd, &inv)| pd.map(|d| d - inv))
+        .map(|(pd, &inv)| pd.map(|d| (d - inv).max(0)))
         .collect();
     let judged: Vec<bool> = p
         .invoiced_day
@@ -347,5 +349,19 @@ mod tests {
         // a: invoices 0 and 10 are old enough; 10 is unpaid -> 1/2.
         assert_eq!(o[0].3, Some(0.5));
         assert_eq!(o[1], ("b".to_string(), 1, Some(90.0), Some(1.0)));
+    }
+
+    #[test]
+    fn a_prepayment_counts_as_zero_days() {
+        // Paid 30 and 10 days before the invoice, and 4 days after it: the
+        // median of the clamped delays (0, 0, 4) is 0, never negative.
+        let p = PaymentColumns {
+            org_id: vec!["a".into(), "a".into(), "a".into(), "b".into()],
+            invoiced_day: vec![100, 100, 100, 100],
+            paid_day: vec![Some(70), Some(90), Some(104), Some(50)],
+        };
+        let o = org_features(&p, 200).unwrap();
+        assert_eq!(o[0], ("a".to_string(), 3, Some(0.0), Some(0.0)));
+        assert_eq!(o[1], ("b".to_string(), 1, Some(0.0), Some(0.0)));
     }
 }

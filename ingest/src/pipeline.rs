@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use cloutdesk_engine::ann::{build_hnsw, recall_at_10, HnswParams};
 use cloutdesk_engine::pricing::plan_fees;
+use cloutdesk_engine::schema::Deliverable;
 use cloutdesk_engine::snapshot::{
     HNSW_BASENAME, HNSW_DIR, TABLE_CREATORS, TABLE_NICHES, TABLE_ORGS, TABLE_VECTORS, TEXT_DIR,
 };
@@ -100,10 +101,10 @@ pub struct FileReport {
     pub rows_rejected: usize,
     /// Creators: ids repeated within the file (the last row won).
     pub duplicates: usize,
-    /// Creators: new ids; history: new rows.
+    /// Creators: new ids; history: rows added (no stored row matched).
     pub added: usize,
     /// Creators: ids that replaced a previous profile; history: rows that
-    /// replaced an identical key (same creator, campaign, time, deliverable).
+    /// replaced a row of the previous snapshot (see [`upsert_history`]).
     pub updated: usize,
 }
 
@@ -117,8 +118,11 @@ pub struct LoadReport {
     pub creators: Option<FileReport>,
     pub performance: Option<FileReport>,
     pub payments: Option<FileReport>,
+    /// Rejected rows over all files (the sum of the files' `rows_rejected`;
+    /// a row with several bad fields counts once).
     pub rejected_rows: usize,
-    /// The first rejects (all of them are in `rejects_file`).
+    /// The first rejects, one per bad field (all of them are in
+    /// `rejects_file`).
     pub rejects: Vec<Reject>,
     pub rejects_file: Option<String>,
     pub vector_dim: usize,
@@ -227,6 +231,84 @@ fn file_report(path: &Path, read: usize, loaded: usize, rejected: usize) -> File
     }
 }
 
+/// How many distinct rows `rejects` (one entry per bad field) name.
+fn rejected_row_count(rejects: &[Reject]) -> usize {
+    rejects
+        .iter()
+        .map(|r| r.row)
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+}
+
+/// What one history row (performance or payment) is matched on across loads.
+trait HistoryKey {
+    type Key: std::hash::Hash + Eq;
+    fn key(&self) -> Self::Key;
+}
+
+impl HistoryKey for PerformanceRecord {
+    type Key = (String, String, i64, Option<Deliverable>);
+    fn key(&self) -> Self::Key {
+        (
+            self.creator_id.clone(),
+            self.campaign_id.clone(),
+            self.posted_at,
+            self.deliverable,
+        )
+    }
+}
+
+impl HistoryKey for PaymentRecord {
+    type Key = (String, String, String, i32);
+    fn key(&self) -> Self::Key {
+        (
+            self.org_id.clone(),
+            self.creator_id.clone(),
+            self.campaign_id.clone(),
+            self.invoiced_at,
+        )
+    }
+}
+
+/// Upserts one file's history rows (in file order) into the previous
+/// snapshot's rows `stored`, by key and occurrence: the k-th new row with a
+/// key replaces the k-th stored row with that key (in stored order), and
+/// occurrences beyond the stored ones are added. Rows of the same file are
+/// never merged with each other (each is its own post / invoice), and a
+/// corrected file sent again replaces rather than doubles. Returns
+/// (added, updated).
+fn upsert_history<R: HistoryKey>(
+    stored: &mut Vec<R>,
+    rows: impl IntoIterator<Item = R>,
+) -> (usize, usize) {
+    const NONE: usize = usize::MAX;
+    // `next[i]`: the next stored row after `i` with the same key; `first`:
+    // per key, the first stored row not yet replaced by this file.
+    let mut next = vec![NONE; stored.len()];
+    let mut first: HashMap<R::Key, usize> = HashMap::with_capacity(stored.len());
+    for (i, r) in stored.iter().enumerate().rev() {
+        if let Some(j) = first.insert(r.key(), i) {
+            next[i] = j;
+        }
+    }
+    let (mut added, mut updated) = (0, 0);
+    for rec in rows {
+        match first.get_mut(&rec.key()) {
+            Some(slot) if *slot != NONE => {
+                let i = *slot;
+                *slot = next[i];
+                stored[i] = rec;
+                updated += 1;
+            }
+            _ => {
+                stored.push(rec);
+                added += 1;
+            }
+        }
+    }
+    (added, updated)
+}
+
 fn source(kind: &str, path: &Path, rep: &FileReport) -> Result<SourceEntry, IngestError> {
     Ok(SourceEntry {
         kind: kind.to_string(),
@@ -287,7 +369,7 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<LoadRepor
         .find_map(|c| c.embedding.as_ref().map(Vec::len));
     let mut creators_report = None;
     if let (Some(path), Some(file)) = (&opts.creators, new_creators) {
-        let mut rep = file_report(path, file.rows_read, 0, file.rejects.len());
+        let mut rep = file_report(path, file.rows_read, 0, rejected_row_count(&file.rejects));
         rejects.extend(file.rejects);
         let mut seen_in_file: HashMap<String, ()> = HashMap::new();
         for (row, rec) in file.rows {
@@ -331,21 +413,14 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<LoadRepor
         return Err(IngestError::Empty);
     }
 
-    // ---- history: rows for unknown creators are rejects; same key replaces.
+    // ---- history: rows for unknown creators are rejects; every other row
+    // is its own post / invoice, matched to the previous snapshot's rows by
+    // key and occurrence (`upsert_history`).
     let mut perf_report = None;
     if let (Some(path), Some(file)) = (&opts.performance, new_perf) {
-        let mut rep = file_report(path, file.rows_read, 0, file.rejects.len());
+        let mut rep = file_report(path, file.rows_read, 0, rejected_row_count(&file.rejects));
         rejects.extend(file.rejects);
-        let key = |r: &PerformanceRecord| {
-            (
-                r.creator_id.clone(),
-                r.campaign_id.clone(),
-                r.posted_at,
-                r.deliverable,
-            )
-        };
-        let mut keys: HashMap<_, usize> =
-            perf.iter().enumerate().map(|(i, r)| (key(r), i)).collect();
+        let mut known = Vec::with_capacity(file.rows.len());
         for (row, rec) in file.rows {
             if !index.contains_key(&rec.creator_id) {
                 rejects.push(Reject {
@@ -360,56 +435,34 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<LoadRepor
                 rep.rows_rejected += 1;
                 continue;
             }
-            match keys.get(&key(&rec)) {
-                Some(&i) => {
-                    perf[i] = rec;
-                    rep.updated += 1;
-                }
-                None => {
-                    keys.insert(key(&rec), perf.len());
-                    perf.push(rec);
-                    rep.added += 1;
-                }
-            }
-            rep.rows_loaded += 1;
+            known.push(rec);
         }
+        rep.rows_loaded = known.len();
+        (rep.added, rep.updated) = upsert_history(&mut perf, known);
         sources.push(source("performance", path, &rep)?);
         perf_report = Some(rep);
     }
     let mut pay_report = None;
     if let (Some(path), Some(file)) = (&opts.payments, new_pay) {
-        let mut rep = file_report(path, file.rows_read, 0, file.rejects.len());
+        let mut rep = file_report(
+            path,
+            file.rows_read,
+            file.rows.len(),
+            rejected_row_count(&file.rejects),
+        );
         rejects.extend(file.rejects);
-        let key = |r: &PaymentRecord| {
-            (
-                r.org_id.clone(),
-                r.creator_id.clone(),
-                r.campaign_id.clone(),
-                r.invoiced_at,
-            )
-        };
-        let mut keys: HashMap<_, usize> =
-            pays.iter().enumerate().map(|(i, r)| (key(r), i)).collect();
-        for (_row, rec) in file.rows {
-            match keys.get(&key(&rec)) {
-                Some(&i) => {
-                    pays[i] = rec;
-                    rep.updated += 1;
-                }
-                None => {
-                    keys.insert(key(&rec), pays.len());
-                    pays.push(rec);
-                    rep.added += 1;
-                }
-            }
-            rep.rows_loaded += 1;
-        }
+        (rep.added, rep.updated) = upsert_history(&mut pays, file.rows.into_iter().map(|r| r.1));
         sources.push(source("payments", path, &rep)?);
         pay_report = Some(rep);
     }
+    let rejected_rows: usize = [&creators_report, &perf_report, &pay_report]
+        .into_iter()
+        .flatten()
+        .map(|r| r.rows_rejected)
+        .sum();
     if opts.strict && !rejects.is_empty() {
         return Err(IngestError::Strict {
-            count: rejects.len(),
+            count: rejected_rows,
             first: rejects[0].to_string(),
         });
     }
@@ -635,7 +688,7 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<LoadRepor
         vector_dim: vectors.dim,
         vectors_user_supplied: vectors.user_supplied,
         rejects_file: rejects_file.clone(),
-        rejected_rows: rejects.len() as u64,
+        rejected_rows: rejected_rows as u64,
         duplicate_creator_rows: creators_report.as_ref().map_or(0, |r| r.duplicates) as u64,
         stats: Default::default(),
     };
@@ -651,7 +704,7 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<LoadRepor
         creators: creators_report,
         performance: perf_report,
         payments: pay_report,
-        rejected_rows: rejects.len(),
+        rejected_rows,
         rejects: rejects.into_iter().take(REJECT_SAMPLE).collect(),
         rejects_file,
         vector_dim: vectors.dim,

@@ -272,3 +272,189 @@ fn old_snapshots_are_pruned_beyond_keep() {
         .collect();
     assert_eq!(ids, vec!["v000003", "v000004"]);
 }
+
+// ---------------------------------------------------------------------------
+// Small hand-written loads.
+
+const PERF_HEAD: &str = "creator_id,campaign_id,brand,niche,posted_at,deliverable,fee_usd,impressions,engagements,clicks,conversions,on_time,revisions\n";
+const PAY_HEAD: &str = "org_id,creator_id,campaign_id,amount_usd,invoiced_at,paid_at\n";
+
+/// A load of whichever of the three files are given (written under `dir`).
+fn small_load(
+    data: &Path,
+    dir: &Path,
+    creators: Option<&str>,
+    performance: Option<&str>,
+    payments: Option<&str>,
+) -> IngestOptions {
+    let mut o = IngestOptions::new(data);
+    let put = |name: &str, text: Option<&str>| {
+        text.map(|t| {
+            let p = dir.join(name);
+            fs::write(&p, t).unwrap();
+            p
+        })
+    };
+    o.creators = put("creators.csv", creators);
+    o.performance = put("performance.csv", performance);
+    o.payments = put("payments.csv", payments);
+    o.as_of_day = cloutdesk_engine::schema::parse_date("2026-11-01");
+    o.vector_index = VectorIndexMode::Never;
+    o
+}
+
+/// Story rows of c1 in cmp-1 posted on 2026-03-01 (a date only), one per
+/// engagement count.
+fn stories(engagements: &[u64]) -> String {
+    let mut s = PERF_HEAD.to_string();
+    for e in engagements {
+        s.push_str(&format!(
+            "c1,cmp-1,Brand,fitness,2026-03-01,story,100,,{e},,,true,0\n"
+        ));
+    }
+    s
+}
+
+/// Invoices of org o1 to c1 for cmp-1, all invoiced 2026-03-05, one per amount.
+fn invoices(amounts: &[u32]) -> String {
+    let mut s = PAY_HEAD.to_string();
+    for a in amounts {
+        s.push_str(&format!("o1,c1,cmp-1,{a},2026-03-05,2026-03-20\n"));
+    }
+    s
+}
+
+#[test]
+fn rows_sharing_a_key_are_separate_posts_and_a_resent_file_replaces_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let creators = "creator_id,handle,platform,followers\nc1,one,instagram,10000\n";
+
+    // One load: three stories the same day are three posts, two invoices
+    // with the same key are two invoices.
+    let o = small_load(
+        &data,
+        tmp.path(),
+        Some(creators),
+        Some(&stories(&[900, 800, 100])),
+        Some(&invoices(&[100, 200])),
+    );
+    let first = ingest(&o, &NoProgress).unwrap();
+    assert_eq!(first.performance_total, 3);
+    let p = first.performance.as_ref().unwrap();
+    assert_eq!((p.rows_loaded, p.added, p.updated), (3, 3, 0));
+    assert_eq!(first.payments_total, 2);
+    let q = first.payments.as_ref().unwrap();
+    assert_eq!((q.rows_loaded, q.added, q.updated), (2, 2, 0));
+    let s = Snapshot::open(&DataDir::open(&data).unwrap()).unwrap();
+    let c1 = s.ordinal("c1").unwrap() as usize;
+    assert_eq!(s.creators.post_count[c1], 3);
+    assert_eq!(s.creators.engagement_rate[c1], Some(0.08), "median of 3");
+
+    // The same file again, corrected, with one more post and one more
+    // invoice: the k-th row of a key replaces the k-th stored row of that
+    // key, the extra occurrence is added.
+    let o = small_load(
+        &data,
+        tmp.path(),
+        None,
+        Some(&stories(&[950, 850, 150, 50])),
+        Some(&invoices(&[110, 210, 300])),
+    );
+    let second = ingest(&o, &NoProgress).unwrap();
+    assert_eq!(second.performance_total, 4);
+    let p = second.performance.as_ref().unwrap();
+    assert_eq!((p.rows_loaded, p.added, p.updated), (4, 1, 3));
+    assert_eq!(second.payments_total, 3);
+    let q = second.payments.as_ref().unwrap();
+    assert_eq!((q.rows_loaded, q.added, q.updated), (3, 1, 2));
+    let s = Snapshot::open(&DataDir::open(&data).unwrap()).unwrap();
+    let c1 = s.ordinal("c1").unwrap() as usize;
+    assert_eq!(s.creators.post_count[c1], 4);
+    // Median of 950, 850, 150, 50 over 10,000 followers: the stored 900
+    // and 800 were replaced.
+    assert_eq!(s.creators.engagement_rate[c1], Some(0.05));
+
+    // Re-sending that file changes nothing and doubles nothing.
+    let third = ingest(&o, &NoProgress).unwrap();
+    assert_eq!((third.performance_total, third.payments_total), (4, 3));
+    let p = third.performance.as_ref().unwrap();
+    assert_eq!((p.added, p.updated), (0, 4));
+    let q = third.payments.as_ref().unwrap();
+    assert_eq!((q.added, q.updated), (0, 3));
+}
+
+#[test]
+fn rejected_rows_are_counted_once_per_row_not_per_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // 5 rows, 2 bad: row 2 has three bad fields, row 4 one.
+    let creators = "creator_id,handle,platform,followers\n\
+                    c1,one,instagram,1000\n\
+                    bad id,@two,myspace,1000\n\
+                    c3,three,tiktok,1000\n\
+                    c4,four,tiktok,12k\n\
+                    c5,five,youtube,1000\n";
+    // 4 rows, 2 bad: row 2 has two bad fields, row 3 is for an unknown creator.
+    let perf = format!(
+        "{PERF_HEAD}\
+         c1,cmp-1,Brand,,2026-03-01,post,100,,50,,,,\n\
+         c1,cmp-1,Brand,,2026-02-30,post,-5,,50,,,,\n\
+         ghost,cmp-1,Brand,,2026-03-01,post,100,,50,,,,\n\
+         c3,cmp-1,Brand,,2026-03-01,post,100,,50,,,,\n"
+    );
+    let o = small_load(&data, tmp.path(), Some(creators), Some(&perf), None);
+    let rep = ingest(&o, &NoProgress).unwrap();
+    let c = rep.creators.as_ref().unwrap();
+    assert_eq!((c.rows_read, c.rows_loaded, c.rows_rejected), (5, 3, 2));
+    let p = rep.performance.as_ref().unwrap();
+    assert_eq!((p.rows_read, p.rows_loaded, p.rows_rejected), (4, 2, 2));
+    assert_eq!(rep.rejected_rows, 4);
+    // The rejects keep one entry per bad field.
+    assert_eq!(rep.rejects.len(), 7, "{:?}", rep.rejects);
+    let rj = fs::read_to_string(rep.rejects_file.as_ref().unwrap()).unwrap();
+    assert_eq!(rj.lines().count(), 7);
+    let m = DataDir::open(&data)
+        .unwrap()
+        .manifest(&rep.snapshot)
+        .unwrap();
+    assert_eq!(m.rejected_rows, 4);
+    let rejected: Vec<(String, u64, u64)> = m
+        .sources
+        .iter()
+        .map(|s| (s.kind.clone(), s.rows_read, s.rows_rejected))
+        .collect();
+    assert_eq!(
+        rejected,
+        vec![("creators".into(), 5, 2), ("performance".into(), 4, 2)]
+    );
+
+    let mut strict = o.clone();
+    strict.strict = true;
+    let err = ingest(&strict, &NoProgress).unwrap_err();
+    assert!(matches!(err, IngestError::Strict { count: 4, .. }), "{err}");
+}
+
+#[test]
+fn a_prepayment_is_accepted_and_counts_as_zero_days_to_pay() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let creators = "creator_id,handle,platform,followers\nc1,one,instagram,1000\n";
+    // o1 paid 20 and 30 days before the invoice, and 10 days after it.
+    let pays = format!(
+        "{PAY_HEAD}\
+         o1,c1,cmp-1,100,2026-03-21,2026-03-01\n\
+         o1,c1,cmp-2,100,2026-04-30,2026-03-31\n\
+         o1,c1,cmp-3,100,2026-05-01,2026-05-11\n"
+    );
+    let o = small_load(&data, tmp.path(), Some(creators), None, Some(&pays));
+    let rep = ingest(&o, &NoProgress).unwrap();
+    assert_eq!(rep.rejected_rows, 0, "{:?}", rep.rejects);
+    assert_eq!(rep.payments_total, 3);
+    let s = Snapshot::open(&DataDir::open(&data).unwrap()).unwrap();
+    let k = s.orgs.org_id.iter().position(|x| x == "o1").unwrap();
+    assert_eq!(s.orgs.invoices[k], 3);
+    // Delays 0, 0, 10 (the prepayments clamped to 0): median 0.
+    assert_eq!(s.orgs.median_days_to_pay[k], Some(0.0));
+    assert_eq!(s.orgs.unpaid_after_60_share[k], Some(0.0));
+}

@@ -462,19 +462,9 @@ impl Table for Payments {
         let campaign_id = x.req("campaign_id", campaign_id, value::id);
         let amount_usd = x.req("amount_usd", amount_usd, value::money);
         let invoiced_at = x.req("invoiced_at", invoiced_at, value::date);
+        // A `paid_at` before `invoiced_at` (a prepayment) is valid: the
+        // contract sets no order between the two dates.
         let paid_at = x.opt("paid_at", paid_at, value::date);
-        if let (Some(inv), Some(paid)) = (invoiced_at, paid_at) {
-            if paid < inv {
-                x.reject(
-                    "paid_at",
-                    format!(
-                        "{} is before invoiced_at {}",
-                        value::format_date(paid),
-                        value::format_date(inv)
-                    ),
-                );
-            }
-        }
         if x.bad {
             return None;
         }
