@@ -837,3 +837,51 @@ fn a_brief_may_want_more_creators_than_there_are() {
         assert!(r.selected.len() > 100, "{}", r.selected.len());
     }
 }
+
+#[test]
+fn at_least_bounds_compare_the_values_as_given() {
+    // 0.79999999 is 0.8 in 32 bits; a median rate of 39,999,999 /
+    // 2,000,000,000 = 0.0199999995 is 0.02 in 32 bits. Neither is "at
+    // least" 0.8 / 0.02; the values equal to the bounds are.
+    let f = build_edited(600, 15, false, |w| {
+        for c in &mut w.creators[5..9] {
+            c.rate_usd = Some(100.0);
+            c.min_fee_usd = None;
+            c.capacity = None;
+        }
+        w.creators[5].audience_quality = Some(0.79999999);
+        w.creators[6].audience_quality = Some(0.8);
+        for (k, engagements) in [(7, 39_999_999), (8, 40_000_000)] {
+            let id = w.creators[k].creator_id.clone();
+            w.creators[k].followers = 2_000_000_000;
+            w.performance.retain(|p| p.creator_id != id);
+            let mut p = w.performance[0].clone();
+            p.creator_id = id;
+            p.engagements = engagements;
+            w.performance.push(p);
+        }
+    });
+    let s = &f.snap;
+    let id = |k: usize| s.ordinal(&format!("c-{:07}", k + 1)).unwrap();
+    let q = brief_with(s, json!({"creator_filters": {"min_audience_quality": 0.8}}));
+    assert!(!is_eligible(s, &q, id(5)));
+    assert!(is_eligible(s, &q, id(6)));
+    let er = brief_with(s, json!({"creator_filters": {"min_engagement_rate": 0.02}}));
+    assert_eq!(
+        s.creators.engagement_rate[id(7) as usize],
+        Some(0.0199999995)
+    );
+    assert!(!is_eligible(s, &er, id(7)));
+    assert!(is_eligible(s, &er, id(8)));
+    assert_rules_equal_row_by_row(
+        s,
+        &[
+            json!({"campaign_id": "q", "org_id": "o", "brand": "b", "title": "t",
+                   "budget_usd": 1000, "creators_wanted": 5,
+                   "creator_filters": {"min_audience_quality": 0.8}}),
+            json!({"campaign_id": "e", "org_id": "o", "brand": "b", "title": "t",
+                   "budget_usd": 1000, "creators_wanted": 5,
+                   "creator_filters": {"min_engagement_rate": 0.02}}),
+        ],
+    );
+}

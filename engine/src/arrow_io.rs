@@ -242,6 +242,19 @@ impl<'a> Columns<'a> {
         Ok(a.values().to_vec())
     }
 
+    /// A Float64 column, or a Float32 one widened (what snapshots written
+    /// before a column became 64-bit hold).
+    pub fn opt_f64s_or_f32s(&self, name: &str) -> Result<Vec<Option<f64>>, StorageError> {
+        match self.col(name)?.data_type() {
+            DataType::Float32 => Ok(self
+                .opt_f32s(name)?
+                .into_iter()
+                .map(|x| x.map(f64::from))
+                .collect()),
+            _ => self.opt_f64s(name),
+        }
+    }
+
     pub fn opt_f64s(&self, name: &str) -> Result<Vec<Option<f64>>, StorageError> {
         let a: &Float64Array = self.typed(name)?;
         Ok(a.iter().collect())
@@ -353,5 +366,37 @@ impl<'a> Columns<'a> {
             table: self.table.to_string(),
             message: format!("column `{name}`: {what}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::batch;
+
+    #[test]
+    fn a_64_bit_column_reads_its_32_bit_predecessor() {
+        // Snapshots written before `audience_quality` and
+        // `engagement_rate` became 64-bit hold Float32 columns.
+        let b = batch(
+            "t",
+            vec![
+                ("old", opt_f32_col(&[Some(0.25), None])),
+                ("new", opt_f64_col(&[Some(0.79999999), None])),
+                ("text", str_col(&["a".to_string(), "b".to_string()])),
+            ],
+        )
+        .unwrap();
+        let r = Columns {
+            table: "t",
+            batch: &b,
+        };
+        assert_eq!(r.opt_f64s_or_f32s("old").unwrap(), vec![Some(0.25), None]);
+        assert_eq!(
+            r.opt_f64s_or_f32s("new").unwrap(),
+            vec![Some(0.79999999), None]
+        );
+        let err = r.opt_f64s_or_f32s("text").unwrap_err().to_string();
+        assert!(err.contains("`text`"), "{err}");
     }
 }

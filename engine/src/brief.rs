@@ -53,8 +53,9 @@ pub struct Target {
 pub struct CreatorFilters {
     pub followers_min: Option<u64>,
     pub followers_max: Option<u64>,
-    pub min_engagement_rate: Option<f32>,
-    pub min_audience_quality: Option<f32>,
+    /// 64-bit, compared with the creators' 64-bit values (exact bounds).
+    pub min_engagement_rate: Option<f64>,
+    pub min_audience_quality: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -277,12 +278,17 @@ impl<'a> V<'a> {
     }
 
     fn share(&mut self, v: &Value, path: &str) -> Option<f32> {
+        self.share64(v, path).map(|x| x as f32)
+    }
+
+    /// A share kept at 64 bits (a hard-rule bound).
+    fn share64(&mut self, v: &Value, path: &str) -> Option<f64> {
         let x = self.number(v, path)?;
         if !(0.0..=1.0).contains(&x) {
             self.err(path, format!("must be a share in [0, 1], got {x}"));
             return None;
         }
-        Some(x as f32)
+        Some(x)
     }
 
     fn uint(&mut self, v: &Value, path: &str, max: u64) -> Option<u64> {
@@ -568,11 +574,10 @@ impl CampaignBrief {
                 }
             }
             filters.min_engagement_rate = fget("min_engagement_rate")
-                .and_then(|x| c.money(x, "creator_filters.min_engagement_rate"))
                 // A rate, not a share: engagements can exceed followers.
-                .map(|x| x as f32);
+                .and_then(|x| c.money(x, "creator_filters.min_engagement_rate"));
             filters.min_audience_quality = fget("min_audience_quality")
-                .and_then(|x| c.share(x, "creator_filters.min_audience_quality"));
+                .and_then(|x| c.share64(x, "creator_filters.min_audience_quality"));
         }
         // deliverables
         let deliverables = get("deliverables").and_then(|x| {

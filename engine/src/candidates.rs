@@ -135,7 +135,6 @@ pub fn gather(
     eligible_count: usize,
     opts: &CandidateOptions,
 ) -> Candidates {
-    let b = sc.b;
     if eligible_count <= opts.exact_limit {
         let bm25_all = bm25_of(sc, eligible);
         let ordinals = eligible.to_ordinals();

@@ -21,8 +21,8 @@ pub struct CompiledRules {
     languages: Option<[u64; 3]>,
     followers_min: u64,
     followers_max: u64,
-    min_er: Option<f32>,
-    min_quality: Option<f32>,
+    min_er: Option<f64>,
+    min_quality: Option<f64>,
     fee_lo_cents: u64,
     fee_hi_cents: u64,
     needs_usage_rights: bool,
@@ -120,12 +120,12 @@ impl CompiledRules {
         }
         if let Some(min) = self.min_er {
             // NaN (unknown) fails: comparisons with NaN are false.
-            if h.er[i].is_nan() || h.er[i] < min {
+            if h.er_rule[i].is_nan() || h.er_rule[i] < min {
                 return Some(Rule::EngagementRate);
             }
         }
         if let Some(min) = self.min_quality {
-            if h.quality[i].is_nan() || h.quality[i] < min {
+            if h.quality_rule[i].is_nan() || h.quality_rule[i] < min {
                 return Some(Rule::AudienceQuality);
             }
         }
@@ -214,10 +214,10 @@ impl CompiledRules {
         }
         if let (Some(min), true) = (self.min_er, m != 0) {
             // NaN (unknown) fails: comparisons with NaN are false.
-            m &= mask(&h.er[r.clone()], |er| er >= min);
+            m &= mask(&h.er_rule[r.clone()], |er| er >= min);
         }
         if let (Some(min), true) = (self.min_quality, m != 0) {
-            m &= mask(&h.quality[r.clone()], |q| q >= min);
+            m &= mask(&h.quality_rule[r.clone()], |q| q >= min);
         }
         if let (Some(want), true) = (&self.languages, m != 0) {
             if want[1] == 0 && want[2] == 0 {

@@ -57,9 +57,14 @@ pub struct Hot {
     pub languages_lo: Vec<u64>,
     pub followers: Vec<u64>,
     pub band: Vec<u8>,
-    /// NaN = unknown.
+    /// NaN = unknown. The signals' copies (32-bit).
     pub er: Vec<f32>,
     pub quality: Vec<f32>,
+    /// The same two as the hard rules compare them: 64-bit, as the data
+    /// gave them (a 32-bit copy would let 0.79999999 pass "at least
+    /// 0.8"). NaN = unknown (fails every bound).
+    pub er_rule: Vec<f64>,
+    pub quality_rule: Vec<f64>,
     pub female: Vec<f32>,
     pub ages: Vec<[f32; 5]>,
     pub ages_known: Vec<bool>,
@@ -351,16 +356,18 @@ impl Snapshot {
         hot.platform = c.platform.iter().map(|p| p.code()).collect();
         hot.followers = c.followers.clone();
         hot.band = c.followers.iter().map(|&f| size_band(f) as u8).collect();
-        hot.er = c
+        hot.er_rule = c
             .engagement_rate
             .iter()
-            .map(|x| x.unwrap_or(f32::NAN))
+            .map(|x| x.unwrap_or(f64::NAN))
             .collect();
-        hot.quality = c
+        hot.quality_rule = c
             .audience_quality
             .iter()
-            .map(|x| x.unwrap_or(f32::NAN))
+            .map(|x| x.unwrap_or(f64::NAN))
             .collect();
+        hot.er = hot.er_rule.iter().map(|&x| x as f32).collect();
+        hot.quality = hot.quality_rule.iter().map(|&x| x as f32).collect();
         hot.female = c
             .audience_female
             .iter()

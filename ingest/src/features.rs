@@ -27,7 +27,8 @@ pub struct HistoryColumns {
 /// Features per creator ordinal (index = ordinal, `n` rows).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CreatorFeatures {
-    pub engagement_rate: Vec<Option<f32>>,
+    /// 64-bit: a hard rule compares it (`min_engagement_rate`).
+    pub engagement_rate: Vec<Option<f64>>,
     pub post_count: Vec<u32>,
     pub cost_per_engagement: Vec<Option<f32>>,
     pub median_fee_usd: Vec<Option<f64>>,
@@ -156,7 +157,7 @@ pub fn creator_features(
         if o >= n {
             return Err(IngestError::Internal(format!("ordinal {o} >= {n}")));
         }
-        f.engagement_rate[o] = er[k].map(|x| x as f32);
+        f.engagement_rate[o] = er[k];
         f.post_count[o] = posts[k].unwrap_or(0.0) as u32;
         f.cost_per_engagement[o] = match (fee_sum[k], eng_sum[k]) {
             (Some(fs), Some(es)) if es > 0.0 => Some((fs / es) as f32),

@@ -751,7 +751,7 @@ fn creator_vectors(embeddings: &[Option<Vec<f32>>], t: &CreatorTable) -> VectorT
             audience_countries: t.audience_countries[i].as_deref().unwrap_or(&empty_m),
             audience_ages: t.audience_ages[i].as_ref(),
             followers: t.followers[i],
-            engagement_rate: t.engagement_rate[i],
+            engagement_rate: t.engagement_rate[i].map(|x| x as f32),
         });
         row.copy_from_slice(&v);
     });

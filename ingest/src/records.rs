@@ -27,7 +27,8 @@ pub struct CreatorRecord {
     /// Shares in `AGE_BUCKETS` order; a bucket absent from the map is 0.
     pub audience_ages: Option<[f32; 5]>,
     pub audience_female: Option<f32>,
-    pub audience_quality: Option<f32>,
+    /// 64-bit: a hard rule compares it (`min_audience_quality`).
+    pub audience_quality: Option<f64>,
     pub rate_usd: Option<f64>,
     pub min_fee_usd: Option<f64>,
     pub accepts_usage_rights: Option<bool>,

@@ -206,7 +206,7 @@ pub struct ListQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DerivedFeatures {
     /// Median over performance rows of engagements / followers.
-    pub engagement_rate: Option<f32>,
+    pub engagement_rate: Option<f64>,
     pub post_count: u32,
     pub cost_per_engagement: Option<f32>,
     pub median_fee_usd: Option<f64>,
@@ -236,7 +236,7 @@ pub struct CreatorProfile {
     pub audience_countries: Option<BTreeMap<String, f32>>,
     pub audience_ages: Option<BTreeMap<String, f32>>,
     pub audience_female: Option<f32>,
-    pub audience_quality: Option<f32>,
+    pub audience_quality: Option<f64>,
     pub rate_usd: Option<f64>,
     pub min_fee_usd: Option<f64>,
     pub accepts_usage_rights: Option<bool>,
@@ -314,8 +314,8 @@ pub struct SearchQuery {
     pub niche: Option<String>,
     pub followers_min: Option<u64>,
     pub followers_max: Option<u64>,
-    pub min_engagement_rate: Option<f32>,
-    pub min_audience_quality: Option<f32>,
+    pub min_engagement_rate: Option<f64>,
+    pub min_audience_quality: Option<f64>,
     /// Page size (default and cap in the config).
     pub limit: Option<usize>,
     /// `next_cursor` of the previous page.
@@ -330,8 +330,8 @@ pub struct CreatorHit {
     pub country: Option<String>,
     pub niches: Vec<String>,
     pub followers: u64,
-    pub engagement_rate: Option<f32>,
-    pub audience_quality: Option<f32>,
+    pub engagement_rate: Option<f64>,
+    pub audience_quality: Option<f64>,
     pub planned_fee_usd: f64,
     /// BM25 score (`q`) or cosine similarity (`similar_to`); null when browsing.
     pub score: Option<f32>,

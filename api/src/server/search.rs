@@ -40,11 +40,23 @@ fn list(param: &str, v: &Option<String>) -> Option<Vec<String>> {
     })
 }
 
-fn check_share(param: &str, v: Option<f32>) -> Result<Option<f32>, ApiError> {
+fn check_share(param: &str, v: Option<f64>) -> Result<Option<f64>, ApiError> {
     match v {
         Some(x) if !(0.0..=1.0).contains(&x) => Err(ApiError::bad_param(
             param,
             format!("{x} is not a share in [0, 1]"),
+        )),
+        _ => Ok(v),
+    }
+}
+
+/// An engagement-rate bound: a rate, not a share (engagements can exceed
+/// followers), so any number >= 0.
+fn check_rate(param: &str, v: Option<f64>) -> Result<Option<f64>, ApiError> {
+    match v {
+        Some(x) if !(x >= 0.0 && x.is_finite()) => Err(ApiError::bad_param(
+            param,
+            format!("{x} is not a rate >= 0"),
         )),
         _ => Ok(v),
     }
@@ -119,7 +131,7 @@ pub fn search(
             .filter_map(|x| s.dicts.niche_index.get(&x.to_lowercase()).copied())
             .collect()
     });
-    let min_er = check_share("min_engagement_rate", p.min_engagement_rate)?;
+    let min_er = check_rate("min_engagement_rate", p.min_engagement_rate)?;
     let min_q = check_share("min_audience_quality", p.min_audience_quality)?;
     let (fmin, fmax) = (
         p.followers_min.unwrap_or(0),
@@ -163,8 +175,8 @@ pub fn search(
                 .is_none_or(|ns| s.niches_of(i).iter().any(|c| ns.contains(c)))
             && h.followers[i] >= fmin
             && h.followers[i] <= fmax
-            && min_er.is_none_or(|m| h.er[i] >= m)
-            && min_q.is_none_or(|m| h.quality[i] >= m)
+            && min_er.is_none_or(|m| h.er_rule[i] >= m)
+            && min_q.is_none_or(|m| h.quality_rule[i] >= m)
             && similar.is_none_or(|o| o as usize != i)
     });
     let depth = (offset.saturating_add(limit)).min(max_depth);

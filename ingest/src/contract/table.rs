@@ -243,7 +243,7 @@ impl Table for Creators {
         opt("audience_countries", Kind::ShareMap),
         opt("audience_ages", Kind::ShareMap),
         opt("audience_female", Kind::F32),
-        opt("audience_quality", Kind::F32),
+        opt("audience_quality", Kind::F64),
         opt("rate_usd", Kind::F64),
         opt("min_fee_usd", Kind::F64),
         opt("accepts_usage_rights", Kind::Bool),
@@ -276,7 +276,7 @@ impl Table for Creators {
         );
         let audience_ages = x.opt("audience_ages", audience_ages, value::age_shares);
         let audience_female = x.opt("audience_female", audience_female, value::share);
-        let audience_quality = x.opt("audience_quality", audience_quality, value::share);
+        let audience_quality = x.opt("audience_quality", audience_quality, value::share64);
         let rate_usd = x.opt("rate_usd", rate_usd, value::money);
         let min_fee_usd = x.opt("min_fee_usd", min_fee_usd, value::money);
         let accepts_usage_rights =
@@ -348,7 +348,7 @@ impl Table for Creators {
                 )
             }),
             out_opt(&r.audience_female, |v| Out::F32(*v)),
-            out_opt(&r.audience_quality, |v| Out::F32(*v)),
+            out_opt(&r.audience_quality, |v| Out::F64(*v)),
             out_opt(&r.rate_usd, |v| Out::F64(*v)),
             out_opt(&r.min_fee_usd, |v| Out::F64(*v)),
             out_opt(&r.accepts_usage_rights, |v| Out::Bool(*v)),

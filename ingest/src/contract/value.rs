@@ -261,6 +261,16 @@ pub(crate) fn share(c: &Cell<'_>) -> Result<f32, String> {
     Ok(f.clamp(0.0, 1.0) + 0.0)
 }
 
+/// A share kept at 64 bits, as written (a hard rule compares it: an f32
+/// copy of 0.79999999 is 0.8).
+pub(crate) fn share64(c: &Cell<'_>) -> Result<f64, String> {
+    let v = number(c, "a share (a fraction in [0, 1])")?;
+    if !(0.0..=1.0).contains(&v) {
+        return Err(format!("{} is not a share in [0, 1]", show(c)));
+    }
+    Ok(v + 0.0)
+}
+
 /// A finite f32 (embedding component).
 fn finite_f32(c: &Cell<'_>) -> Result<f32, String> {
     let v = number(c, "a finite number")?;

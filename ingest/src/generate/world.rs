@@ -306,7 +306,7 @@ fn generate_creator(ctx: &Context, i: usize, out: &mut Chunk) {
         } else {
             real_share + 0.12 * rng.normal()
         };
-        round_to(q.clamp(0.0, 1.0), 1e3) as f32
+        round_to(q.clamp(0.0, 1.0), 1e3)
     });
     let rate_usd = (!rng.chance(0.25)).then_some(rate_card);
     let min_fee_usd = (!rng.chance(0.40)).then(|| (rate_card * rng.range(0.6, 0.9)).round());
