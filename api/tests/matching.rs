@@ -885,3 +885,49 @@ fn at_least_bounds_compare_the_values_as_given() {
         ],
     );
 }
+
+#[test]
+fn diversity_caps_never_round_past_their_share() {
+    let s = &fixture().snap;
+    let caps = |share: f64, wanted: u32| {
+        let b = brief_with(
+            s,
+            json!({"creators_wanted": wanted,
+                   "diversity": {"max_share_per_country": share, "max_share_per_niche": share}}),
+        );
+        let c = Matcher::caps(&b);
+        assert_eq!(c.per_country, c.per_niche);
+        c.per_country.unwrap()
+    };
+    // 0.3 x 50 was 16 in 32 bits (15.000001 rounded up); 30% of 45 is 13.
+    assert_eq!(caps(0.3, 50), 15);
+    assert_eq!(caps(0.6, 25), 15);
+    assert_eq!(caps(0.3, 90), 27);
+    assert_eq!(caps(0.3, 45), 13);
+    assert_eq!(caps(0.01, 50), 1, "at least one");
+    for wanted in 1..=200u32 {
+        for pct in 1..=100u32 {
+            let share = pct as f64 / 100.0;
+            let cap = caps(share, wanted) as u32;
+            assert!(
+                cap == 1 || cap * 100 <= pct * wanted,
+                "{pct}% of {wanted}: {cap}"
+            );
+            assert!((cap + 1) * 100 > pct * wanted, "{pct}% of {wanted}: {cap}");
+        }
+    }
+    let b = brief_with(
+        s,
+        json!({"creators_wanted": 50, "budget_usd": 1e7,
+               "diversity": {"max_share_per_country": 0.3}}),
+    );
+    let r = Matcher::default().select(s, &b);
+    assert_valid(s, &b, &r);
+    let mut per_country = std::collections::HashMap::new();
+    for c in &r.selected {
+        *per_country
+            .entry(s.hot.country[c.ordinal as usize])
+            .or_insert(0) += 1;
+    }
+    assert!(per_country.values().all(|&n| n <= 15), "{per_country:?}");
+}

@@ -81,9 +81,10 @@ pub struct Timeline {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Diversity {
-    pub max_share_per_niche: Option<f32>,
-    pub max_share_per_country: Option<f32>,
-    pub max_share_per_tier: Option<f32>,
+    /// 64-bit, as written: the caps they make must not round past them.
+    pub max_share_per_niche: Option<f64>,
+    pub max_share_per_country: Option<f64>,
+    pub max_share_per_tier: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -766,7 +767,7 @@ impl CampaignBrief {
             let mut s = |k: &str| {
                 d.get(k)
                     .filter(|x| !x.is_null())
-                    .and_then(|v| c.share(v, &format!("diversity.{k}")))
+                    .and_then(|v| c.share64(v, &format!("diversity.{k}")))
             };
             diversity.max_share_per_niche = s("max_share_per_niche");
             diversity.max_share_per_country = s("max_share_per_country");

@@ -239,9 +239,13 @@ impl Matcher {
             .collect()
     }
 
+    /// Diversity caps as counts: at most the share of `creators_wanted`
+    /// (rounded down, so 30% of 45 is 13, never 14), and at least 1. The
+    /// slack absorbs the binary error of `share x wanted` (0.3 x 50 is
+    /// 15.000000000000002 or 14.999999999999998, never 16 or 14).
     pub fn caps(b: &CampaignBrief) -> Caps {
-        let k = b.creators_wanted as f32;
-        let cap = |x: Option<f32>| x.map(|s| ((s * k).ceil() as usize).max(1));
+        let k = b.creators_wanted as f64;
+        let cap = |x: Option<f64>| x.map(|s| (((s * k) * (1.0 + 1e-12)).floor() as usize).max(1));
         Caps {
             per_niche: cap(b.diversity.max_share_per_niche),
             per_country: cap(b.diversity.max_share_per_country),
