@@ -40,7 +40,7 @@ use cloutdesk_engine::assign::{
 };
 use cloutdesk_engine::brief::{CampaignBrief, CampaignStatus};
 use cloutdesk_engine::explain::reasons;
-use cloutdesk_engine::feed::{build_feeds, FeedHistory, FeedOptions, Offer};
+use cloutdesk_engine::feed::{build_feeds, deadline_feasible, FeedHistory, FeedOptions, Offer};
 use cloutdesk_engine::filter::check_one;
 use cloutdesk_engine::matcher::{
     score_creator, MatchResult, MatchStats, Matcher, SelectedCreator, Totals,
@@ -88,6 +88,27 @@ pub struct RerankOptions {
     pub pool_min: usize,
     /// Generations to keep.
     pub keep: usize,
+}
+
+impl RerankOptions {
+    /// Options a run cannot honour: (option name, problem). A feed of 0
+    /// items would empty every creator's feed and forget when each offer
+    /// was first shown; a negative lead would show offers already overdue.
+    pub fn problem(&self) -> Option<(&'static str, String)> {
+        if self.feed_per_day == 0 {
+            return Some(("feed_per_day", "must be at least 1".into()));
+        }
+        if self.feed_max_items == 0 {
+            return Some(("feed_max_items", "must be at least 1".into()));
+        }
+        if self.min_lead_days < 0 {
+            return Some((
+                "min_lead_days",
+                format!("must be 0 or more, got {}", self.min_lead_days),
+            ));
+        }
+        None
+    }
 }
 
 impl Default for RerankOptions {
@@ -141,7 +162,11 @@ pub struct GenerationManifest {
     pub today: String,
     pub created_at_unix: i64,
     pub options: RerankOptions,
+    /// Open campaigns ranked.
     pub campaigns: usize,
+    /// Open campaigns left out because their deadline has passed.
+    #[serde(default)]
+    pub past_deadline: usize,
     pub creators: usize,
     pub pairs: usize,
     pub creators_with_offers: usize,
@@ -324,13 +349,20 @@ impl GenerationWriter {
 /// The contract's match result per campaign, one JSON object a line, as
 /// stored in a generation (`took_ms` 0: the run's timings are in the
 /// manifest). Serialised per campaign in parallel and joined in order.
-fn match_results_jsonl(results: &[MatchResult], generation: &str) -> anyhow::Result<Vec<u8>> {
-    let lines: Vec<Vec<u8>> = results
+fn match_results_jsonl(
+    briefs: &[CampaignBrief],
+    results: &[MatchResult],
+    generation: &str,
+) -> anyhow::Result<Vec<u8>> {
+    let lines: Vec<Vec<u8>> = briefs
         .par_iter()
-        .map(|r| {
+        .zip(results)
+        .map(|(b, r)| {
             let mut v = dto::match_result(r);
             v["stats"]["took_ms"] = serde_json::json!(0.0);
             v["generation"] = Value::String(generation.to_string());
+            // Two orgs may share a campaign id: the org tells them apart.
+            v["org_id"] = Value::String(b.org_id.clone());
             let mut line = serde_json::to_vec(&v)?;
             line.push(b'\n');
             Ok(line)
@@ -381,6 +413,9 @@ fn read_parquet(p: &Path) -> anyhow::Result<Vec<RecordBatch>> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SelectionRow {
     pub campaign_id: String,
+    /// The campaign's org ("" in generations written before the column:
+    /// such rows match a campaign by id alone).
+    pub org_id: String,
     pub rank: u32,
     pub creator_id: String,
     pub score: f32,
@@ -388,6 +423,19 @@ pub struct SelectionRow {
     pub expected_engagements: f64,
     pub value: f64,
 }
+
+/// A string column that older generations may lack ("" for each row then).
+fn optional_strings(c: &Columns<'_>, name: &str, rows: usize) -> anyhow::Result<Vec<String>> {
+    if c.batch.schema().column_with_name(name).is_some() {
+        Ok(c.strings(name)?)
+    } else {
+        Ok(vec![String::new(); rows])
+    }
+}
+
+/// A campaign's identity across orgs: (org_id, campaign_id). Two orgs may
+/// use the same campaign id (docs/API.md): they are two campaigns.
+type CampaignKey<'a> = (&'a str, &'a str);
 
 pub fn read_selections(data: &Path, gen: &str) -> anyhow::Result<Vec<SelectionRow>> {
     let p = generation_dir(data, gen).join("selections.parquet");
@@ -397,6 +445,7 @@ pub fn read_selections(data: &Path, gen: &str) -> anyhow::Result<Vec<SelectionRo
             table: "selections",
             batch: &b,
         };
+        let orgs = optional_strings(&c, "org_id", b.num_rows())?;
         let (ca, r, cr, s, f, e, v) = (
             c.strings("campaign_id")?,
             c.u32s("rank")?,
@@ -409,6 +458,7 @@ pub fn read_selections(data: &Path, gen: &str) -> anyhow::Result<Vec<SelectionRo
         for k in 0..b.num_rows() {
             out.push(SelectionRow {
                 campaign_id: ca[k].clone(),
+                org_id: orgs[k].clone(),
                 rank: r[k],
                 creator_id: cr[k].clone(),
                 score: s[k],
@@ -635,17 +685,35 @@ pub fn rerank_on(
         *t = Instant::now();
     };
     let today = day_of(opts)?;
+    if let Some((name, problem)) = opts.problem() {
+        bail!("re-rank option {name}: {problem}");
+    }
     progress.start("reading campaigns and history", None);
-    let mut briefs: Vec<CampaignBrief> = validate_all(s, raw)?
+    // Open campaigns whose deadline has passed (content due in under
+    // `min_lead_days`, or posting window over) are not re-ranked: none of
+    // their offers could ever be shown, and assigning them would hold the
+    // creators' capacity and new-offer slots for nothing.
+    let (mut briefs, overdue): (Vec<CampaignBrief>, Vec<CampaignBrief>) = validate_all(s, raw)?
         .into_iter()
         .filter(|b| b.status == CampaignStatus::Open)
+        .partition(|b| deadline_feasible(b, today, opts.min_lead_days));
+    let overdue: HashSet<(String, String)> = overdue
+        .into_iter()
+        .map(|b| (b.org_id, b.campaign_id))
         .collect();
-    briefs.sort_by(|a, b| a.campaign_id.cmp(&b.campaign_id));
+    briefs.sort_by(|a, b| {
+        a.campaign_id
+            .cmp(&b.campaign_id)
+            .then(a.org_id.cmp(&b.org_id))
+    });
+    // The same id in two orgs is two campaigns; twice in one org is an
+    // input error (the campaign store cannot hold it; a campaigns file can).
     for w in briefs.windows(2) {
-        if w[0].campaign_id == w[1].campaign_id {
+        if (&w[0].org_id, &w[0].campaign_id) == (&w[1].org_id, &w[1].campaign_id) {
             bail!(
-                "campaign {:?} appears twice among the campaigns",
-                w[0].campaign_id
+                "campaign {:?} of org {:?} appears twice among the campaigns",
+                w[0].campaign_id,
+                w[0].org_id
             );
         }
     }
@@ -656,18 +724,15 @@ pub fn rerank_on(
         Some(g) => (read_selections(data, g)?, read_feeds(data, g)?),
         None => (Vec::new(), Vec::new()),
     };
-    let mut prev_by_campaign: HashMap<&str, Vec<&SelectionRow>> = HashMap::new();
-    for r in &prev_sel {
-        prev_by_campaign
-            .entry(r.campaign_id.as_str())
-            .or_default()
-            .push(r);
-    }
-    let first_shown: HashMap<(&str, &str), i32> = prev_feed
+    let prev_by_campaign = selections_by_campaign(&prev_sel);
+    let first_shown: HashMap<(&str, CampaignKey<'_>), i32> = prev_feed
         .iter()
         .map(|r| {
             (
-                (r.creator_id.as_str(), r.campaign_id.as_str()),
+                (
+                    r.creator_id.as_str(),
+                    (r.org_id.as_str(), r.campaign_id.as_str()),
+                ),
                 r.first_shown_day,
             )
         })
@@ -721,8 +786,7 @@ pub fn rerank_on(
             budget_cents: b.budget_cents(),
             wanted: b.creators_wanted as usize,
             caps: Matcher::caps(b),
-            previous: prev_by_campaign
-                .get(b.campaign_id.as_str())
+            previous: previous_of(&prev_by_campaign, b)
                 .map(|v| v.iter().filter_map(|r| s.ordinal(&r.creator_id)).collect())
                 .unwrap_or_default(),
         })
@@ -772,7 +836,7 @@ pub fn rerank_on(
         })
         .collect();
     let is_declined = |cr: &str, ca: &str| declined.contains(&(cr.to_string(), ca.to_string()));
-    let shown = |cr: &str, ca: &str| first_shown.get(&(cr, ca)).copied();
+    let shown = |cr: &str, org: &str, ca: &str| first_shown.get(&(cr, (org, ca))).copied();
     let history = FeedHistory {
         declined: &is_declined,
         first_shown: &shown,
@@ -806,8 +870,11 @@ pub fn rerank_on(
         &pools,
         &a.campaigns,
         &results,
-        &prev_sel,
-        &declined,
+        &Before {
+            prev: &prev_sel,
+            declined: &declined,
+            overdue: &overdue,
+        },
     );
     let dcounts = DiffCounts {
         entered: diff.iter().filter(|d| d.change == "entered").count(),
@@ -826,10 +893,10 @@ pub fn rerank_on(
     // written one after the other.
     let gen_id = w.id.clone();
     let (selections, (jsonl, (feeds_file, diff_file))) = rayon::join(
-        || parquet_bytes(&selections_batch(&results)?),
+        || parquet_bytes(&selections_batch(&briefs, &results)?),
         || {
             rayon::join(
-                || match_results_jsonl(&results, &gen_id),
+                || match_results_jsonl(&briefs, &results, &gen_id),
                 || {
                     rayon::join(
                         || parquet_bytes(&feeds_batch(s, &briefs, &feeds)?),
@@ -866,6 +933,7 @@ pub fn rerank_on(
             .map_or(0, |d| d.as_secs() as i64),
         options: opts.clone(),
         campaigns: briefs.len(),
+        past_deadline: overdue.len(),
         creators: s.len(),
         pairs,
         creators_with_offers,
@@ -982,16 +1050,26 @@ fn explain(
     (result, scored)
 }
 
-fn selections_batch(results: &[MatchResult]) -> anyhow::Result<RecordBatch> {
-    let rows: Vec<(&str, &SelectedCreator)> = results
+fn selections_batch(
+    briefs: &[CampaignBrief],
+    results: &[MatchResult],
+) -> anyhow::Result<RecordBatch> {
+    // `results[c]` is `briefs[c]`'s.
+    let rows: Vec<(CampaignKey<'_>, &SelectedCreator)> = briefs
         .iter()
-        .flat_map(|r| r.selected.iter().map(move |c| (r.campaign_id.as_str(), c)))
+        .zip(results)
+        .flat_map(|(b, r)| {
+            r.selected
+                .iter()
+                .map(move |c| ((b.org_id.as_str(), r.campaign_id.as_str()), c))
+        })
         .collect();
-    let strs = |f: &dyn Fn(&(&str, &SelectedCreator)) -> String| -> Vec<String> {
+    let strs = |f: &dyn Fn(&(CampaignKey<'_>, &SelectedCreator)) -> String| -> Vec<String> {
         rows.iter().map(f).collect()
     };
     let mut cols: Vec<(&str, ArrayRef)> = vec![
-        ("campaign_id", str_col(&strs(&|r| r.0.to_string()))),
+        ("campaign_id", str_col(&strs(&|r| r.0 .1.to_string()))),
+        ("org_id", str_col(&strs(&|r| r.0 .0.to_string()))),
         (
             "rank",
             u32_col(&rows.iter().map(|r| r.1.rank).collect::<Vec<_>>()),
@@ -1158,6 +1236,8 @@ fn feeds_batch(
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DiffRow {
     pub campaign_id: String,
+    /// The campaign's org ("" in generations written before the column).
+    pub org_id: String,
     pub creator_id: String,
     /// `entered`, `left` or `moved`.
     pub change: &'static str,
@@ -1166,31 +1246,69 @@ pub struct DiffRow {
     pub why: String,
 }
 
+/// The previous generation's selections by campaign key; rows of
+/// generations written before the org column have org "".
+fn selections_by_campaign(prev: &[SelectionRow]) -> HashMap<CampaignKey<'_>, Vec<&SelectionRow>> {
+    let mut m: HashMap<CampaignKey<'_>, Vec<&SelectionRow>> = HashMap::new();
+    for r in prev {
+        m.entry((r.org_id.as_str(), r.campaign_id.as_str()))
+            .or_default()
+            .push(r);
+    }
+    m
+}
+
+/// Campaign `b`'s previous selection: by (org, id), else (a generation
+/// without the org column) by id alone.
+fn previous_of<'m, 'r>(
+    m: &'m HashMap<CampaignKey<'r>, Vec<&'r SelectionRow>>,
+    b: &'r CampaignBrief,
+) -> Option<&'m Vec<&'r SelectionRow>> {
+    m.get(&(b.org_id.as_str(), b.campaign_id.as_str()))
+        .or_else(|| m.get(&("", b.campaign_id.as_str())))
+}
+
+/// What the diff compares a run with: the parent generation's
+/// selections, the declined (creator, campaign) pairs and the open
+/// campaigns left out as overdue ((org, campaign) pairs).
+struct Before<'a> {
+    prev: &'a [SelectionRow],
+    declined: &'a HashSet<(String, String)>,
+    overdue: &'a HashSet<(String, String)>,
+}
+
 fn diff_rows(
     s: &Snapshot,
     briefs: &[CampaignBrief],
     pools: &[Pool],
     outcomes: &[cloutdesk_engine::assign::CampaignOutcome],
     results: &[MatchResult],
-    prev: &[SelectionRow],
-    declined: &HashSet<(String, String)>,
+    before_run: &Before<'_>,
 ) -> Vec<DiffRow> {
-    let idx: HashMap<&str, usize> = briefs
+    let Before {
+        prev,
+        declined,
+        overdue,
+    } = *before_run;
+    let by_campaign = selections_by_campaign(prev);
+    let prev_of: Vec<Option<HashMap<&str, &SelectionRow>>> = briefs
         .iter()
-        .enumerate()
-        .map(|(i, b)| (b.campaign_id.as_str(), i))
+        .map(|b| {
+            previous_of(&by_campaign, b)
+                .map(|v| v.iter().map(|r| (r.creator_id.as_str(), *r)).collect())
+        })
         .collect();
-    let mut prev_of: HashMap<&str, HashMap<&str, &SelectionRow>> = HashMap::new();
-    for r in prev {
-        prev_of
-            .entry(r.campaign_id.as_str())
-            .or_default()
-            .insert(r.creator_id.as_str(), r);
-    }
+    // Previous rows some campaign of this run took over.
+    let taken: HashSet<*const SelectionRow> = briefs
+        .iter()
+        .filter_map(|b| previous_of(&by_campaign, b))
+        .flat_map(|v| v.iter().map(|r| *r as *const SelectionRow))
+        .collect();
     let mut out: Vec<DiffRow> = Vec::new();
     // Campaigns in this run.
     for (c, r) in results.iter().enumerate() {
-        let before = prev_of.get(r.campaign_id.as_str());
+        let org_id = briefs[c].org_id.clone();
+        let before = prev_of[c].as_ref();
         let lost: HashMap<u32, Limit> = outcomes[c].lost.iter().copied().collect();
         let now: HashMap<&str, &SelectedCreator> = r
             .selected
@@ -1224,6 +1342,7 @@ fn diff_rows(
             match before.and_then(|m| m.get(x.creator_id.as_str())) {
                 None => out.push(DiffRow {
                     campaign_id: r.campaign_id.clone(),
+                    org_id: org_id.clone(),
                     creator_id: x.creator_id.clone(),
                     change: "entered",
                     old_rank: None,
@@ -1243,6 +1362,7 @@ fn diff_rows(
                 {
                     out.push(DiffRow {
                         campaign_id: r.campaign_id.clone(),
+                        org_id: org_id.clone(),
                         creator_id: x.creator_id.clone(),
                         change: "moved",
                         old_rank: Some(p.rank),
@@ -1291,6 +1411,7 @@ fn diff_rows(
                 };
                 out.push(DiffRow {
                     campaign_id: r.campaign_id.clone(),
+                    org_id: org_id.clone(),
                     creator_id: p.creator_id.clone(),
                     change: "left",
                     old_rank: Some(p.rank),
@@ -1303,17 +1424,27 @@ fn diff_rows(
     // Campaigns gone from this run.
     let mut gone: Vec<&SelectionRow> = prev
         .iter()
-        .filter(|p| !idx.contains_key(p.campaign_id.as_str()))
+        .filter(|p| !taken.contains(&(*p as *const SelectionRow)))
         .collect();
-    gone.sort_by(|a, b| a.campaign_id.cmp(&b.campaign_id).then(a.rank.cmp(&b.rank)));
+    gone.sort_by(|a, b| {
+        a.campaign_id
+            .cmp(&b.campaign_id)
+            .then(a.org_id.cmp(&b.org_id))
+            .then(a.rank.cmp(&b.rank))
+    });
     for p in gone {
         out.push(DiffRow {
             campaign_id: p.campaign_id.clone(),
+            org_id: p.org_id.clone(),
             creator_id: p.creator_id.clone(),
             change: "left",
             old_rank: Some(p.rank),
             new_rank: None,
-            why: "the campaign is no longer open".to_string(),
+            why: if overdue.contains(&(p.org_id.clone(), p.campaign_id.clone())) {
+                "the campaign's deadline has passed".to_string()
+            } else {
+                "the campaign is no longer open".to_string()
+            },
         });
     }
     out
@@ -1332,6 +1463,10 @@ fn diff_batch(rows: &[DiffRow]) -> anyhow::Result<RecordBatch> {
                     .map(|r| r.campaign_id.clone())
                     .collect::<Vec<_>>(),
             ),
+        ),
+        (
+            "org_id",
+            str_col(&rows.iter().map(|r| r.org_id.clone()).collect::<Vec<_>>()),
         ),
         (
             "creator_id",
@@ -1369,6 +1504,7 @@ pub fn read_diff(data: &Path, gen: &str) -> anyhow::Result<Vec<DiffRow>> {
             table: "diff",
             batch: &b,
         };
+        let orgs = optional_strings(&c, "org_id", b.num_rows())?;
         let (ca, cr, ch, why) = (
             c.strings("campaign_id")?,
             c.strings("creator_id")?,
@@ -1379,6 +1515,7 @@ pub fn read_diff(data: &Path, gen: &str) -> anyhow::Result<Vec<DiffRow>> {
         for k in 0..b.num_rows() {
             out.push(DiffRow {
                 campaign_id: ca[k].clone(),
+                org_id: orgs[k].clone(),
                 creator_id: cr[k].clone(),
                 change: match ch[k].as_str() {
                     "entered" => "entered",
@@ -1415,6 +1552,13 @@ pub fn report_text(r: &RerankReport) -> String {
         "  {} campaigns x {} creators: {} pairs assigned to {} creators in {} rounds",
         m.campaigns, m.creators, m.pairs, m.creators_with_offers, m.rounds
     );
+    if m.past_deadline > 0 {
+        let _ = writeln!(
+            s,
+            "  {} open campaigns past their deadline left out (no offer of theirs could be shown)",
+            m.past_deadline
+        );
+    }
     let _ = writeln!(
         s,
         "  total value {:.0}; each campaign alone: {:.0} as planned ({} of {} offers beyond creators' limits), {:.0} feasible -> global is {:+.1}% vs feasible alone",

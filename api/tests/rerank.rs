@@ -315,7 +315,7 @@ fn feed_never_shows_an_item_below_the_floor_or_against_usage_rights() {
     }
     assert!(offers.len() > 100);
     let no = |_: &str, _: &str| false;
-    let never = |_: &str, _: &str| None;
+    let never = |_: &str, _: &str, _: &str| None;
     let fopts = FeedOptions {
         today: REFERENCE_DAY,
         per_day: 1000,
@@ -401,7 +401,8 @@ fn feed_never_shows_an_item_below_the_floor_or_against_usage_rights() {
             );
         }
     }
-    let seen = |cr: &str, ca: &str| shown.get(&(cr.to_string(), ca.to_string())).copied();
+    let seen =
+        |cr: &str, _org: &str, ca: &str| shown.get(&(cr.to_string(), ca.to_string())).copied();
     // The same day again: nothing more.
     let again = build_feeds(
         &s,
@@ -771,4 +772,70 @@ async fn api_reranks_in_the_background_and_serves_feeds_and_declines() {
         m.text
     );
     assert!(m.text.contains("cloutdesk_feed_declines_total 1"));
+}
+
+#[test]
+fn campaigns_are_org_scoped_and_overdue_ones_are_left_out() {
+    let Ingested {
+        w,
+        _tmp: _keep,
+        data,
+        ..
+    } = ingested(2000, 12, 21);
+    let mut raw = cloutdesk::briefs::read_brief_values(&w.campaigns).unwrap();
+    // Another org with the same campaign id: a second campaign (it used
+    // to fail the whole run).
+    let mut twin = raw[0].1.clone();
+    twin["org_id"] = "other-org".into();
+    raw.push(("twin".into(), twin));
+    // Content due a month before the run: no offer of it could be shown.
+    raw[1].1["timeline"] = serde_json::json!({"content_due": "2026-10-01"});
+    let (id0, org0) = (
+        raw[0].1["campaign_id"].as_str().unwrap().to_string(),
+        raw[0].1["org_id"].as_str().unwrap().to_string(),
+    );
+    let overdue = raw[1].1["campaign_id"].as_str().unwrap().to_string();
+    let o = opts(3);
+    let g1 = rerank(&data, &raw, &o, &NoProgress).unwrap().generation;
+    let m = read_manifest(&data, &g1).unwrap();
+    assert_eq!((m.campaigns, m.past_deadline), (12, 1));
+    let sel = read_selections(&data, &g1).unwrap();
+    assert!(sel.iter().all(|r| r.campaign_id != overdue));
+    let orgs_of_0: HashSet<&str> = sel
+        .iter()
+        .filter(|r| r.campaign_id == id0)
+        .map(|r| r.org_id.as_str())
+        .collect();
+    assert_eq!(orgs_of_0, HashSet::from([org0.as_str(), "other-org"]));
+    // The next run finds each org's previous selection: neither twin is
+    // "new", and the overdue one is not reported as a closed campaign.
+    let g2 = rerank(&data, &raw, &o, &NoProgress).unwrap().generation;
+    let diff = read_diff(&data, &g2).unwrap();
+    assert!(
+        !diff.iter().any(|d| d.why.starts_with("new campaign")),
+        "{diff:?}"
+    );
+    // A campaign twice in one org is still an input error, naming both.
+    let mut dup = raw.clone();
+    dup.push(("again".into(), raw[0].1.clone()));
+    let err = rerank(&data, &dup, &o, &NoProgress)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&id0) && err.contains(&org0), "{err}");
+    // Options a run cannot honour are refused by name.
+    for bad in [
+        RerankOptions {
+            feed_max_items: 0,
+            ..o.clone()
+        },
+        RerankOptions {
+            min_lead_days: -1,
+            ..o.clone()
+        },
+    ] {
+        let err = rerank(&data, &raw, &bad, &NoProgress)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("re-rank option"), "{err}");
+    }
 }

@@ -150,7 +150,8 @@ pub struct FeedHistory<'a> {
     /// (creator_id, campaign_id) the creator declined.
     pub declined: &'a (dyn Fn(&str, &str) -> bool + Sync),
     /// The day (creator_id, campaign_id) was first shown, if ever.
-    pub first_shown: &'a (dyn Fn(&str, &str) -> Option<i32> + Sync),
+    /// (creator_id, org_id, campaign_id) -> the day the offer was first shown.
+    pub first_shown: &'a (dyn Fn(&str, &str, &str) -> Option<i32> + Sync),
 }
 
 /// A creator's feed and what was held back.
@@ -182,6 +183,25 @@ fn clamp01(x: f32) -> f32 {
 }
 
 /// Scores one offer from the creator's side, or says why it never shows.
+/// Whether campaign `b` can still be delivered from day `today`: its
+/// content is due at least `min_lead_days` ahead and its posting window
+/// is not over (a campaign without those dates always can). An offer of
+/// a campaign that cannot is never shown, so the re-rank does not assign
+/// its creators at all (they would hold capacity for nothing).
+pub fn deadline_feasible(b: &CampaignBrief, today: i32, min_lead_days: i32) -> bool {
+    let days_left = b
+        .timeline
+        .as_ref()
+        .and_then(|t| t.content_due)
+        .map(|d| d - today);
+    let window_over = b
+        .timeline
+        .as_ref()
+        .and_then(|t| t.post_until)
+        .is_some_and(|d| d < today);
+    !(window_over || days_left.is_some_and(|d| d < min_lead_days))
+}
+
 pub fn assess(
     s: &Snapshot,
     orgs: &HashMap<&str, usize>,
@@ -199,19 +219,14 @@ pub fn assess(
     if paid_usage == Some(true) && c.accepts_usage_rights[i] != Some(true) {
         return Err(Exclusion::RefusesUsageRights);
     }
+    if !deadline_feasible(b, opts.today, opts.min_lead_days) {
+        return Err(Exclusion::DeadlinePassed);
+    }
     let days_left = b
         .timeline
         .as_ref()
         .and_then(|t| t.content_due)
         .map(|d| d - opts.today);
-    let window_over = b
-        .timeline
-        .as_ref()
-        .and_then(|t| t.post_until)
-        .is_some_and(|d| d < opts.today);
-    if window_over || days_left.is_some_and(|d| d < opts.min_lead_days) {
-        return Err(Exclusion::DeadlinePassed);
-    }
     let mut reasons: Vec<(f32, String)> = Vec::new();
     // Fee against the ask.
     let ask = c.rate_usd[i].or(c.median_fee_usd[i]).filter(|a| *a > 0.0);
@@ -360,7 +375,7 @@ pub fn feed_of(
                 fee_usd: o.fee_cents as f64 / 100.0,
                 reasons,
                 missing: b.missing(),
-                first_shown_day: (history.first_shown)(creator_id, &b.campaign_id)
+                first_shown_day: (history.first_shown)(creator_id, &b.org_id, &b.campaign_id)
                     .unwrap_or(i32::MAX),
             }),
         }

@@ -97,13 +97,14 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
 
-    /// 400 for a bad query parameter, naming it in `fields`.
+    /// 400 for a bad parameter (query, path segment or request-body field),
+    /// naming it in `fields`.
     pub fn bad_param(param: &str, problem: impl Into<String>) -> ApiError {
         let problem = problem.into();
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_parameter",
-            format!("query parameter `{param}`: {problem}"),
+            format!("parameter `{param}`: {problem}"),
         )
         .with_fields(vec![ApiError::field(param, problem)])
     }

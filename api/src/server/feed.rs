@@ -324,6 +324,9 @@ async fn start_rerank(
         today: req.today,
         ..d
     };
+    if let Some((name, problem)) = opts.problem() {
+        return Err(ApiError::bad_param(name, problem));
+    }
     if let Some(t) = &opts.today {
         if cloutdesk_engine::schema::parse_date(t).is_none() {
             return Err(ApiError::bad_param(
