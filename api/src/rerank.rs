@@ -88,6 +88,12 @@ pub struct RerankOptions {
     pub pool_min: usize,
     /// Generations to keep.
     pub keep: usize,
+    /// Set by the caller, not a flag: the campaigns are the campaign
+    /// store's open ones (`rerank` without `--campaigns`, and the server),
+    /// so the served feed can hide items of campaigns deleted, paused or
+    /// closed since the run.
+    #[serde(default)]
+    pub campaigns_from_store: bool,
 }
 
 impl RerankOptions {
@@ -121,6 +127,7 @@ impl Default for RerankOptions {
             today: None,
             pool_min: 2000,
             keep: 3,
+            campaigns_from_store: false,
         }
     }
 }
@@ -564,7 +571,49 @@ pub fn read_feeds(data: &Path, gen: &str) -> anyhow::Result<Vec<FeedRow>> {
 
 /// One creator's feed from the published generation, without the items
 /// the creator declined since (the decline log is read now).
+/// Why a published feed item must no longer be shown, judged against what
+/// changed since its run (the next run would drop it; until then the
+/// served feed must not show it): the creator left the data, raised their
+/// floor above the fee, or set their capacity to 0 (`s`, the served
+/// snapshot); the campaign was deleted, paused or closed (`store`, when
+/// the run ranked the store's campaigns). Deadlines are the run's: an
+/// item was feasible with `min_lead_days` to spare on the run's day, which
+/// covers the day until the next nightly run.
+pub fn stale_reason(
+    r: &FeedRow,
+    s: Option<&Snapshot>,
+    store: Option<&crate::campaigns::CampaignStore>,
+) -> Option<&'static str> {
+    if let Some(s) = s {
+        let Some(o) = s.ordinal(&r.creator_id) else {
+            return Some("creator no longer in the data");
+        };
+        let o = o as usize;
+        let fee_cents = cloutdesk_engine::pricing::cents_at_most(r.fee_usd);
+        if s.creators.min_fee_usd[o]
+            .is_some_and(|m| fee_cents < cloutdesk_engine::pricing::cents_at_least(m))
+        {
+            return Some("below the creator's floor");
+        }
+        if s.creators.capacity[o] == Some(0) {
+            return Some("creator has no capacity");
+        }
+    }
+    if let Some(store) = store {
+        let Some(c) = store.get(&r.org_id, &r.campaign_id) else {
+            return Some("campaign deleted");
+        };
+        if c.status() != "open" {
+            return Some("campaign not open");
+        }
+    }
+    None
+}
+
 pub fn creator_feed(data: &Path, creator_id: &str) -> anyhow::Result<(String, Vec<FeedRow>)> {
+    if !cloutdesk_engine::schema::is_valid_id(creator_id) {
+        bail!("--creator {creator_id:?} is not an id (1-64 characters of A-Z a-z 0-9 . _ -)");
+    }
     let gen = current_generation(data)?.ok_or_else(|| {
         anyhow!(
             "no re-rank generation in {} yet: run `cloutdesk rerank --data {}` first",
@@ -1689,6 +1738,7 @@ impl RerankArgs {
             today: self.today.clone(),
             pool_min: self.pool_min,
             keep: self.keep,
+            campaigns_from_store: self.campaigns.is_none(),
         }
     }
 }

@@ -772,6 +772,82 @@ async fn api_reranks_in_the_background_and_serves_feeds_and_declines() {
         m.text
     );
     assert!(m.text.contains("cloutdesk_feed_declines_total 1"));
+
+    // A campaign deleted since the run leaves every feed at once (not at
+    // the next run).
+    let left = read_feeds(&w.data, &gen)
+        .unwrap()
+        .into_iter()
+        .find(|f| f.campaign_id != cid)
+        .unwrap();
+    let r = call(
+        &app,
+        Method::DELETE,
+        &format!("/v1/campaigns/{}", left.campaign_id),
+        Some(&k.org_a),
+        None,
+    )
+    .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let v = call(
+        &app,
+        Method::GET,
+        &format!("/v1/creators/{}/feed", left.creator_id),
+        Some(&k.admin),
+        None,
+    )
+    .await
+    .json();
+    assert!(v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["campaign_id"] != left.campaign_id.as_str()));
+    // A creator the served snapshot does not hold: 404, not an empty feed.
+    let r = call(
+        &app,
+        Method::GET,
+        "/v1/creators/no-such-creator/feed",
+        Some(&k.admin),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+}
+
+#[test]
+fn a_served_item_below_a_raised_floor_is_stale() {
+    let Ingested {
+        w,
+        _tmp: _keep,
+        data,
+        s,
+        ..
+    } = ingested(1500, 10, 23);
+    let g = run(&data, &w.campaigns, &opts(3));
+    let floor_of = |r: &cloutdesk::rerank::FeedRow| {
+        s.creators.min_fee_usd[s.ordinal(&r.creator_id).unwrap() as usize]
+    };
+    // An item of a creator with a floor.
+    let row = read_feeds(&data, &g)
+        .unwrap()
+        .into_iter()
+        .find(|r| floor_of(r).is_some())
+        .unwrap();
+    assert_eq!(cloutdesk::rerank::stale_reason(&row, Some(&s), None), None);
+    // As if the creator's floor had been raised above the fee since.
+    let mut below = row.clone();
+    below.fee_usd = floor_of(&row).unwrap() - 0.01;
+    assert_eq!(
+        cloutdesk::rerank::stale_reason(&below, Some(&s), None),
+        Some("below the creator's floor")
+    );
+    let mut gone = row.clone();
+    gone.creator_id = "c-9999999".into();
+    assert_eq!(
+        cloutdesk::rerank::stale_reason(&gone, Some(&s), None),
+        Some("creator no longer in the data")
+    );
 }
 
 #[test]

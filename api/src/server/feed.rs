@@ -50,8 +50,8 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_rerank))
 }
 
-/// A generation's feeds by creator.
-type Feeds = Arc<HashMap<String, Vec<FeedRow>>>;
+/// A generation's feeds by creator, and the options it ran with.
+type Feeds = Arc<(HashMap<String, Vec<FeedRow>>, RerankOptions)>;
 
 /// Per-process state of these routes, keyed by data dir (a process may
 /// serve several in tests).
@@ -121,11 +121,14 @@ fn feeds_of(data: &Path) -> Result<Option<(String, Feeds)>, ApiError> {
         }
     }
     let rows = rerank::read_feeds(data, &gen).map_err(|e| ApiError::internal(format!("{e:#}")))?;
+    let opts = rerank::read_manifest(data, &gen)
+        .map_err(|e| ApiError::internal(format!("{e:#}")))?
+        .options;
     let mut m: HashMap<String, Vec<FeedRow>> = HashMap::new();
     for r in rows {
         m.entry(r.creator_id.clone()).or_default().push(r);
     }
-    let m = Arc::new(m);
+    let m = Arc::new((m, opts));
     lock()
         .feeds
         .insert(data.to_path_buf(), (gen.clone(), m.clone()));
@@ -141,7 +144,7 @@ fn feeds_of(data: &Path) -> Result<Option<(String, Feeds)>, ApiError> {
         (status = 400, description = "Bad id", body = ErrorBody),
         (status = 401, description = "No key or a bad key", body = ErrorBody),
         (status = 403, description = "Another creator's key, or a marketer key", body = ErrorBody),
-        (status = 404, description = "No re-rank generation published yet", body = ErrorBody),
+        (status = 404, description = "No re-rank generation published yet, or no such creator", body = ErrorBody),
         (status = 503, description = "Timeout", body = ErrorBody),
     ),
     security(("api_key" = []))
@@ -158,11 +161,24 @@ async fn get_feed(
         ApiError::not_found("no re-rank generation yet: run `cloutdesk rerank` or POST /v1/rerank")
     })?;
     let log = decline_log(state.data_dir())?;
-    let items: Vec<FeedRow> = feeds
+    let (by_creator, opts) = &*feeds;
+    let snap = state.snapshot();
+    if let Some(s) = &snap {
+        if s.ordinal(&id).is_none() {
+            return Err(ApiError::not_found(format!(
+                "no creator {id:?} in the served snapshot"
+            )));
+        }
+    }
+    // What changed since the run (a raised floor, capacity 0, a deleted
+    // or closed campaign) hides an item at once.
+    let store = opts.campaigns_from_store.then(|| state.campaigns());
+    let items: Vec<FeedRow> = by_creator
         .get(&id)
         .map(|v| {
             v.iter()
                 .filter(|r| !log.contains(&r.creator_id, &r.campaign_id))
+                .filter(|r| rerank::stale_reason(r, snap.as_deref(), store).is_none())
                 .cloned()
                 .collect()
         })
@@ -322,6 +338,7 @@ async fn start_rerank(
         feed_max_items: req.feed_max_items.unwrap_or(d.feed_max_items),
         min_lead_days: req.min_lead_days.unwrap_or(d.min_lead_days),
         today: req.today,
+        campaigns_from_store: true,
         ..d
     };
     if let Some((name, problem)) = opts.problem() {
