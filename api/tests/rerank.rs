@@ -817,48 +817,39 @@ async fn api_reranks_in_the_background_and_serves_feeds_and_declines() {
 
 #[test]
 fn a_served_item_below_a_raised_floor_is_stale() {
-    let Ingested {
-        w,
-        _tmp: _keep,
-        data,
-        s,
-        ..
-    } = ingested(1500, 10, 23);
-    let g = run(&data, &w.campaigns, &opts(3));
+    let t = ingested(1500, 10, 23);
+    let (data, s) = (&t.data, &t.s);
+    let g = run(data, &t.w.campaigns, &opts(3));
     let floor_of = |r: &cloutdesk::rerank::FeedRow| {
         s.creators.min_fee_usd[s.ordinal(&r.creator_id).unwrap() as usize]
     };
     // An item of a creator with a floor.
-    let row = read_feeds(&data, &g)
+    let row = read_feeds(data, &g)
         .unwrap()
         .into_iter()
         .find(|r| floor_of(r).is_some())
         .unwrap();
-    assert_eq!(cloutdesk::rerank::stale_reason(&row, Some(&s), None), None);
+    assert_eq!(cloutdesk::rerank::stale_reason(&row, Some(s), None), None);
     // As if the creator's floor had been raised above the fee since.
     let mut below = row.clone();
     below.fee_usd = floor_of(&row).unwrap() - 0.01;
     assert_eq!(
-        cloutdesk::rerank::stale_reason(&below, Some(&s), None),
+        cloutdesk::rerank::stale_reason(&below, Some(s), None),
         Some("below the creator's floor")
     );
     let mut gone = row.clone();
     gone.creator_id = "c-9999999".into();
     assert_eq!(
-        cloutdesk::rerank::stale_reason(&gone, Some(&s), None),
+        cloutdesk::rerank::stale_reason(&gone, Some(s), None),
         Some("creator no longer in the data")
     );
 }
 
 #[test]
 fn campaigns_are_org_scoped_and_overdue_ones_are_left_out() {
-    let Ingested {
-        w,
-        _tmp: _keep,
-        data,
-        ..
-    } = ingested(2000, 12, 21);
-    let mut raw = cloutdesk::briefs::read_brief_values(&w.campaigns).unwrap();
+    let t = ingested(2000, 12, 21);
+    let data = &t.data;
+    let mut raw = cloutdesk::briefs::read_brief_values(&t.w.campaigns).unwrap();
     // Another org with the same campaign id: a second campaign (it used
     // to fail the whole run).
     let mut twin = raw[0].1.clone();
@@ -872,10 +863,10 @@ fn campaigns_are_org_scoped_and_overdue_ones_are_left_out() {
     );
     let overdue = raw[1].1["campaign_id"].as_str().unwrap().to_string();
     let o = opts(3);
-    let g1 = rerank(&data, &raw, &o, &NoProgress).unwrap().generation;
-    let m = read_manifest(&data, &g1).unwrap();
+    let g1 = rerank(data, &raw, &o, &NoProgress).unwrap().generation;
+    let m = read_manifest(data, &g1).unwrap();
     assert_eq!((m.campaigns, m.past_deadline), (12, 1));
-    let sel = read_selections(&data, &g1).unwrap();
+    let sel = read_selections(data, &g1).unwrap();
     assert!(sel.iter().all(|r| r.campaign_id != overdue));
     let orgs_of_0: HashSet<&str> = sel
         .iter()
@@ -885,8 +876,8 @@ fn campaigns_are_org_scoped_and_overdue_ones_are_left_out() {
     assert_eq!(orgs_of_0, HashSet::from([org0.as_str(), "other-org"]));
     // The next run finds each org's previous selection: neither twin is
     // "new", and the overdue one is not reported as a closed campaign.
-    let g2 = rerank(&data, &raw, &o, &NoProgress).unwrap().generation;
-    let diff = read_diff(&data, &g2).unwrap();
+    let g2 = rerank(data, &raw, &o, &NoProgress).unwrap().generation;
+    let diff = read_diff(data, &g2).unwrap();
     assert!(
         !diff.iter().any(|d| d.why.starts_with("new campaign")),
         "{diff:?}"
@@ -894,7 +885,7 @@ fn campaigns_are_org_scoped_and_overdue_ones_are_left_out() {
     // A campaign twice in one org is still an input error, naming both.
     let mut dup = raw.clone();
     dup.push(("again".into(), raw[0].1.clone()));
-    let err = rerank(&data, &dup, &o, &NoProgress)
+    let err = rerank(data, &dup, &o, &NoProgress)
         .unwrap_err()
         .to_string();
     assert!(err.contains(&id0) && err.contains(&org0), "{err}");
@@ -909,7 +900,7 @@ fn campaigns_are_org_scoped_and_overdue_ones_are_left_out() {
             ..o.clone()
         },
     ] {
-        let err = rerank(&data, &raw, &bad, &NoProgress)
+        let err = rerank(data, &raw, &bad, &NoProgress)
             .unwrap_err()
             .to_string();
         assert!(err.contains("re-rank option"), "{err}");
