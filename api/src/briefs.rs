@@ -48,8 +48,9 @@ pub fn context(s: &Snapshot) -> BriefContext<'_> {
     }
 }
 
-/// Validates briefs; the error lists every problem of every invalid brief.
-pub fn validate_all(s: &Snapshot, raw: &[(String, Value)]) -> anyhow::Result<Vec<CampaignBrief>> {
+/// Validates briefs one by one: the valid ones, and each problem of the
+/// invalid ones (`where: path: problem`).
+pub fn validate_each(s: &Snapshot, raw: &[(String, Value)]) -> (Vec<CampaignBrief>, Vec<String>) {
     let ctx = context(s);
     let mut out = Vec::new();
     let mut errors = Vec::new();
@@ -63,6 +64,12 @@ pub fn validate_all(s: &Snapshot, raw: &[(String, Value)]) -> anyhow::Result<Vec
             }
         }
     }
+    (out, errors)
+}
+
+/// Validates briefs; the error lists every problem of every invalid brief.
+pub fn validate_all(s: &Snapshot, raw: &[(String, Value)]) -> anyhow::Result<Vec<CampaignBrief>> {
+    let (out, errors) = validate_each(s, raw);
     if errors.is_empty() {
         Ok(out)
     } else {

@@ -59,7 +59,6 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::briefs::validate_all;
 use crate::declines;
 use crate::dto;
 
@@ -174,6 +173,10 @@ pub struct GenerationManifest {
     /// Open campaigns left out because their deadline has passed.
     #[serde(default)]
     pub past_deadline: usize,
+    /// Problems of the campaigns left out as invalid against the snapshot
+    /// (`where: path: problem`).
+    #[serde(default)]
+    pub invalid: Vec<String>,
     pub creators: usize,
     pub pairs: usize,
     pub creators_with_offers: usize,
@@ -742,7 +745,11 @@ pub fn rerank_on(
     // `min_lead_days`, or posting window over) are not re-ranked: none of
     // their offers could ever be shown, and assigning them would hold the
     // creators' capacity and new-offer slots for nothing.
-    let (mut briefs, overdue): (Vec<CampaignBrief>, Vec<CampaignBrief>) = validate_all(s, raw)?
+    // A campaign that does not validate against this snapshot (say, an
+    // embedding of another length after a new load) is left out and
+    // reported; it does not stop every other campaign's run.
+    let (valid, invalid) = crate::briefs::validate_each(s, raw);
+    let (mut briefs, overdue): (Vec<CampaignBrief>, Vec<CampaignBrief>) = valid
         .into_iter()
         .filter(|b| b.status == CampaignStatus::Open)
         .partition(|b| deadline_feasible(b, today, opts.min_lead_days));
@@ -983,6 +990,7 @@ pub fn rerank_on(
         options: opts.clone(),
         campaigns: briefs.len(),
         past_deadline: overdue.len(),
+        invalid: invalid.clone(),
         creators: s.len(),
         pairs,
         creators_with_offers,
@@ -1601,6 +1609,13 @@ pub fn report_text(r: &RerankReport) -> String {
         "  {} campaigns x {} creators: {} pairs assigned to {} creators in {} rounds",
         m.campaigns, m.creators, m.pairs, m.creators_with_offers, m.rounds
     );
+    if !m.invalid.is_empty() {
+        let _ = writeln!(
+            s,
+            "  campaigns left out as invalid against the snapshot:\n    {}",
+            m.invalid.join("\n    ")
+        );
+    }
     if m.past_deadline > 0 {
         let _ = writeln!(
             s,

@@ -331,6 +331,13 @@ async fn orgs_never_see_each_others_campaigns() {
     bb["title"] = Value::String("B's own".into());
     let r = call(&app, Method::POST, "/v1/campaigns", kb, Some(&bb)).await;
     assert_eq!(r.status.as_u16(), 201, "{}", r.text);
+    // Another org's brief, invalid too: refused as another org's (403),
+    // without a word about the brief.
+    let mut foreign = brief(&w, &w.org_b, "theirs");
+    foreign["budget_usd"] = Value::String("lots".into());
+    let r = call(&app, Method::POST, "/v1/campaigns", ka, Some(&foreign)).await;
+    assert_eq!(r.status.as_u16(), 403, "{}", r.text);
+    assert!(!r.text.contains("budget_usd"), "{}", r.text);
     let r = call(
         &app,
         Method::POST,

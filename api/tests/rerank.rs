@@ -862,10 +862,21 @@ fn campaigns_are_org_scoped_and_overdue_ones_are_left_out() {
         raw[0].1["org_id"].as_str().unwrap().to_string(),
     );
     let overdue = raw[1].1["campaign_id"].as_str().unwrap().to_string();
+    // One campaign no longer valid: left out and reported, the run goes on.
+    let mut bad = raw[2].1.clone();
+    bad["campaign_id"] = "broken".into();
+    bad["budget_usd"] = "lots".into();
+    raw.push(("campaign store org/broken".into(), bad));
     let o = opts(3);
     let g1 = rerank(data, &raw, &o, &NoProgress).unwrap().generation;
     let m = read_manifest(data, &g1).unwrap();
     assert_eq!((m.campaigns, m.past_deadline), (12, 1));
+    assert_eq!(m.invalid.len(), 1, "{:?}", m.invalid);
+    assert!(
+        m.invalid[0].contains("org/broken: budget_usd"),
+        "{:?}",
+        m.invalid
+    );
     let sel = read_selections(data, &g1).unwrap();
     assert!(sel.iter().all(|r| r.campaign_id != overdue));
     let orgs_of_0: HashSet<&str> = sel
@@ -885,9 +896,7 @@ fn campaigns_are_org_scoped_and_overdue_ones_are_left_out() {
     // A campaign twice in one org is still an input error, naming both.
     let mut dup = raw.clone();
     dup.push(("again".into(), raw[0].1.clone()));
-    let err = rerank(data, &dup, &o, &NoProgress)
-        .unwrap_err()
-        .to_string();
+    let err = rerank(data, &dup, &o, &NoProgress).unwrap_err().to_string();
     assert!(err.contains(&id0) && err.contains(&org0), "{err}");
     // Options a run cannot honour are refused by name.
     for bad in [

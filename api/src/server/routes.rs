@@ -133,6 +133,11 @@ async fn put_campaign(
 ) -> Result<Response, ApiError> {
     p.require_marketer_or_admin()?;
     require_object(&body)?;
+    // Another org's campaign is refused before its brief is examined: the
+    // caller learns nothing about a brief it may not store.
+    if let Some(org) = body.get("org_id").and_then(Value::as_str) {
+        p.require_org(org)?;
+    }
     let snap = state.require_snapshot()?;
     let brief = CampaignBrief::from_json(&body, &briefs::context(&snap))
         .map_err(|e| invalid_brief(&snap.id, e.0))?;
