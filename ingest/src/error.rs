@@ -15,13 +15,25 @@ pub enum IngestError {
     /// `--strict` and at least one row was rejected.
     #[error("strict load: {count} row(s) rejected, first: {first}")]
     Strict { count: usize, first: String },
-    /// The load would leave no creators at all.
-    #[error("no valid creator rows: nothing to publish")]
-    Empty,
+    /// The load would leave no creators at all: with the rows it rejected
+    /// (how many, and the first few problems, each naming file, row and
+    /// field), so that a file whose every row is bad says why.
+    #[error("no valid creator rows: nothing to publish{}", rejected_summary(*.rejected, .first))]
+    Empty { rejected: usize, first: Vec<String> },
     #[error("snapshot: {0}")]
     Snapshot(#[from] cloutdesk_engine::storage::StorageError),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+fn rejected_summary(rejected: usize, first: &[String]) -> String {
+    if rejected == 0 {
+        return String::new();
+    }
+    format!(
+        "; {rejected} row(s) rejected, first:\n  {}",
+        first.join("\n  ")
+    )
 }
 
 impl IngestError {

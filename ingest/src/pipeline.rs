@@ -410,7 +410,10 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<LoadRepor
         creators_report = Some(rep);
     }
     if creators.is_empty() {
-        return Err(IngestError::Empty);
+        return Err(IngestError::Empty {
+            rejected: creators_report.as_ref().map_or(0, |r| r.rows_rejected),
+            first: rejects.iter().take(5).map(|r| r.to_string()).collect(),
+        });
     }
 
     // ---- history: rows for unknown creators are rejects; every other row

@@ -458,3 +458,23 @@ fn a_prepayment_is_accepted_and_counts_as_zero_days_to_pay() {
     assert_eq!(s.orgs.median_days_to_pay[k], Some(0.0));
     assert_eq!(s.orgs.unpaid_after_60_share[k], Some(0.0));
 }
+
+#[test]
+fn a_load_whose_every_creator_row_is_bad_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let o = small_load(
+        &data,
+        tmp.path(),
+        Some("creator_id,handle,platform,followers\nc-1,a,instagram,12k\nc-2,b,Instagram,100\n"),
+        None,
+        None,
+    );
+    let e = ingest(&o, &NoProgress).unwrap_err().to_string();
+    assert!(e.contains("nothing to publish"), "{e}");
+    assert!(e.contains("2 row(s) rejected"), "{e}");
+    assert!(
+        e.contains("row 1: followers") && e.contains("row 2: platform"),
+        "{e}"
+    );
+}

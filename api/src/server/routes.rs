@@ -622,10 +622,14 @@ fn ingest_error(e: IngestError, names: &[(PathBuf, String)]) -> ApiError {
             format!("strict load: {count} row(s) rejected; nothing was published"),
             vec![ApiError::field("strict", first)],
         ),
-        IngestError::Empty => ApiError::unprocessable(
+        IngestError::Empty { rejected, first } => ApiError::unprocessable(
             "no_creators",
-            "the load would leave no creators at all; nothing was published",
-            vec![ApiError::field("creators", "no valid creator rows")],
+            format!(
+                "the load would leave no creators at all ({rejected} row(s) rejected); nothing was published"
+            ),
+            std::iter::once(ApiError::field("creators", "no valid creator rows"))
+                .chain(first.iter().map(|f| ApiError::field("creators", f.clone())))
+                .collect(),
         ),
         IngestError::Snapshot(StorageError::Locked(p)) => ApiError::conflict(
             "ingest_in_progress",

@@ -8,7 +8,7 @@
 //! unit), lists (list, large list, fixed-size list), and share maps as
 //! `Map`, `list<struct<key, share|value>>` or CSV-encoded strings. The
 //! writer uses list columns, `list<struct<key: utf8, share: f32>>` for share
-//! maps, Date32 for dates and Timestamp(second, UTC) for `posted_at`; what
+//! maps, Date32 for dates and Timestamp(millisecond, UTC) for `posted_at`; what
 //! it writes reads back to equal records.
 
 use std::fs::File;
@@ -22,13 +22,14 @@ use ::parquet::basic::Compression;
 use ::parquet::file::properties::WriterProperties;
 use arrow_array::builder::{
     ArrayBuilder, BooleanBuilder, Date32Builder, Float32Builder, Float64Builder, ListBuilder,
-    StringBuilder, StructBuilder, TimestampSecondBuilder, UInt32Builder, UInt64Builder,
+    StringBuilder, StructBuilder, TimestampMillisecondBuilder, UInt32Builder, UInt64Builder,
 };
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Date32Type, Date64Type, Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type,
-    Int64Type, Int8Type, TimestampMicrosecondType, TimestampMillisecondType,
-    TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+    Date32Type, Date64Type, Decimal128Type, Decimal256Type, Decimal32Type, Decimal64Type,
+    DecimalType, Float16Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Fields, Schema, TimeUnit};
@@ -142,7 +143,11 @@ fn supported(dt: &DataType) -> bool {
         | D::UInt64
         | D::Float32
         | D::Float64
+        | D::Float16
+        | D::Decimal32(_, _)
+        | D::Decimal64(_, _)
         | D::Decimal128(_, _)
+        | D::Decimal256(_, _)
         | D::Utf8
         | D::LargeUtf8
         | D::Utf8View
@@ -205,11 +210,39 @@ fn cell_at(arr: &dyn Array, i: usize) -> Cell<'_> {
         D::UInt16 => Cell::UInt(u64::from(arr.as_primitive::<UInt16Type>().value(i))),
         D::UInt32 => Cell::UInt(u64::from(arr.as_primitive::<UInt32Type>().value(i))),
         D::UInt64 => Cell::UInt(arr.as_primitive::<UInt64Type>().value(i)),
-        D::Float32 => Cell::Float(f64::from(arr.as_primitive::<Float32Type>().value(i))),
+        D::Float32 => Cell::Float32(arr.as_primitive::<Float32Type>().value(i)),
         D::Float64 => Cell::Float(arr.as_primitive::<Float64Type>().value(i)),
-        D::Decimal128(_, scale) => {
-            let v = arr.as_primitive::<Decimal128Type>().value(i) as f64;
-            Cell::Float(v / 10f64.powi(i32::from(*scale)))
+        D::Float16 => Cell::Float32(arr.as_primitive::<Float16Type>().value(i).to_f32()),
+        // A decimal's value as the decimal text it is (so 150.10 is read
+        // as 150.1 exactly as from CSV), whatever its width.
+        D::Decimal32(_, _) | D::Decimal64(_, _) | D::Decimal128(_, _) | D::Decimal256(_, _) => {
+            let text = match arr.data_type() {
+                D::Decimal32(p, sc) => Decimal32Type::format_decimal(
+                    arr.as_primitive::<Decimal32Type>().value(i),
+                    *p,
+                    *sc,
+                ),
+                D::Decimal64(p, sc) => Decimal64Type::format_decimal(
+                    arr.as_primitive::<Decimal64Type>().value(i),
+                    *p,
+                    *sc,
+                ),
+                D::Decimal128(p, sc) => Decimal128Type::format_decimal(
+                    arr.as_primitive::<Decimal128Type>().value(i),
+                    *p,
+                    *sc,
+                ),
+                D::Decimal256(p, sc) => Decimal256Type::format_decimal(
+                    arr.as_primitive::<Decimal256Type>().value(i),
+                    *p,
+                    *sc,
+                ),
+                _ => unreachable!("matched a decimal type"),
+            };
+            match text.parse::<f64>() {
+                Ok(v) => Cell::Float(v),
+                Err(_) => Cell::Missing,
+            }
         }
         D::Utf8 => Cell::text(arr.as_string::<i32>().value(i)),
         D::LargeUtf8 => Cell::text(arr.as_string::<i64>().value(i)),
@@ -291,7 +324,10 @@ enum Col {
     F32List(ListBuilder<Float32Builder>),
     ShareMap(ListBuilder<StructBuilder>),
     Date(Date32Builder),
-    Timestamp(TimestampSecondBuilder),
+    /// Milliseconds: Parquet has no seconds unit, so a seconds column
+    /// would be written as a bare int64 that other readers (pyarrow,
+    /// pandas, DuckDB) see as integers.
+    Timestamp(TimestampMillisecondBuilder),
 }
 
 fn entry_struct_fields() -> Fields {
@@ -340,7 +376,9 @@ impl Col {
                 )))
             }
             Kind::Date => Col::Date(Date32Builder::new()),
-            Kind::Timestamp => Col::Timestamp(TimestampSecondBuilder::new().with_timezone("UTC")),
+            Kind::Timestamp => {
+                Col::Timestamp(TimestampMillisecondBuilder::new().with_timezone("UTC"))
+            }
         }
     }
 
@@ -378,7 +416,7 @@ impl Col {
                 b.append(true);
             }
             (Col::Date(b), Out::Date(d)) => b.append_value(*d),
-            (Col::Timestamp(b), Out::Timestamp(t)) => b.append_value(*t),
+            (Col::Timestamp(b), Out::Timestamp(t)) => b.append_value(t.saturating_mul(1_000)),
             (col, _) => col.push_null(),
         }
     }

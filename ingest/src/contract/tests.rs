@@ -725,6 +725,91 @@ fn parquet_foreign_types_and_rejects() {
     assert_eq!(c.audience_ages, Some([0.0, 0.75, 0.0, 0.0, 0.0]));
 }
 
+/// What pyarrow, pandas and polars write when asked for 32-bit floats,
+/// narrow decimals and brotli: read as the decimals they print as (a
+/// float32 150.1 is $150.10, not $150.1000061; 0.7 is 0.7, not 0.699999988).
+#[test]
+fn parquet_float32_decimals_and_brotli_read_as_written() {
+    use ::parquet::basic::{BrotliLevel, Compression};
+    use ::parquet::file::properties::WriterProperties;
+    use arrow_array::{Decimal64Array, Float32Array, Int64Array, StringArray};
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("c.parquet");
+    let cols: Vec<(&str, ArrayRef)> = vec![
+        ("creator_id", Arc::new(StringArray::from(vec!["c1", "c2"]))),
+        ("handle", Arc::new(StringArray::from(vec!["a", "b"]))),
+        ("platform", Arc::new(StringArray::from(vec!["tiktok", "x"]))),
+        ("followers", Arc::new(Int64Array::from(vec![12_000, 5_000]))),
+        (
+            "audience_quality",
+            // The second is what a writer's f32 of 0.79999999 holds.
+            Arc::new(Float32Array::from(vec![0.7f32, 0.8])),
+        ),
+        (
+            "rate_usd",
+            Arc::new(Float32Array::from(vec![150.1f32, 80.0])),
+        ),
+        (
+            "min_fee_usd",
+            Arc::new(
+                Decimal64Array::from(vec![Some(15010i64), None])
+                    .with_precision_and_scale(12, 2)
+                    .unwrap(),
+            ),
+        ),
+    ];
+    let schema = Schema::new(
+        cols.iter()
+            .map(|(n, c)| Field::new(*n, c.data_type().clone(), true))
+            .collect::<Vec<_>>(),
+    );
+    let batch =
+        RecordBatch::try_new(Arc::new(schema), cols.into_iter().map(|c| c.1).collect()).unwrap();
+    let props = WriterProperties::builder()
+        .set_compression(Compression::BROTLI(BrotliLevel::default()))
+        .build();
+    let f = std::fs::File::create(&p).unwrap();
+    let mut w = ::parquet::arrow::ArrowWriter::try_new(f, batch.schema(), Some(props)).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+
+    let l = read_creators(&p).unwrap();
+    assert!(l.rejects.is_empty(), "{:?}", l.rejects);
+    let (c1, c2) = (&l.rows[0].1, &l.rows[1].1);
+    assert_eq!(c1.audience_quality, Some(0.7));
+    assert_eq!(c2.audience_quality, Some(0.8));
+    assert_eq!((c1.rate_usd, c1.min_fee_usd), (Some(150.1), Some(150.1)));
+    assert_eq!((c2.rate_usd, c2.min_fee_usd), (Some(80.0), None));
+}
+
+/// `posted_at` is written as a Parquet timestamp (milliseconds, UTC), so
+/// other readers (pyarrow, pandas, DuckDB) see times, not bare integers.
+#[test]
+fn parquet_posted_at_is_a_timestamp_for_other_readers() {
+    use ::parquet::file::reader::{FileReader, SerializedFileReader};
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p.parquet");
+    write_performance(&p, &performances()).unwrap();
+    let r = SerializedFileReader::new(std::fs::File::open(&p).unwrap()).unwrap();
+    let schema = r.metadata().file_metadata().schema_descr_ptr();
+    let col = (0..schema.num_columns())
+        .map(|i| schema.column(i))
+        .find(|c| c.name() == "posted_at")
+        .unwrap();
+    let logical = format!("{:?}", col.logical_type_ref());
+    assert!(
+        logical.contains("Timestamp")
+            && logical.to_lowercase().contains("millis")
+            && logical.contains("true"),
+        "{logical}"
+    );
+    // And it reads back to the same records.
+    let back = read_performance(&p).unwrap();
+    let times: Vec<i64> = back.rows.iter().map(|r| r.1.posted_at).collect();
+    let want: Vec<i64> = performances().iter().map(|r| r.posted_at).collect();
+    assert_eq!(times, want);
+}
+
 // ---------------------------------------------------------------------------
 // File-level faults
 

@@ -33,6 +33,10 @@ pub(crate) enum Cell<'a> {
     Int(i64),
     UInt(u64),
     Float(f64),
+    /// A 32-bit float column's value (Parquet): read as the decimal it
+    /// prints as (0.7f32 is 0.7, not 0.699999988), kept exact for f32
+    /// targets (embeddings, shares).
+    Float32(f32),
     /// Days since 1970-01-01.
     Date(i32),
     /// Seconds since the Unix epoch, UTC.
@@ -72,6 +76,7 @@ fn show_into(out: &mut String, c: &Cell<'_>) {
         Cell::Int(i) => write!(out, "{i}"),
         Cell::UInt(u) => write!(out, "{u}"),
         Cell::Float(f) => write!(out, "{f}"),
+        Cell::Float32(f) => write!(out, "{f}"),
         Cell::Date(d) => write!(out, "{}", format_date(*d)),
         Cell::Timestamp(t) => write!(out, "{}", format_timestamp(*t)),
         Cell::List(items) => {
@@ -162,6 +167,14 @@ pub(crate) fn uint(c: &Cell<'_>) -> Result<u64, String> {
             show(c)
         )
     };
+    let widened;
+    let c = match c {
+        Cell::Float32(f) => {
+            widened = Cell::Float(f64::from(*f));
+            &widened
+        }
+        c => c,
+    };
     match c {
         Cell::UInt(u) => Ok(*u),
         Cell::Int(i) => u64::try_from(*i).map_err(|_| negative()),
@@ -217,6 +230,9 @@ fn number(c: &Cell<'_>, what: &str) -> Result<f64, String> {
         Cell::UInt(u) => *u as f64,
         Cell::Int(i) => *i as f64,
         Cell::Float(f) => *f,
+        // The shortest decimal that reads back as this f32: what the
+        // writer meant (money written as float32 150.1 is $150.10).
+        Cell::Float32(f) => format!("{f}").parse::<f64>().unwrap_or(f64::from(*f)),
         Cell::Text(s) => {
             let t = s.trim();
             if !is_decimal_syntax(t) {
@@ -256,6 +272,7 @@ pub(crate) fn share(c: &Cell<'_>) -> Result<f32, String> {
     }
     let f = match c {
         Cell::Text(s) => s.trim().parse::<f32>().unwrap_or(v as f32),
+        Cell::Float32(f) => *f,
         _ => v as f32,
     };
     Ok(f.clamp(0.0, 1.0) + 0.0)
@@ -276,6 +293,7 @@ fn finite_f32(c: &Cell<'_>) -> Result<f32, String> {
     let v = number(c, "a finite number")?;
     let f = match c {
         Cell::Text(s) => s.trim().parse::<f32>().unwrap_or(v as f32),
+        Cell::Float32(f) => *f,
         _ => v as f32,
     };
     if f.is_finite() {
