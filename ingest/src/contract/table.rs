@@ -106,6 +106,17 @@ pub(crate) struct RowCtx<'l> {
 impl RowCtx<'_> {
     fn reject(&mut self, field: &str, reason: String) {
         self.bad = true;
+        // One entry per bad field: a field the reader already rejected
+        // (a CSV cell that is not UTF-8) is not reported again as missing.
+        if self
+            .rejects
+            .iter()
+            .rev()
+            .take_while(|r| r.row == self.row && r.file == self.file)
+            .any(|r| r.field == field)
+        {
+            return;
+        }
         self.rejects.push(Reject {
             file: self.file.to_string(),
             row: self.row,

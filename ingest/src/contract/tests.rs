@@ -874,3 +874,22 @@ fn truncated_parquet() {
     std::fs::write(&p, b"PAR1 this is not parquet").unwrap();
     file_error(read_creators(&p));
 }
+
+#[test]
+fn a_cell_that_is_not_utf8_is_one_reject() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("c.csv");
+    std::fs::write(
+        &p,
+        b"creator_id,handle,platform,followers\nc1,\xff\xfe,x,10\nc2,ok,x,10\n",
+    )
+    .unwrap();
+    let l = read_creators(&p).unwrap();
+    let fields: Vec<(usize, &str)> = l
+        .rejects
+        .iter()
+        .map(|r| (r.row, r.field.as_str()))
+        .collect();
+    assert_eq!(fields, vec![(1, "handle")], "{:?}", l.rejects);
+    assert_eq!(row_numbers(&l), vec![2]);
+}
