@@ -194,6 +194,25 @@ fn list_cell(child: &dyn Array, start: usize, end: usize) -> Cell<'_> {
 }
 
 /// Row `i` of `arr` as a cell (the type was checked by `supported`).
+/// A timestamp cell from `secs` (UTC) of a column with time zone `tz`
+/// (an IANA name such as `Asia/Tokyo` or an offset such as `+09:00`): the
+/// zone's offset at that instant goes with it, so that a date field takes
+/// the day it falls on in that zone. No zone, or one that does not parse:
+/// UTC.
+fn zoned(tz: Option<&str>, secs: i64) -> Cell<'static> {
+    use chrono::{Offset, TimeZone};
+    let offset = tz
+        .and_then(|name| name.parse::<arrow_array::timezone::Tz>().ok())
+        .and_then(|zone| {
+            let at = chrono::DateTime::from_timestamp(secs, 0)?.naive_utc();
+            Some(zone.offset_from_utc_datetime(&at).fix().local_minus_utc())
+        });
+    match offset {
+        Some(off) if off != 0 => Cell::ZonedTimestamp(secs, off),
+        _ => Cell::Timestamp(secs),
+    }
+}
+
 fn cell_at(arr: &dyn Array, i: usize) -> Cell<'_> {
     use DataType as D;
     if arr.is_null(i) {
@@ -252,21 +271,24 @@ fn cell_at(arr: &dyn Array, i: usize) -> Cell<'_> {
             let ms = arr.as_primitive::<Date64Type>().value(i);
             i32::try_from(ms.div_euclid(86_400_000)).map_or(Cell::Missing, Cell::Date)
         }
-        D::Timestamp(unit, _) => Cell::Timestamp(match unit {
-            TimeUnit::Second => arr.as_primitive::<TimestampSecondType>().value(i),
-            TimeUnit::Millisecond => arr
-                .as_primitive::<TimestampMillisecondType>()
-                .value(i)
-                .div_euclid(1_000),
-            TimeUnit::Microsecond => arr
-                .as_primitive::<TimestampMicrosecondType>()
-                .value(i)
-                .div_euclid(1_000_000),
-            TimeUnit::Nanosecond => arr
-                .as_primitive::<TimestampNanosecondType>()
-                .value(i)
-                .div_euclid(1_000_000_000),
-        }),
+        D::Timestamp(unit, tz) => zoned(
+            tz.as_deref(),
+            match unit {
+                TimeUnit::Second => arr.as_primitive::<TimestampSecondType>().value(i),
+                TimeUnit::Millisecond => arr
+                    .as_primitive::<TimestampMillisecondType>()
+                    .value(i)
+                    .div_euclid(1_000),
+                TimeUnit::Microsecond => arr
+                    .as_primitive::<TimestampMicrosecondType>()
+                    .value(i)
+                    .div_euclid(1_000_000),
+                TimeUnit::Nanosecond => arr
+                    .as_primitive::<TimestampNanosecondType>()
+                    .value(i)
+                    .div_euclid(1_000_000_000),
+            },
+        ),
         D::List(_) => {
             let l = arr.as_list::<i32>();
             let off = l.value_offsets();

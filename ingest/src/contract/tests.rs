@@ -725,6 +725,25 @@ fn parquet_foreign_types_and_rejects() {
     assert_eq!(c.audience_ages, Some([0.0, 0.75, 0.0, 0.0, 0.0]));
 }
 
+/// Writes `cols` (name, array; all nullable) as a Parquet file.
+fn write_parquet(
+    p: &Path,
+    cols: Vec<(&str, ArrayRef)>,
+    props: Option<::parquet::file::properties::WriterProperties>,
+) {
+    let schema = Schema::new(
+        cols.iter()
+            .map(|(n, c)| Field::new(*n, c.data_type().clone(), true))
+            .collect::<Vec<_>>(),
+    );
+    let batch =
+        RecordBatch::try_new(Arc::new(schema), cols.into_iter().map(|c| c.1).collect()).unwrap();
+    let f = std::fs::File::create(p).unwrap();
+    let mut w = ::parquet::arrow::ArrowWriter::try_new(f, batch.schema(), props).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
 /// What pyarrow, pandas and polars write when asked for 32-bit floats,
 /// narrow decimals and brotli: read as the decimals they print as (a
 /// float32 150.1 is $150.10, not $150.1000061; 0.7 is 0.7, not 0.699999988).
@@ -758,20 +777,10 @@ fn parquet_float32_decimals_and_brotli_read_as_written() {
             ),
         ),
     ];
-    let schema = Schema::new(
-        cols.iter()
-            .map(|(n, c)| Field::new(*n, c.data_type().clone(), true))
-            .collect::<Vec<_>>(),
-    );
-    let batch =
-        RecordBatch::try_new(Arc::new(schema), cols.into_iter().map(|c| c.1).collect()).unwrap();
     let props = WriterProperties::builder()
         .set_compression(Compression::BROTLI(BrotliLevel::default()))
         .build();
-    let f = std::fs::File::create(&p).unwrap();
-    let mut w = ::parquet::arrow::ArrowWriter::try_new(f, batch.schema(), Some(props)).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    write_parquet(&p, cols, Some(props));
 
     let l = read_creators(&p).unwrap();
     assert!(l.rejects.is_empty(), "{:?}", l.rejects);
@@ -892,4 +901,35 @@ fn a_cell_that_is_not_utf8_is_one_reject() {
         .collect();
     assert_eq!(fields, vec![(1, "handle")], "{:?}", l.rejects);
     assert_eq!(row_numbers(&l), vec![2]);
+}
+
+/// Dates given as zoned timestamps (pandas' tz-aware columns) fall on the
+/// day of their zone: local midnight of 5 March in Tokyo is 4 March in UTC.
+#[test]
+fn parquet_zoned_timestamps_give_their_zones_day() {
+    use arrow_array::{Float64Array, StringArray, TimestampMicrosecondArray};
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("pay.parquet");
+    let day = cloutdesk_engine::schema::parse_date("2026-03-05").unwrap() as i64;
+    let local_midnight = |offset_hours: i64| (day * 86_400 - offset_hours * 3_600) * 1_000_000;
+    let zoned = |zone: &str, v: i64| -> ArrayRef {
+        Arc::new(TimestampMicrosecondArray::from(vec![v, v]).with_timezone(zone))
+    };
+    let cols: Vec<(&str, ArrayRef)> = vec![
+        ("org_id", Arc::new(StringArray::from(vec!["o", "o"]))),
+        ("creator_id", Arc::new(StringArray::from(vec!["c1", "c2"]))),
+        ("campaign_id", Arc::new(StringArray::from(vec!["k", "k"]))),
+        ("amount_usd", Arc::new(Float64Array::from(vec![10.0, 20.0]))),
+        ("invoiced_at", zoned("Asia/Tokyo", local_midnight(9))),
+        ("paid_at", zoned("-05:00", local_midnight(-5))),
+    ];
+    write_parquet(&p, cols, None);
+    let l = read_payments(&p).unwrap();
+    assert!(l.rejects.is_empty(), "{:?}", l.rejects);
+    for (_, r) in &l.rows {
+        assert_eq!(
+            (r.invoiced_at as i64, r.paid_at.map(i64::from)),
+            (day, Some(day))
+        );
+    }
 }

@@ -41,6 +41,10 @@ pub(crate) enum Cell<'a> {
     Date(i32),
     /// Seconds since the Unix epoch, UTC.
     Timestamp(i64),
+    /// A timestamp of a column with a time zone: seconds since the epoch
+    /// (UTC) and that zone's offset from UTC at that instant, in seconds
+    /// (a date field takes the day it falls on there).
+    ZonedTimestamp(i64, i32),
     List(Vec<Cell<'a>>),
     /// Entries in file order (duplicates kept: the parsers reject them).
     Map(Vec<(Cell<'a>, Cell<'a>)>),
@@ -78,7 +82,7 @@ fn show_into(out: &mut String, c: &Cell<'_>) {
         Cell::Float(f) => write!(out, "{f}"),
         Cell::Float32(f) => write!(out, "{f}"),
         Cell::Date(d) => write!(out, "{}", format_date(*d)),
-        Cell::Timestamp(t) => write!(out, "{}", format_timestamp(*t)),
+        Cell::Timestamp(t) | Cell::ZonedTimestamp(t, _) => write!(out, "{}", format_timestamp(*t)),
         Cell::List(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -684,6 +688,11 @@ pub(crate) fn date(c: &Cell<'_>) -> Result<i32, String> {
         Cell::Text(s) => parse_date(s.trim()).ok_or_else(bad),
         Cell::Date(d) => Ok(*d),
         Cell::Timestamp(t) => i32::try_from(t.div_euclid(SECS_PER_DAY)).map_err(|_| bad()),
+        // Local midnight in Tokyo is the previous day in UTC: the day is
+        // the zone's.
+        Cell::ZonedTimestamp(t, offset) => {
+            i32::try_from((t + i64::from(*offset)).div_euclid(SECS_PER_DAY)).map_err(|_| bad())
+        }
         _ => Err(bad()),
     }
 }
@@ -699,7 +708,7 @@ pub(crate) fn timestamp(c: &Cell<'_>) -> Result<i64, String> {
             )
         }),
         Cell::Date(d) => Ok(i64::from(*d) * SECS_PER_DAY),
-        Cell::Timestamp(t) => Ok(*t),
+        Cell::Timestamp(t) | Cell::ZonedTimestamp(t, _) => Ok(*t),
         _ => Err(format!(
             "{} is not an RFC 3339 timestamp or a YYYY-MM-DD date",
             show(c)
