@@ -417,9 +417,10 @@ pub fn load_summary(r: &LoadReport) -> String {
         for rej in r.rejects.iter().take(20) {
             let _ = writeln!(s, "    {rej}");
         }
-        // One entry per bad field (a row may have several).
+        // The report keeps the first rejects (one entry per bad field);
+        // the rejects file has them all.
         if r.rejects.len() > 20 {
-            let _ = writeln!(s, "    ... {} more", r.rejects.len() - 20);
+            let _ = writeln!(s, "    ... and more");
         }
         if let Some(f) = &r.rejects_file {
             let _ = writeln!(s, "  all rejects: {f}");

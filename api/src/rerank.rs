@@ -572,8 +572,6 @@ pub fn read_feeds(data: &Path, gen: &str) -> anyhow::Result<Vec<FeedRow>> {
     Ok(out)
 }
 
-/// One creator's feed from the published generation, without the items
-/// the creator declined since (the decline log is read now).
 /// Why a published feed item must no longer be shown, judged against what
 /// changed since its run (the next run would drop it; until then the
 /// served feed must not show it): the creator left the data, raised their
@@ -613,6 +611,8 @@ pub fn stale_reason(
     None
 }
 
+/// One creator's feed from the published generation, without the items
+/// the creator declined since (the decline log is read now).
 pub fn creator_feed(data: &Path, creator_id: &str) -> anyhow::Result<(String, Vec<FeedRow>)> {
     if !cloutdesk_engine::schema::is_valid_id(creator_id) {
         bail!("--creator {creator_id:?} is not an id (1-64 characters of A-Z a-z 0-9 . _ -)");
@@ -757,6 +757,14 @@ pub fn rerank_on(
         .into_iter()
         .map(|b| (b.org_id, b.campaign_id))
         .collect();
+    if briefs.is_empty() && overdue.is_empty() && !invalid.is_empty() {
+        // Publishing would empty every creator's feed because of a data
+        // change (say, embeddings of another length): refuse instead.
+        bail!(
+            "no campaign validates against the snapshot; nothing was published:\n  {}",
+            invalid.join("\n  ")
+        );
+    }
     briefs.sort_by(|a, b| {
         a.campaign_id
             .cmp(&b.campaign_id)
@@ -1500,7 +1508,7 @@ fn diff_rows(
             why: if overdue.contains(&(p.org_id.clone(), p.campaign_id.clone())) {
                 "the campaign's deadline has passed".to_string()
             } else {
-                "the campaign is no longer open".to_string()
+                "the campaign is no longer open (closed, paused, deleted or invalid)".to_string()
             },
         });
     }

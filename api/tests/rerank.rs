@@ -886,13 +886,43 @@ fn campaigns_are_org_scoped_and_overdue_ones_are_left_out() {
         .collect();
     assert_eq!(orgs_of_0, HashSet::from([org0.as_str(), "other-org"]));
     // The next run finds each org's previous selection: neither twin is
-    // "new", and the overdue one is not reported as a closed campaign.
+    // "new".
     let g2 = rerank(data, &raw, &o, &NoProgress).unwrap().generation;
     let diff = read_diff(data, &g2).unwrap();
     assert!(
         !diff.iter().any(|d| d.why.starts_with("new campaign")),
         "{diff:?}"
     );
+    // A campaign that falls overdue leaves with that reason.
+    let late = raw[3].1["campaign_id"].as_str().unwrap().to_string();
+    let mut later = raw.clone();
+    later[3].1["timeline"] = serde_json::json!({"content_due": "2026-10-01"});
+    let g3 = rerank(data, &later, &o, &NoProgress).unwrap().generation;
+    let gone: Vec<_> = read_diff(data, &g3)
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.campaign_id == late)
+        .collect();
+    assert!(!gone.is_empty());
+    assert!(
+        gone.iter()
+            .all(|d| d.change == "left" && d.why == "the campaign's deadline has passed"),
+        "{gone:?}"
+    );
+    // Every campaign invalid: nothing is published (every feed would go).
+    let all_bad: Vec<(String, serde_json::Value)> = raw
+        .iter()
+        .map(|(at, v)| {
+            let mut v = v.clone();
+            v["budget_usd"] = "lots".into();
+            (at.clone(), v)
+        })
+        .collect();
+    let err = rerank(data, &all_bad, &o, &NoProgress)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("nothing was published"), "{err}");
+    assert_eq!(current_generation(data).unwrap().unwrap(), g3);
     // A campaign twice in one org is still an input error, naming both.
     let mut dup = raw.clone();
     dup.push(("again".into(), raw[0].1.clone()));

@@ -550,7 +550,8 @@ pub fn stage_breakdown(
     let opts = m.opts.candidates;
     let n = opts
         .min_per_source
-        .max(opts.per_wanted * b.creators_wanted as usize);
+        .max(opts.per_wanted.saturating_mul(b.creators_wanted as usize))
+        .min(s.len());
     for _ in 0..runs.max(1) {
         let t = Instant::now();
         let el = eligible(b, s);

@@ -242,14 +242,16 @@ impl<'a> Columns<'a> {
         Ok(a.values().to_vec())
     }
 
-    /// A Float64 column, or a Float32 one widened (what snapshots written
-    /// before a column became 64-bit hold).
+    /// A Float64 column, or a Float32 one widened through its shortest
+    /// decimal (what snapshots written before a column became 64-bit hold:
+    /// their 0.7f32 was read from "0.7", so it reads back as 0.7, not
+    /// 0.699999988, which would fail "at least 0.7").
     pub fn opt_f64s_or_f32s(&self, name: &str) -> Result<Vec<Option<f64>>, StorageError> {
         match self.col(name)?.data_type() {
             DataType::Float32 => Ok(self
                 .opt_f32s(name)?
                 .into_iter()
-                .map(|x| x.map(f64::from))
+                .map(|x| x.map(|v| format!("{v}").parse::<f64>().unwrap_or(f64::from(v))))
                 .collect()),
             _ => self.opt_f64s(name),
         }
@@ -381,7 +383,7 @@ mod tests {
         let b = batch(
             "t",
             vec![
-                ("old", opt_f32_col(&[Some(0.25), None])),
+                ("old", opt_f32_col(&[Some(0.7), None])),
                 ("new", opt_f64_col(&[Some(0.79999999), None])),
                 ("text", str_col(&["a".to_string(), "b".to_string()])),
             ],
@@ -391,7 +393,8 @@ mod tests {
             table: "t",
             batch: &b,
         };
-        assert_eq!(r.opt_f64s_or_f32s("old").unwrap(), vec![Some(0.25), None]);
+        // 0.7f32 is 0.699999988 in binary: it reads back as 0.7.
+        assert_eq!(r.opt_f64s_or_f32s("old").unwrap(), vec![Some(0.7), None]);
         assert_eq!(
             r.opt_f64s_or_f32s("new").unwrap(),
             vec![Some(0.79999999), None]

@@ -182,7 +182,6 @@ fn clamp01(x: f32) -> f32 {
     }
 }
 
-/// Scores one offer from the creator's side, or says why it never shows.
 /// Whether campaign `b` can still be delivered from day `today`: its
 /// content is due at least `min_lead_days` ahead and its posting window
 /// is not over (a campaign without those dates always can). An offer of
@@ -202,6 +201,7 @@ pub fn deadline_feasible(b: &CampaignBrief, today: i32, min_lead_days: i32) -> b
     !(window_over || days_left.is_some_and(|d| d < min_lead_days))
 }
 
+/// Scores one offer from the creator's side, or says why it never shows.
 pub fn assess(
     s: &Snapshot,
     orgs: &HashMap<&str, usize>,
@@ -212,7 +212,7 @@ pub fn assess(
     let i = o.ordinal as usize;
     let c = &s.creators;
     let fee = o.fee_cents as f64 / 100.0;
-    if c.min_fee_usd[i].is_some_and(|m| fee + 1e-9 < m) {
+    if c.min_fee_usd[i].is_some_and(|m| o.fee_cents < crate::pricing::cents_at_least(m)) {
         return Err(Exclusion::BelowFloor);
     }
     let paid_usage = b.usage_rights.as_ref().map(|u| u.paid_usage);

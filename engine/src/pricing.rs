@@ -48,15 +48,19 @@ fn cents_up(x: f64) -> f64 {
 
 /// Tolerance, in cents, for the binary error of `usd * 100` (a decimal
 /// amount such as 1024.09 is not exact in binary: 1024.09 * 100 is
-/// 102408.99999999999). Far below a cent, far above the error of any
-/// amount under a billion dollars.
-const CENT_SLACK: f64 = 1e-6;
+/// 102408.99999999999): a millionth of a cent, plus a few units in the
+/// last place of the amount itself (the error grows with the amount).
+/// Far below a cent at any amount up to trillions of dollars.
+fn cent_slack(cents: f64) -> f64 {
+    1e-6 + cents.abs() * 8.0 * f64::EPSILON
+}
 
 /// The fewest whole cents that are at least `usd` dollars: a lower bound
 /// in dollars (a fee range's minimum, a creator's floor) as a lower bound
 /// in cents, with no fee below it passing.
 pub fn cents_at_least(usd: f64) -> u64 {
-    (usd * 100.0 - CENT_SLACK).ceil().max(0.0) as u64
+    let c = usd * 100.0;
+    (c - cent_slack(c)).ceil().max(0.0) as u64
 }
 
 /// The most whole cents that are at most `usd` dollars: an upper bound in
@@ -64,7 +68,8 @@ pub fn cents_at_least(usd: f64) -> u64 {
 /// or total above it passing, and an amount equal to it (1024.09 against
 /// 1024.09) not refused.
 pub fn cents_at_most(usd: f64) -> u64 {
-    (usd * 100.0 + CENT_SLACK).floor().max(0.0) as u64
+    let c = usd * 100.0;
+    (c + cent_slack(c)).floor().max(0.0) as u64
 }
 
 /// Plans every creator's fee; returns (fee, source) per creator.
@@ -81,7 +86,17 @@ pub fn plan_fees(
     for i in 0..n {
         let floor = min_fee[i].unwrap_or(0.0);
         let (fee, src) = match (rate[i], history_median_fee[i]) {
-            (Some(r), _) => ((r * 100.0).round() / 100.0, fee_source::RATE_CARD),
+            // The rate card to the nearest cent, but never a cent below a
+            // floor the card itself meets (a card of 10.004 with a floor
+            // of 10.004 is offered 10.01, not 10.00, which the floor rule
+            // would refuse).
+            (Some(r), _) => {
+                let mut cents = (r * 100.0).round();
+                if let Some(m) = min_fee[i].filter(|&m| r >= m) {
+                    cents = cents.max(cents_at_least(m) as f64);
+                }
+                (cents / 100.0, fee_source::RATE_CARD)
+            }
             (None, Some(h)) if h > 0.0 => (cents_up(h.max(floor)), fee_source::HISTORY),
             _ => {
                 let est =
@@ -117,6 +132,9 @@ mod tests {
         assert_eq!((f[1], s[1]), (100.0, fee_source::SIZE_BAND));
         // A rate card below the floor stays: the hard rules exclude it.
         assert_eq!((f[2], s[2]), (20.0, fee_source::RATE_CARD));
+        // A card that meets its floor is never rounded below it.
+        let (f, _) = plan_fees(&[5_000], &[Some(10.004)], &[Some(10.004)], &[None]);
+        assert_eq!(f[0], 10.01);
     }
 
     #[test]
@@ -132,6 +150,17 @@ mod tests {
         assert_eq!(cents_at_most(0.0), 0);
         for c in 0..200_000u64 {
             let usd = c as f64 / 100.0;
+            assert_eq!((cents_at_least(usd), cents_at_most(usd)), (c, c), "{usd}");
+        }
+        // Large amounts: the error of usd x 100 grows with them.
+        assert_eq!(cents_at_least(336_206_781.47), 33_620_678_147);
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let c = x % 100_000_000_000_000; // up to a trillion dollars
+            let usd: f64 = format!("{}.{:02}", c / 100, c % 100).parse().unwrap();
             assert_eq!((cents_at_least(usd), cents_at_most(usd)), (c, c), "{usd}");
         }
     }

@@ -30,8 +30,8 @@ pub const LAMBDAS: [f64; 6] = [0.0, 0.1, 0.3, 1.0, 3.0, 10.0];
 
 /// What an item costs the greedy's ratio: its fee plus the slot price,
 /// at least half a cent, so that a creator who asks nothing (a planned
-/// fee of $0, which the contract allows) ranks by value among the free
-/// ones, ahead of every paid one, instead of dividing by zero.
+/// fee of $0, which the contract allows) has a finite ratio that ranks
+/// the free ones by value, instead of a division by zero.
 #[inline]
 pub(crate) fn price(cost_cents: u64, lambda: f64) -> f64 {
     (cost_cents as f64 + lambda).max(0.5)

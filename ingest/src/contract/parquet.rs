@@ -193,7 +193,6 @@ fn list_cell(child: &dyn Array, start: usize, end: usize) -> Cell<'_> {
     }
 }
 
-/// Row `i` of `arr` as a cell (the type was checked by `supported`).
 /// A timestamp cell from `secs` (UTC) of a column with time zone `tz`
 /// (an IANA name such as `Asia/Tokyo` or an offset such as `+09:00`): the
 /// zone's offset at that instant goes with it, so that a date field takes
@@ -213,6 +212,7 @@ fn zoned(tz: Option<&str>, secs: i64) -> Cell<'static> {
     }
 }
 
+/// Row `i` of `arr` as a cell (the type was checked by `supported`).
 fn cell_at(arr: &dyn Array, i: usize) -> Cell<'_> {
     use DataType as D;
     if arr.is_null(i) {
