@@ -101,7 +101,53 @@ fn kept_fields<T: Table>(rows: &[T::Record]) -> Vec<bool> {
 
 /// Reads a creators file (format by extension).
 pub fn read_creators(path: &Path) -> Result<LoadedFile<CreatorRecord>, IngestError> {
-    read::<Creators>(path)
+    let mut l = read::<Creators>(path)?;
+    one_embedding_length(&mut l, path);
+    Ok(l)
+}
+
+/// The contract's "every row of a load has the same length" for
+/// embeddings: the length most rows have (the first seen on a tie) is the
+/// load's, and each row with another is rejected, so one malformed row
+/// (even the first) costs only itself.
+fn one_embedding_length(l: &mut LoadedFile<CreatorRecord>, path: &Path) {
+    let mut counts: Vec<(usize, usize)> = Vec::new(); // (length, rows), first-seen order
+    for (_, r) in &l.rows {
+        if let Some(e) = &r.embedding {
+            match counts.iter_mut().find(|c| c.0 == e.len()) {
+                Some(c) => c.1 += 1,
+                None => counts.push((e.len(), 1)),
+            }
+        }
+    }
+    if counts.len() < 2 {
+        return;
+    }
+    let mut dim = counts[0];
+    for &c in &counts[1..] {
+        if c.1 > dim.1 {
+            dim = c;
+        }
+    }
+    let (dim, rows) = dim;
+    let file = path.display().to_string();
+    let rejects = &mut l.rejects;
+    l.rows.retain(|(row, r)| match &r.embedding {
+        Some(e) if e.len() != dim => {
+            rejects.push(crate::records::Reject {
+                file: file.clone(),
+                row: *row,
+                field: "embedding".into(),
+                reason: format!(
+                    "has {} values, but the load's embeddings have {dim} ({rows} rows)",
+                    e.len()
+                ),
+            });
+            false
+        }
+        _ => true,
+    });
+    rejects.sort_by_key(|r| r.row);
 }
 
 /// Reads a performance file (format by extension).

@@ -87,19 +87,11 @@ pub(crate) trait Table {
     fn out<'r>(rec: &'r Self::Record, out: &mut Vec<Out<'r>>);
 }
 
-/// Per-load state shared by the rows of one file.
-#[derive(Debug, Default)]
-pub(crate) struct LoadState {
-    /// The embedding length fixed by the first landed row that has one.
-    embedding_len: Option<usize>,
-}
-
 /// Collects one row's problems.
 pub(crate) struct RowCtx<'l> {
     file: &'l str,
     row: usize,
     rejects: &'l mut Vec<Reject>,
-    state: &'l mut LoadState,
     bad: bool,
 }
 
@@ -163,7 +155,6 @@ impl RowCtx<'_> {
 pub(crate) struct Loader<R> {
     file: String,
     out: LoadedFile<R>,
-    state: LoadState,
 }
 
 impl<R> Loader<R> {
@@ -175,7 +166,6 @@ impl<R> Loader<R> {
                 rejects: Vec::new(),
                 rows_read: 0,
             },
-            state: LoadState::default(),
         }
     }
 
@@ -216,7 +206,6 @@ impl<R> Loader<R> {
             file: &self.file,
             row,
             rejects: &mut self.out.rejects,
-            state: &mut self.state,
             bad: already_bad,
         };
         if let Some(rec) = T::build(cells, &mut ctx) {
@@ -295,22 +284,8 @@ impl Table for Creators {
         let capacity = x.opt("capacity", capacity, value::uint32);
         let brands_worked_with = x.opt("brands_worked_with", brands_worked_with, value::brands);
         let embedding = x.opt("embedding", embedding, value::embedding);
-        if let (Some(e), Some(n)) = (&embedding, x.state.embedding_len) {
-            if e.len() != n {
-                x.reject(
-                    "embedding",
-                    format!(
-                        "has {} values, but the embeddings of earlier rows have {n}",
-                        e.len()
-                    ),
-                );
-            }
-        }
         if x.bad {
             return None;
-        }
-        if let Some(e) = &embedding {
-            x.state.embedding_len.get_or_insert(e.len());
         }
         Some(CreatorRecord {
             creator_id: creator_id?,

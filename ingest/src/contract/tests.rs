@@ -447,9 +447,9 @@ fn embedding_length_mismatch() {
     reject_at(&l, &p, 6, "embedding");
     assert_eq!(row_numbers(&l), vec![1, 2, 4]);
 
-    // A rejected row does not fix the length.
+    // The length most rows have is the load's, even against the first row.
     let (_, l) = creators_with(dir.path(), "embedding", &["0.1", "0.1|0.2", "0.3|0.4"]);
-    assert_eq!(row_numbers(&l), vec![1]);
+    assert_eq!(row_numbers(&l), vec![2, 3]);
     let p = file(
         dir.path(),
         "e.csv",
@@ -932,4 +932,30 @@ fn parquet_zoned_timestamps_give_their_zones_day() {
             (day, Some(day))
         );
     }
+}
+
+#[test]
+fn the_embedding_length_most_rows_have_is_the_loads() {
+    // The first row is the malformed one: it alone is rejected.
+    let dir = tempfile::tempdir().unwrap();
+    let row = |id: &str, e: &str| {
+        format!("{{\"creator_id\":\"{id}\",\"handle\":\"h\",\"platform\":\"x\",\"followers\":5,\"embedding\":{e}}}\n")
+    };
+    let text = [
+        row("c1", "[0.1,0.2,0.3]"),
+        row("c2", "[0.1,0.2,0.3,0.4]"),
+        row("c3", "[0.4,0.3,0.2,0.1]"),
+        "{\"creator_id\":\"c4\",\"handle\":\"h\",\"platform\":\"x\",\"followers\":5}\n".to_string(),
+    ]
+    .concat();
+    let p = file(dir.path(), "c.jsonl", &text);
+    let l = read_creators(&p).unwrap();
+    assert_eq!(row_numbers(&l), vec![2, 3, 4]);
+    let r = reject_at(&l, &p, 1, "embedding");
+    assert!(
+        r.reason.contains("has 3 values") && r.reason.contains("have 4"),
+        "{}",
+        r.reason
+    );
+    assert_eq!(l.rows_read, 4);
 }
