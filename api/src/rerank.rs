@@ -101,10 +101,10 @@ impl RerankOptions {
     /// was first shown; a negative lead would show offers already overdue.
     pub fn problem(&self) -> Option<(&'static str, String)> {
         if self.feed_per_day == 0 {
-            return Some(("feed_per_day", "must be at least 1".into()));
+            return Some(("feed_per_day", "must be at least 1, got 0".into()));
         }
         if self.feed_max_items == 0 {
-            return Some(("feed_max_items", "must be at least 1".into()));
+            return Some(("feed_max_items", "must be at least 1, got 0".into()));
         }
         if self.min_lead_days < 0 {
             return Some((
@@ -741,14 +741,14 @@ pub fn rerank_on(
         bail!("re-rank option {name}: {problem}");
     }
     progress.start("reading campaigns and history", None);
-    // Open campaigns whose deadline has passed (content due in under
-    // `min_lead_days`, or posting window over) are not re-ranked: none of
-    // their offers could ever be shown, and assigning them would hold the
-    // creators' capacity and new-offer slots for nothing.
     // A campaign that does not validate against this snapshot (say, an
     // embedding of another length after a new load) is left out and
     // reported; it does not stop every other campaign's run.
     let (valid, invalid) = crate::briefs::validate_each(s, raw);
+    // Open campaigns whose deadline has passed (content due in under
+    // `min_lead_days`, or posting window over) are not re-ranked: none of
+    // their offers could ever be shown, and assigning them would hold the
+    // creators' capacity and new-offer slots for nothing.
     let (mut briefs, overdue): (Vec<CampaignBrief>, Vec<CampaignBrief>) = valid
         .into_iter()
         .filter(|b| b.status == CampaignStatus::Open)
@@ -998,7 +998,7 @@ pub fn rerank_on(
         options: opts.clone(),
         campaigns: briefs.len(),
         past_deadline: overdue.len(),
-        invalid: invalid.clone(),
+        invalid,
         creators: s.len(),
         pairs,
         creators_with_offers,

@@ -91,6 +91,21 @@ struct Ingested {
     briefs: HashMap<String, CampaignBrief>,
 }
 
+impl Ingested {
+    /// (world, temp dir to keep, data dir, snapshot, briefs by id).
+    fn parts(
+        self,
+    ) -> (
+        World,
+        tempfile::TempDir,
+        PathBuf,
+        std::sync::Arc<Snapshot>,
+        HashMap<String, CampaignBrief>,
+    ) {
+        (self.w, self._tmp, self.data, self.s, self.briefs)
+    }
+}
+
 fn ingested(creators: usize, briefs: usize, seed: u64) -> Ingested {
     let w = world(creators, briefs, seed);
     let tmp = tempfile::tempdir().unwrap();
@@ -109,13 +124,7 @@ fn ingested(creators: usize, briefs: usize, seed: u64) -> Ingested {
 
 #[test]
 fn capacity_and_offer_caps_hold_across_campaigns() {
-    let Ingested {
-        w,
-        _tmp: _keep,
-        data,
-        s,
-        briefs,
-    } = ingested(3000, 40, 7);
+    let (w, _keep, data, s, briefs) = ingested(3000, 40, 7).parts();
 
     let g1 = run(&data, &w.campaigns, &opts(2));
     let sel1 = read_selections(&data, &g1).unwrap();
@@ -208,13 +217,7 @@ fn capacity_and_offer_caps_hold_across_campaigns() {
 /// same brief (score, fee, expected engagements, value).
 #[test]
 fn selected_creators_carry_the_scoring_passs_figures() {
-    let Ingested {
-        w,
-        _tmp: _keep,
-        data,
-        s,
-        briefs,
-    } = ingested(2000, 24, 11);
+    let (w, _keep, data, s, briefs) = ingested(2000, 24, 11).parts();
     let g = run(&data, &w.campaigns, &opts(3));
     let sel = read_selections(&data, &g).unwrap();
     assert!(sel.len() > 200, "too few pairs: {}", sel.len());
@@ -249,13 +252,7 @@ fn selected_creators_carry_the_scoring_passs_figures() {
 
 #[test]
 fn feed_never_shows_an_item_below_the_floor_or_against_usage_rights() {
-    let Ingested {
-        w,
-        _tmp: _keep,
-        data,
-        s,
-        briefs,
-    } = ingested(2000, 25, 3);
+    let (w, _keep, data, s, briefs) = ingested(2000, 25, 3).parts();
     let g = run(&data, &w.campaigns, &opts(3));
     let feeds = read_feeds(&data, &g).unwrap();
     assert!(!feeds.is_empty());

@@ -251,7 +251,7 @@ impl<'a> Columns<'a> {
             DataType::Float32 => Ok(self
                 .opt_f32s(name)?
                 .into_iter()
-                .map(|x| x.map(|v| format!("{v}").parse::<f64>().unwrap_or(f64::from(v))))
+                .map(|x| x.map(crate::schema::f32_as_written))
                 .collect()),
             _ => self.opt_f64s(name),
         }

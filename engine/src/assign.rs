@@ -702,6 +702,17 @@ mod tests {
         }
     }
 
+    /// A campaign of `items` with no caps and no previous selection.
+    fn pool(items: Vec<Item>, budget_cents: u64, wanted: usize) -> CampaignPool {
+        CampaignPool {
+            items,
+            budget_cents,
+            wanted,
+            caps: Caps::default(),
+            previous: vec![],
+        }
+    }
+
     type RawCampaign = (
         Vec<(u32, u32, u64, u32)>,
         u64,
@@ -828,16 +839,16 @@ mod tests {
     #[test]
     fn contested_creator_goes_to_the_campaign_valuing_it_most() {
         // Creator 0 is in both pools; campaign 1 values it more.
-        let mk = |v0: f64| CampaignPool {
-            items: vec![
-                item(0, v0, 10, 0),
-                item(1, 50.0, 10, 1),
-                item(2, 40.0, 10, 2),
-            ],
-            budget_cents: 2_000,
-            wanted: 2,
-            caps: Caps::default(),
-            previous: vec![],
+        let mk = |v0: f64| {
+            pool(
+                vec![
+                    item(0, v0, 10, 0),
+                    item(1, 50.0, 10, 1),
+                    item(2, 40.0, 10, 2),
+                ],
+                2_000,
+                2,
+            )
         };
         let pools = vec![mk(100.0), mk(200.0)];
         let a = assign(&pools, &[1, 1, 1], &AssignOptions::default());
@@ -871,24 +882,16 @@ mod tests {
         // loses creator 0 to campaign 1 (capacity 1, valued 5000 > 1000)
         // and must then take 1 and 2 with the budget it got back.
         let pools = vec![
-            CampaignPool {
-                items: vec![
+            pool(
+                vec![
                     item(0, 1000.0, 90, 0),
                     item(1, 10.0, 50, 1),
                     item(2, 10.0, 50, 2),
                 ],
-                budget_cents: 10_000,
-                wanted: 3,
-                caps: Caps::default(),
-                previous: vec![],
-            },
-            CampaignPool {
-                items: vec![item(0, 5000.0, 90, 0)],
-                budget_cents: 10_000,
-                wanted: 1,
-                caps: Caps::default(),
-                previous: vec![],
-            },
+                10_000,
+                3,
+            ),
+            pool(vec![item(0, 5000.0, 90, 0)], 10_000, 1),
         ];
         let a = assign(&pools, &[1, 1, 1], &AssignOptions::default());
         assert_eq!(a.campaigns[0].alone_chosen, vec![0]);
@@ -907,11 +910,8 @@ mod tests {
     fn previous_pairs_do_not_count_as_new_offers() {
         let pools: Vec<CampaignPool> = (0..3)
             .map(|c| CampaignPool {
-                items: vec![item(0, 100.0, 10, 0)],
-                budget_cents: 10_000,
-                wanted: 1,
-                caps: Caps::default(),
                 previous: if c == 2 { vec![0] } else { vec![] },
+                ..pool(vec![item(0, 100.0, 10, 0)], 10_000, 1)
             })
             .collect();
         let a = assign(&pools, &[u32::MAX], &AssignOptions { max_new_offers: 1 });

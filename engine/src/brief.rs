@@ -269,7 +269,8 @@ impl<'a> V<'a> {
         }
     }
 
-    fn money(&mut self, v: &Value, path: &str) -> Option<f64> {
+    /// A number >= 0 (an amount of money, a rate).
+    fn non_negative(&mut self, v: &Value, path: &str) -> Option<f64> {
         let x = self.number(v, path)?;
         if x < 0.0 {
             self.err(path, format!("must be >= 0, got {x}"));
@@ -376,13 +377,13 @@ impl<'a> V<'a> {
                 ok = false;
                 continue;
             }
-            match self.share(x, &p) {
+            match self.share64(x, &p) {
                 Some(s) => {
                     // The sum of the values as written (f64), not of their
                     // f32 roundings: 0.6 + 0.41 is 1.01, within the
                     // contract's allowance, while 0.6f32 + 0.41f32 is not.
-                    sum += x.as_f64().unwrap_or(0.0);
-                    out.push((k.clone(), s));
+                    sum += s;
+                    out.push((k.clone(), s as f32));
                 }
                 None => ok = false,
             }
@@ -435,7 +436,7 @@ impl CampaignBrief {
         let org_id = required(&mut c, "org_id").and_then(|x| c.id(x, "org_id"));
         let brand = required(&mut c, "brand").and_then(|x| c.string(x, "brand"));
         let title = required(&mut c, "title").and_then(|x| c.string(x, "title"));
-        let budget = required(&mut c, "budget_usd").and_then(|x| c.money(x, "budget_usd"));
+        let budget = required(&mut c, "budget_usd").and_then(|x| c.non_negative(x, "budget_usd"));
         let wanted = required(&mut c, "creators_wanted")
             .and_then(|x| c.uint(x, "creators_wanted", MAX_CREATORS_WANTED));
         if wanted == Some(0) {
@@ -576,7 +577,7 @@ impl CampaignBrief {
             }
             filters.min_engagement_rate = fget("min_engagement_rate")
                 // A rate, not a share: engagements can exceed followers.
-                .and_then(|x| c.money(x, "creator_filters.min_engagement_rate"));
+                .and_then(|x| c.non_negative(x, "creator_filters.min_engagement_rate"));
             filters.min_audience_quality = fget("min_audience_quality")
                 .and_then(|x| c.share64(x, "creator_filters.min_audience_quality"));
         }
@@ -682,8 +683,8 @@ impl CampaignBrief {
                 );
                 return None;
             }
-            let lo = c.money(&a[0], "fee_range_usd[0]");
-            let hi = c.money(&a[1], "fee_range_usd[1]");
+            let lo = c.non_negative(&a[0], "fee_range_usd[0]");
+            let hi = c.non_negative(&a[1], "fee_range_usd[1]");
             let (lo, hi) = (lo?, hi?);
             if lo > hi {
                 c.err("fee_range_usd", format!("min {lo} is more than max {hi}"));

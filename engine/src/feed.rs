@@ -182,17 +182,21 @@ fn clamp01(x: f32) -> f32 {
     }
 }
 
+/// Days from `today` until `b`'s content is due, when it says.
+fn days_to_content_due(b: &CampaignBrief, today: i32) -> Option<i32> {
+    b.timeline
+        .as_ref()
+        .and_then(|t| t.content_due)
+        .map(|d| d - today)
+}
+
 /// Whether campaign `b` can still be delivered from day `today`: its
 /// content is due at least `min_lead_days` ahead and its posting window
 /// is not over (a campaign without those dates always can). An offer of
 /// a campaign that cannot is never shown, so the re-rank does not assign
 /// its creators at all (they would hold capacity for nothing).
 pub fn deadline_feasible(b: &CampaignBrief, today: i32, min_lead_days: i32) -> bool {
-    let days_left = b
-        .timeline
-        .as_ref()
-        .and_then(|t| t.content_due)
-        .map(|d| d - today);
+    let days_left = days_to_content_due(b, today);
     let window_over = b
         .timeline
         .as_ref()
@@ -222,11 +226,7 @@ pub fn assess(
     if !deadline_feasible(b, opts.today, opts.min_lead_days) {
         return Err(Exclusion::DeadlinePassed);
     }
-    let days_left = b
-        .timeline
-        .as_ref()
-        .and_then(|t| t.content_due)
-        .map(|d| d - opts.today);
+    let days_left = days_to_content_due(b, opts.today);
     let mut reasons: Vec<(f32, String)> = Vec::new();
     // Fee against the ask.
     let ask = c.rate_usd[i].or(c.median_fee_usd[i]).filter(|a| *a > 0.0);

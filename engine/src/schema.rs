@@ -128,6 +128,20 @@ pub fn age_bucket_index(label: &str) -> Option<usize> {
 /// Tolerance on share-map sums (contract: "sum to at most 1.0 (+0.01)").
 pub const SHARE_SUM_TOLERANCE: f64 = 0.01;
 
+/// A 32-bit float as the decimal it was written as: the shortest decimal
+/// that reads back as `v` (ryu, on the stack), read as f64. A float32
+/// column (a Parquet file from pandas, a snapshot written before a column
+/// became 64-bit) holds 0.7 as 0.699999988; `f64::from` would keep that
+/// error and fail "at least 0.7", this gives 0.7. Non-finite values pass
+/// through.
+pub fn f32_as_written(v: f32) -> f64 {
+    if !v.is_finite() {
+        return f64::from(v);
+    }
+    let mut b = ryu::Buffer::new();
+    b.format_finite(v).parse().unwrap_or(f64::from(v))
+}
+
 /// Checks the contract's id rule: 1-64 characters of `[A-Za-z0-9._-]`.
 pub fn is_valid_id(s: &str) -> bool {
     !s.is_empty()
@@ -275,6 +289,21 @@ pub fn format_date(days: i32) -> String {
 #[cfg(test)]
 mod date_tests {
     use super::*;
+
+    #[test]
+    fn a_float32_reads_as_the_decimal_it_was_written_as() {
+        assert_eq!(f64::from(0.7f32), 0.699999988079071);
+        assert_eq!(f32_as_written(0.7), 0.7);
+        assert_eq!(f32_as_written(150.1), 150.1);
+        assert_eq!(f32_as_written(1e-7), 1e-7);
+        assert_eq!(f32_as_written(3.4e38), 3.4e38);
+        assert!(f32_as_written(f32::NAN).is_nan());
+        assert_eq!(f32_as_written(f32::INFINITY), f64::INFINITY);
+        // Never further from the f32 than half its ulp: it reads back.
+        for v in [0.1f32, 0.25, 1.0 / 3.0, 12345.678, -2.5e-12] {
+            assert_eq!(f32_as_written(v) as f32, v);
+        }
+    }
 
     #[test]
     fn dates_round_trip() {

@@ -225,7 +225,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     let mut s: f32 = acc.iter().sum();
-    for i in chunks * 8..a.len().min(b.len()) {
+    for i in chunks * 8..n {
         s += a[i] * b[i];
     }
     s

@@ -193,6 +193,20 @@ fn list_cell(child: &dyn Array, start: usize, end: usize) -> Cell<'_> {
     }
 }
 
+/// A decimal cell from its unscaled value and scale. `unscaled` and
+/// `10^|scale|` exact in f64 (|unscaled| <= 2^53, |scale| <= 22): one
+/// correctly rounded division or product, which is the f64 nearest the
+/// decimal, as parsing its text gives; else the text (`text`), which costs
+/// an allocation but no precision.
+fn decimal_cell(unscaled: i128, scale: i8, text: impl FnOnce() -> String) -> Cell<'static> {
+    const EXACT: i128 = 1 << 53;
+    if (-EXACT..=EXACT).contains(&unscaled) && scale.unsigned_abs() <= 22 {
+        let (v, p) = (unscaled as f64, 10f64.powi(i32::from(scale.unsigned_abs())));
+        return Cell::Float(if scale >= 0 { v / p } else { v * p });
+    }
+    text().parse::<f64>().map_or(Cell::Missing, Cell::Float)
+}
+
 /// A timestamp cell from `secs` (UTC) of a column with time zone `tz`
 /// (an IANA name such as `Asia/Tokyo` or an offset such as `+09:00`): the
 /// zone's offset at that instant goes with it, so that a date field takes
@@ -200,6 +214,10 @@ fn list_cell(child: &dyn Array, start: usize, end: usize) -> Cell<'_> {
 /// UTC.
 fn zoned(tz: Option<&str>, secs: i64) -> Cell<'static> {
     use chrono::{Offset, TimeZone};
+    // What our writer, pandas and most tools write: no lookup per cell.
+    if tz.is_none_or(|z| matches!(z, "UTC" | "Z" | "+00:00" | "Etc/UTC")) {
+        return Cell::Timestamp(secs);
+    }
     let offset = tz
         .and_then(|name| name.parse::<arrow_array::timezone::Tz>().ok())
         .and_then(|zone| {
@@ -232,36 +250,26 @@ fn cell_at(arr: &dyn Array, i: usize) -> Cell<'_> {
         D::Float32 => Cell::Float32(arr.as_primitive::<Float32Type>().value(i)),
         D::Float64 => Cell::Float(arr.as_primitive::<Float64Type>().value(i)),
         D::Float16 => Cell::Float32(arr.as_primitive::<Float16Type>().value(i).to_f32()),
-        // A decimal's value as the decimal text it is (so 150.10 is read
-        // as 150.1 exactly as from CSV), whatever its width.
-        D::Decimal32(_, _) | D::Decimal64(_, _) | D::Decimal128(_, _) | D::Decimal256(_, _) => {
-            let text = match arr.data_type() {
-                D::Decimal32(p, sc) => Decimal32Type::format_decimal(
-                    arr.as_primitive::<Decimal32Type>().value(i),
-                    *p,
-                    *sc,
-                ),
-                D::Decimal64(p, sc) => Decimal64Type::format_decimal(
-                    arr.as_primitive::<Decimal64Type>().value(i),
-                    *p,
-                    *sc,
-                ),
-                D::Decimal128(p, sc) => Decimal128Type::format_decimal(
-                    arr.as_primitive::<Decimal128Type>().value(i),
-                    *p,
-                    *sc,
-                ),
-                D::Decimal256(p, sc) => Decimal256Type::format_decimal(
-                    arr.as_primitive::<Decimal256Type>().value(i),
-                    *p,
-                    *sc,
-                ),
-                _ => unreachable!("matched a decimal type"),
-            };
-            match text.parse::<f64>() {
-                Ok(v) => Cell::Float(v),
-                Err(_) => Cell::Missing,
-            }
+        // A decimal as the value it writes: unscaled / 10^scale, which is
+        // the correctly rounded (same as parsing "150.10") when both are
+        // exact in f64; otherwise through its text (wide or deep values).
+        D::Decimal32(p, sc) => {
+            let v = arr.as_primitive::<Decimal32Type>().value(i);
+            decimal_cell(v.into(), *sc, || Decimal32Type::format_decimal(v, *p, *sc))
+        }
+        D::Decimal64(p, sc) => {
+            let v = arr.as_primitive::<Decimal64Type>().value(i);
+            decimal_cell(v.into(), *sc, || Decimal64Type::format_decimal(v, *p, *sc))
+        }
+        D::Decimal128(p, sc) => {
+            let v = arr.as_primitive::<Decimal128Type>().value(i);
+            decimal_cell(v, *sc, || Decimal128Type::format_decimal(v, *p, *sc))
+        }
+        D::Decimal256(p, sc) => {
+            let v = arr.as_primitive::<Decimal256Type>().value(i);
+            decimal_cell(v.to_i128().unwrap_or(i128::MAX), *sc, || {
+                Decimal256Type::format_decimal(v, *p, *sc)
+            })
         }
         D::Utf8 => Cell::text(arr.as_string::<i32>().value(i)),
         D::LargeUtf8 => Cell::text(arr.as_string::<i64>().value(i)),
@@ -532,4 +540,27 @@ pub(crate) fn write<T: Table>(path: &Path, rows: &[T::Record]) -> Result<(), Ing
         w.close().map_err(|e| err(&e))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_read_as_the_values_they_write() {
+        let f = |unscaled: i128, scale: i8| match decimal_cell(unscaled, scale, || {
+            Decimal128Type::format_decimal(unscaled, 38, scale)
+        }) {
+            Cell::Float(v) => v,
+            other => panic!("{other:?}"),
+        };
+        // The arithmetic path: the f64 that "150.10" parses to.
+        assert_eq!(f(15010, 2), 150.1);
+        assert_eq!(f(102409, 2), 1024.09);
+        assert_eq!(f(-5, 1), -0.5);
+        assert_eq!(f(12, -3), 12_000.0);
+        // Beyond 2^53 unscaled: the text path, still the nearest f64.
+        assert_eq!(f(1_234_567_890_123_456_789, 2), 12_345_678_901_234_567.89);
+        assert_eq!(f(1, 30), 1e-30);
+    }
 }

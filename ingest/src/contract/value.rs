@@ -236,7 +236,7 @@ fn number(c: &Cell<'_>, what: &str) -> Result<f64, String> {
         Cell::Float(f) => *f,
         // The shortest decimal that reads back as this f32: what the
         // writer meant (money written as float32 150.1 is $150.10).
-        Cell::Float32(f) => format!("{f}").parse::<f64>().unwrap_or(f64::from(*f)),
+        Cell::Float32(f) => cloutdesk_engine::schema::f32_as_written(*f),
         Cell::Text(s) => {
             let t = s.trim();
             if !is_decimal_syntax(t) {
