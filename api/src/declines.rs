@@ -1,6 +1,12 @@
 //! The creators' declines: a durable, append-only log in the data dir
-//! (`DATA/declines.jsonl`, one `{"creator_id", "campaign_id", "at"}` per
-//! line).
+//! (`DATA/declines.jsonl`, one `{"creator_id", "org_id", "campaign_id",
+//! "at"}` per line).
+//!
+//! A campaign is (org_id, campaign_id): two orgs may use the same campaign
+//! id, and declining one org's campaign must not hide the other's. A
+//! record without `org_id` (older logs, or a decline of a campaign the
+//! creator was never offered) declines that campaign id for every org:
+//! the conservative reading, so an item once declined still never returns.
 //!
 //! Invariant: `decline` returns only after the line is on disk (fsync), so
 //! a declined item never comes back — not in the next re-rank, not in a
@@ -24,9 +30,75 @@ pub const FILE: &str = "declines.jsonl";
 #[serde(deny_unknown_fields)]
 pub struct Decline {
     pub creator_id: String,
+    /// The campaign's org; absent: every org's campaign of that id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
     pub campaign_id: String,
     /// Unix seconds.
     pub at: i64,
+}
+
+/// The declined items: campaign id -> (creator id, org or every org).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Declined {
+    by_campaign: HashMap<String, HashSet<(String, Option<String>)>>,
+    len: usize,
+}
+
+impl Declined {
+    /// Whether creator `creator` declined org `org`'s campaign `campaign`
+    /// (by a decline of that org's, or of every org's, campaign of that id).
+    pub fn contains(&self, creator: &str, org: &str, campaign: &str) -> bool {
+        self.by_campaign.get(campaign).is_some_and(|s| {
+            s.iter()
+                .any(|(c, o)| c == creator && o.as_deref().is_none_or(|o| o == org))
+        })
+    }
+
+    /// The creators who declined org `org`'s campaign `campaign`.
+    pub fn creators_of<'a>(
+        &'a self,
+        org: &'a str,
+        campaign: &str,
+    ) -> impl Iterator<Item = &'a str> {
+        self.by_campaign
+            .get(campaign)
+            .into_iter()
+            .flatten()
+            .filter(move |(_, o)| o.as_deref().is_none_or(|o| o == org))
+            .map(|(c, _)| c.as_str())
+    }
+
+    /// Whether [`Self::insert`] would add the record.
+    fn adds(&self, creator: &str, org: Option<&str>, campaign: &str) -> bool {
+        self.by_campaign.get(campaign).is_none_or(|s| {
+            !s.contains(&(creator.to_string(), None))
+                && !s.contains(&(creator.to_string(), org.map(str::to_string)))
+        })
+    }
+
+    /// Adds a record; false when it adds nothing (the same record, or the
+    /// campaign already declined for every org).
+    fn insert(&mut self, creator: &str, org: Option<&str>, campaign: &str) -> bool {
+        if !self.adds(creator, org, campaign) {
+            return false;
+        }
+        self.by_campaign
+            .entry(campaign.to_string())
+            .or_default()
+            .insert((creator.to_string(), org.map(str::to_string)));
+        self.len += 1;
+        true
+    }
+
+    /// Records held (a record for every org counts once).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
 }
 
 /// The decline log, loaded, and open for appending.
@@ -39,44 +111,36 @@ pub struct DeclineLog {
 #[derive(Debug)]
 struct Inner {
     file: File,
-    set: HashSet<(String, String)>,
+    set: Declined,
 }
 
 /// Reads the log (without opening it for writing); a torn last line is
-/// ignored. Returns the declined (creator_id, campaign_id) pairs.
-pub fn read(data: &Path) -> anyhow::Result<HashSet<(String, String)>> {
+/// ignored.
+pub fn read(data: &Path) -> anyhow::Result<Declined> {
     let p = data.join(FILE);
     match std::fs::read(&p) {
         Ok(bytes) => Ok(parse(&p, &bytes)?.0),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(HashSet::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Declined::default()),
         Err(e) => Err(anyhow!("{}: cannot read: {e}", p.display())),
     }
 }
 
-/// Parses the log; returns the pairs and the length of its complete lines.
-fn parse(p: &Path, bytes: &[u8]) -> anyhow::Result<(HashSet<(String, String)>, usize)> {
+/// Parses the log; returns the records and the length of its complete
+/// lines.
+fn parse(p: &Path, bytes: &[u8]) -> anyhow::Result<(Declined, usize)> {
     let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let text = std::str::from_utf8(&bytes[..complete])
         .with_context(|| format!("{}: not UTF-8", p.display()))?;
-    let mut set = HashSet::new();
+    let mut set = Declined::default();
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
         let d: Decline = serde_json::from_str(line)
             .map_err(|e| anyhow!("{}:{}: not a decline record: {e}", p.display(), n + 1))?;
-        set.insert((d.creator_id, d.campaign_id));
+        set.insert(&d.creator_id, d.org_id.as_deref(), &d.campaign_id);
     }
     Ok((set, complete))
-}
-
-/// Pairs grouped by campaign: campaign_id -> creator ids.
-pub fn by_campaign(set: &HashSet<(String, String)>) -> HashMap<&str, Vec<&str>> {
-    let mut m: HashMap<&str, Vec<&str>> = HashMap::new();
-    for (cr, ca) in set {
-        m.entry(ca.as_str()).or_default().push(cr.as_str());
-    }
-    m
 }
 
 impl DeclineLog {
@@ -113,9 +177,20 @@ impl DeclineLog {
         &self.path
     }
 
-    /// Records a decline durably. Returns false when it was already there.
-    pub fn decline(&self, creator_id: &str, campaign_id: &str) -> anyhow::Result<bool> {
-        for (name, v) in [("creator_id", creator_id), ("campaign_id", campaign_id)] {
+    /// Records a decline durably: of org `org`'s campaign, or with `None`
+    /// of every org's campaign of that id. Returns false when it adds
+    /// nothing (already declined).
+    pub fn decline(
+        &self,
+        creator_id: &str,
+        org_id: Option<&str>,
+        campaign_id: &str,
+    ) -> anyhow::Result<bool> {
+        for (name, v) in [
+            ("creator_id", creator_id),
+            ("org_id", org_id.unwrap_or("-")),
+            ("campaign_id", campaign_id),
+        ] {
             if !is_valid_id(v) {
                 bail!("{name}: {v:?} is not an id (1-64 characters of A-Z a-z 0-9 . _ -)");
             }
@@ -124,16 +199,16 @@ impl DeclineLog {
             .inner
             .lock()
             .map_err(|_| anyhow!("decline log lock poisoned"))?;
-        let key = (creator_id.to_string(), campaign_id.to_string());
-        if g.set.contains(&key) {
+        if !g.set.adds(creator_id, org_id, campaign_id) {
             return Ok(false);
         }
         let at = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
         let mut line = serde_json::to_vec(&Decline {
-            creator_id: key.0.clone(),
-            campaign_id: key.1.clone(),
+            creator_id: creator_id.to_string(),
+            org_id: org_id.map(str::to_string),
+            campaign_id: campaign_id.to_string(),
             at,
         })?;
         line.push(b'\n');
@@ -141,20 +216,14 @@ impl DeclineLog {
             .write_all(&line)
             .and_then(|_| g.file.sync_data())
             .with_context(|| format!("{}: cannot append", self.path.display()))?;
-        g.set.insert(key);
+        g.set.insert(creator_id, org_id, campaign_id);
         Ok(true)
     }
 
-    pub fn contains(&self, creator_id: &str, campaign_id: &str) -> bool {
-        self.inner.lock().is_ok_and(|g| {
-            g.set
-                .contains(&(creator_id.to_string(), campaign_id.to_string()))
-        })
-    }
-
-    /// A copy of every declined pair.
-    pub fn pairs(&self) -> HashSet<(String, String)> {
-        self.inner.lock().map(|g| g.set.clone()).unwrap_or_default()
+    pub fn contains(&self, creator_id: &str, org_id: &str, campaign_id: &str) -> bool {
+        self.inner
+            .lock()
+            .is_ok_and(|g| g.set.contains(creator_id, org_id, campaign_id))
     }
 }
 
@@ -166,10 +235,11 @@ mod tests {
     fn declines_survive_reopen_and_a_torn_line_is_cut() {
         let d = tempfile::tempdir().unwrap();
         let log = DeclineLog::open(d.path()).unwrap();
-        assert!(log.decline("c-1", "cmp-1").unwrap());
-        assert!(!log.decline("c-1", "cmp-1").unwrap());
-        assert!(log.decline("c-2", "cmp-1").unwrap_or(false));
-        assert!(log.decline("bad id!", "cmp-1").is_err());
+        assert!(log.decline("c-1", Some("org-a"), "cmp-1").unwrap());
+        assert!(!log.decline("c-1", Some("org-a"), "cmp-1").unwrap());
+        assert!(log.decline("c-2", None, "cmp-1").unwrap_or(false));
+        assert!(log.decline("bad id!", None, "cmp-1").is_err());
+        assert!(log.decline("c-1", Some("bad org!"), "cmp-1").is_err());
         drop(log);
         // A crash mid-append leaves a partial line.
         let mut f = OpenOptions::new()
@@ -180,12 +250,42 @@ mod tests {
         drop(f);
         assert_eq!(read(d.path()).unwrap().len(), 2);
         let log = DeclineLog::open(d.path()).unwrap();
-        assert!(log.contains("c-1", "cmp-1") && log.contains("c-2", "cmp-1"));
-        assert!(log.decline("c-3", "cmp-9").unwrap());
+        assert!(log.contains("c-1", "org-a", "cmp-1") && log.contains("c-2", "org-z", "cmp-1"));
+        assert!(log.decline("c-3", None, "cmp-9").unwrap());
         drop(log);
         let set = read(d.path()).unwrap();
         assert_eq!(set.len(), 3);
-        assert!(set.contains(&("c-3".to_string(), "cmp-9".to_string())));
+        assert!(set.contains("c-3", "any-org", "cmp-9"));
+    }
+
+    #[test]
+    fn a_decline_is_of_one_orgs_campaign_unless_it_names_none() {
+        let d = tempfile::tempdir().unwrap();
+        let log = DeclineLog::open(d.path()).unwrap();
+        assert!(log.decline("c-1", Some("org-a"), "spring").unwrap());
+        // Org b's campaign of the same id is still offered.
+        assert!(log.contains("c-1", "org-a", "spring"));
+        assert!(!log.contains("c-1", "org-b", "spring"));
+        assert!(!log.contains("c-2", "org-a", "spring"));
+        // A decline without org covers every org; after it, an org's
+        // decline of the same id adds nothing.
+        assert!(log.decline("c-1", None, "spring").unwrap());
+        assert!(log.contains("c-1", "org-b", "spring"));
+        assert!(!log.decline("c-1", Some("org-c"), "spring").unwrap());
+        drop(log);
+        let set = read(d.path()).unwrap();
+        assert_eq!(set.len(), 2);
+        let mut who: Vec<&str> = set.creators_of("org-b", "spring").collect();
+        who.sort_unstable();
+        assert_eq!(who, ["c-1"]);
+        assert_eq!(set.creators_of("org-b", "autumn").count(), 0);
+        // Old records (no org_id) still load, as declines of every org.
+        std::fs::write(
+            d.path().join(FILE),
+            "{\"creator_id\":\"c-9\",\"campaign_id\":\"x\",\"at\":1}\n",
+        )
+        .unwrap();
+        assert!(read(d.path()).unwrap().contains("c-9", "org-q", "x"));
     }
 
     #[test]

@@ -50,6 +50,7 @@ use cloutdesk_engine::signals::{BriefScorer, Scored};
 use cloutdesk_engine::snapshot::{OpenOptions as SnapshotOpenOptions, Snapshot};
 use cloutdesk_engine::storage::{fsync_dir, write_synced};
 use cloutdesk_engine::storage::{hex_sha256, DataDir};
+use cloutdesk_engine::table::{CreatorTable, CreatorTerms};
 use cloutdesk_ingest::Progress;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
@@ -572,32 +573,55 @@ pub fn read_feeds(data: &Path, gen: &str) -> anyhow::Result<Vec<FeedRow>> {
     Ok(out)
 }
 
+/// What the served feed knows of a creator now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CreatorNow {
+    /// No snapshot to check against.
+    NotChecked,
+    /// Not in the served snapshot.
+    Gone,
+    Terms(CreatorTerms),
+}
+
+impl CreatorNow {
+    /// Creator `id` in the served snapshot `s`, if any.
+    pub fn in_snapshot(s: Option<&Snapshot>, id: &str) -> CreatorNow {
+        match s {
+            None => CreatorNow::NotChecked,
+            Some(s) => match s.ordinal(id) {
+                None => CreatorNow::Gone,
+                Some(o) => CreatorNow::Terms(s.creators.terms(o as usize)),
+            },
+        }
+    }
+}
+
 /// Why a published feed item must no longer be shown, judged against what
 /// changed since its run (the next run would drop it; until then the
 /// served feed must not show it): the creator left the data, raised their
-/// floor above the fee, or set their capacity to 0 (`s`, the served
-/// snapshot); the campaign was deleted, paused or closed (`store`, when
-/// the run ranked the store's campaigns). Deadlines are the run's: an
-/// item was feasible with `min_lead_days` to spare on the run's day, which
-/// covers the day until the next nightly run.
+/// floor above the fee, or set their capacity to 0 (`creator`, as the
+/// served snapshot has them); the campaign was deleted, paused or closed
+/// (`store`, when the run ranked the store's campaigns). Deadlines are the
+/// run's: an item was feasible with `min_lead_days` to spare on the run's
+/// day, which covers the day until the next nightly run.
 pub fn stale_reason(
     r: &FeedRow,
-    s: Option<&Snapshot>,
+    creator: CreatorNow,
     store: Option<&crate::campaigns::CampaignStore>,
 ) -> Option<&'static str> {
-    if let Some(s) = s {
-        let Some(o) = s.ordinal(&r.creator_id) else {
-            return Some("creator no longer in the data");
-        };
-        let o = o as usize;
-        let fee_cents = cloutdesk_engine::pricing::cents_at_most(r.fee_usd);
-        if s.creators.min_fee_usd[o]
-            .is_some_and(|m| fee_cents < cloutdesk_engine::pricing::cents_at_least(m))
-        {
-            return Some("below the creator's floor");
-        }
-        if s.creators.capacity[o] == Some(0) {
-            return Some("creator has no capacity");
+    match creator {
+        CreatorNow::NotChecked => {}
+        CreatorNow::Gone => return Some("creator no longer in the data"),
+        CreatorNow::Terms(t) => {
+            let fee_cents = cloutdesk_engine::pricing::cents_at_most(r.fee_usd);
+            if t.min_fee_usd
+                .is_some_and(|m| fee_cents < cloutdesk_engine::pricing::cents_at_least(m))
+            {
+                return Some("below the creator's floor");
+            }
+            if t.capacity == Some(0) {
+                return Some("creator has no capacity");
+            }
         }
     }
     if let Some(store) = store {
@@ -611,8 +635,11 @@ pub fn stale_reason(
     None
 }
 
-/// One creator's feed from the published generation, without the items
-/// the creator declined since (the decline log is read now).
+/// One creator's feed from the published generation, as the API serves
+/// it: without the items the creator declined since (the decline log is
+/// read now) and without those [`stale_reason`] hides (the published
+/// snapshot's creators table and the campaign store are read now). A
+/// creator not in the published snapshot is an error.
 pub fn creator_feed(data: &Path, creator_id: &str) -> anyhow::Result<(String, Vec<FeedRow>)> {
     if !cloutdesk_engine::schema::is_valid_id(creator_id) {
         bail!("--creator {creator_id:?} is not an id (1-64 characters of A-Z a-z 0-9 . _ -)");
@@ -624,14 +651,43 @@ pub fn creator_feed(data: &Path, creator_id: &str) -> anyhow::Result<(String, Ve
             data.display()
         )
     })?;
+    let now = creator_now(data, creator_id)?;
+    let store = if read_manifest(data, &gen)?.options.campaigns_from_store {
+        Some(crate::campaigns::CampaignStore::open_read_only(data)?)
+    } else {
+        None
+    };
     let declined = declines::read(data)?;
     let mut rows: Vec<FeedRow> = read_feeds(data, &gen)?
         .into_iter()
         .filter(|r| r.creator_id == creator_id)
-        .filter(|r| !declined.contains(&(r.creator_id.clone(), r.campaign_id.clone())))
+        .filter(|r| !declined.contains(&r.creator_id, &r.org_id, &r.campaign_id))
+        .filter(|r| stale_reason(r, now, store.as_ref()).is_none())
         .collect();
     rows.sort_by_key(|r| r.rank);
     Ok((gen, rows))
+}
+
+/// Creator `creator_id` as the published snapshot has them, read from its
+/// creators table alone; an error when they are not in it.
+fn creator_now(data: &Path, creator_id: &str) -> anyhow::Result<CreatorNow> {
+    let dd = DataDir::open(data)?;
+    let Some(id) = dd.current()? else {
+        return Ok(CreatorNow::NotChecked);
+    };
+    let m = dd.manifest(&id)?;
+    let entry = m
+        .tables
+        .get(cloutdesk_engine::snapshot::TABLE_CREATORS)
+        .ok_or_else(|| anyhow!("snapshot {id}: its manifest lists no creators table"))?;
+    let batch = dd.read_table(&id, entry)?;
+    match CreatorTable::terms_in_batch(&batch, creator_id)? {
+        Some(t) => Ok(CreatorNow::Terms(t)),
+        None => bail!(
+            "no creator {creator_id:?} in the published snapshot {id} of {}",
+            data.display()
+        ),
+    }
 }
 
 // ------------------------------------------------------------ the run
@@ -782,7 +838,6 @@ pub fn rerank_on(
         }
     }
     let declined = declines::read(data)?;
-    let declined_by_campaign = declines::by_campaign(&declined);
     let parent = current_generation(data)?;
     let (prev_sel, prev_feed) = match &parent {
         Some(g) => (read_selections(data, g)?, read_feeds(data, g)?),
@@ -812,10 +867,10 @@ pub fn rerank_on(
     // cut to their best before the next batch is scored.
     let mut pools: Vec<Pool> = matcher.map_batches(s, &briefs, |sc, pool| {
         let b = sc.b;
-        let banned: HashSet<u32> = declined_by_campaign
-            .get(b.campaign_id.as_str())
-            .map(|v| v.iter().filter_map(|id| s.ordinal(id)).collect())
-            .unwrap_or_default();
+        let banned: HashSet<u32> = declined
+            .creators_of(&b.org_id, &b.campaign_id)
+            .filter_map(|id| s.ordinal(id))
+            .collect();
         let scored: Vec<Scored> = pool
             .scored
             .into_iter()
@@ -899,7 +954,7 @@ pub fn rerank_on(
             })
         })
         .collect();
-    let is_declined = |cr: &str, ca: &str| declined.contains(&(cr.to_string(), ca.to_string()));
+    let is_declined = |cr: &str, org: &str, ca: &str| declined.contains(cr, org, ca);
     let shown = |cr: &str, org: &str, ca: &str| first_shown.get(&(cr, (org, ca))).copied();
     let history = FeedHistory {
         declined: &is_declined,
@@ -1338,7 +1393,7 @@ fn previous_of<'m, 'r>(
 /// campaigns left out as overdue ((org, campaign) pairs).
 struct Before<'a> {
     prev: &'a [SelectionRow],
-    declined: &'a HashSet<(String, String)>,
+    declined: &'a declines::Declined,
     overdue: &'a HashSet<(String, String)>,
 }
 
@@ -1450,7 +1505,7 @@ fn diff_rows(
             gone.sort_by_key(|p| p.rank);
             for p in gone {
                 let why = match s.ordinal(&p.creator_id) {
-                    _ if declined.contains(&(p.creator_id.clone(), p.campaign_id.clone())) => {
+                    _ if declined.contains(&p.creator_id, &briefs[c].org_id, &p.campaign_id) => {
                         "the creator declined".to_string()
                     }
                     None => "the creator is no longer in the data".to_string(),

@@ -311,7 +311,7 @@ fn feed_never_shows_an_item_below_the_floor_or_against_usage_rights() {
         }
     }
     assert!(offers.len() > 100);
-    let no = |_: &str, _: &str| false;
+    let no = |_: &str, _: &str, _: &str| false;
     let never = |_: &str, _: &str, _: &str| None;
     let fopts = FeedOptions {
         today: REFERENCE_DAY,
@@ -457,26 +457,42 @@ fn declined_items_never_come_back() {
         .iter()
         .filter(|f| chosen.contains(f.creator_id.as_str()))
     {
-        assert!(log.decline(&f.creator_id, &f.campaign_id).unwrap());
-        declined.insert((f.creator_id.clone(), f.campaign_id.clone()));
+        assert!(log
+            .decline(&f.creator_id, Some(&f.org_id), &f.campaign_id)
+            .unwrap());
+        declined.insert((
+            f.creator_id.clone(),
+            f.org_id.clone(),
+            f.campaign_id.clone(),
+        ));
     }
     drop(log);
     assert!(declined.len() >= 20);
     // At once: the served feed hides them.
     for c in &chosen {
         let (_, rows) = creator_feed(&data, c).unwrap();
-        assert!(rows
-            .iter()
-            .all(|r| !declined.contains(&(r.creator_id.clone(), r.campaign_id.clone()))));
+        assert!(rows.iter().all(|r| !declined.contains(&(
+            r.creator_id.clone(),
+            r.org_id.clone(),
+            r.campaign_id.clone()
+        ))));
     }
     // In the next runs: never selected again for that campaign, never in a feed.
     for _ in 0..2 {
         let g = run(&data, &w.campaigns, &opts(3));
         for r in read_selections(&data, &g).unwrap() {
-            assert!(!declined.contains(&(r.creator_id.clone(), r.campaign_id.clone())));
+            assert!(!declined.contains(&(
+                r.creator_id.clone(),
+                r.org_id.clone(),
+                r.campaign_id.clone()
+            )));
         }
         for r in read_feeds(&data, &g).unwrap() {
-            assert!(!declined.contains(&(r.creator_id.clone(), r.campaign_id.clone())));
+            assert!(!declined.contains(&(
+                r.creator_id.clone(),
+                r.org_id.clone(),
+                r.campaign_id.clone()
+            )));
         }
     }
     // The first re-rank after the declines says why they left.
@@ -759,9 +775,12 @@ async fn api_reranks_in_the_background_and_serves_feeds_and_declines() {
         .unwrap()
         .iter()
         .all(|i| i["campaign_id"] != cid.as_str()));
-    assert!(cloutdesk::declines::read(&w.data)
-        .unwrap()
-        .contains(&(who.clone(), cid.clone())));
+    // Recorded as a decline of the offering org's campaign only (the org
+    // taken from the creator's feed item).
+    let org = first["org_id"].as_str().unwrap();
+    let log = cloutdesk::declines::read(&w.data).unwrap();
+    assert!(log.contains(&who, org, &cid));
+    assert!(!log.contains(&who, "another-org", &cid));
     let m = call(&app, Method::GET, "/metrics", Some(&k.admin), None).await;
     assert!(
         m.text.contains("cloutdesk_rerank_runs_total 1"),
@@ -820,26 +839,56 @@ fn a_served_item_below_a_raised_floor_is_stale() {
     let floor_of = |r: &cloutdesk::rerank::FeedRow| {
         s.creators.min_fee_usd[s.ordinal(&r.creator_id).unwrap() as usize]
     };
+    let now = |r: &cloutdesk::rerank::FeedRow| {
+        cloutdesk::rerank::CreatorNow::in_snapshot(Some(s), &r.creator_id)
+    };
     // An item of a creator with a floor.
     let row = read_feeds(data, &g)
         .unwrap()
         .into_iter()
         .find(|r| floor_of(r).is_some())
         .unwrap();
-    assert_eq!(cloutdesk::rerank::stale_reason(&row, Some(s), None), None);
+    assert_eq!(cloutdesk::rerank::stale_reason(&row, now(&row), None), None);
     // As if the creator's floor had been raised above the fee since.
     let mut below = row.clone();
     below.fee_usd = floor_of(&row).unwrap() - 0.01;
     assert_eq!(
-        cloutdesk::rerank::stale_reason(&below, Some(s), None),
+        cloutdesk::rerank::stale_reason(&below, now(&below), None),
         Some("below the creator's floor")
     );
     let mut gone = row.clone();
     gone.creator_id = "c-9999999".into();
     assert_eq!(
-        cloutdesk::rerank::stale_reason(&gone, Some(s), None),
+        cloutdesk::rerank::stale_reason(&gone, now(&gone), None),
         Some("creator no longer in the data")
     );
+    // The CLI's feed checks the published snapshot too: the creator raises
+    // their floor above the item's fee (an upsert), and `cloutdesk feed`
+    // no longer shows the item, before any new run.
+    let (_, before) = creator_feed(data, &row.creator_id).unwrap();
+    assert!(before.iter().any(|r| r.campaign_id == row.campaign_id));
+    let o = s.ordinal(&row.creator_id).unwrap() as usize;
+    let upsert = t.w.src.join("raise.jsonl");
+    let line = serde_json::json!({
+        "creator_id": row.creator_id,
+        "handle": s.creators.handle[o],
+        "platform": s.creators.platform[o].as_str(),
+        "followers": s.creators.followers[o],
+        "min_fee_usd": row.fee_usd + 0.01,
+    });
+    std::fs::write(&upsert, format!("{line}\n")).unwrap();
+    let mut io = IngestOptions::new(data.to_path_buf());
+    io.creators = Some(upsert);
+    io.as_of_day = Some(REFERENCE_DAY);
+    ingest(&io, &NoProgress).unwrap();
+    let (_, after) = creator_feed(data, &row.creator_id).unwrap();
+    assert!(
+        after.iter().all(|r| r.campaign_id != row.campaign_id),
+        "{after:?}"
+    );
+    // A creator the snapshot does not have is an error, not an empty feed.
+    let e = creator_feed(data, "c-9999999").unwrap_err().to_string();
+    assert!(e.contains("no creator \"c-9999999\""), "{e}");
 }
 
 #[test]
@@ -941,4 +990,51 @@ fn campaigns_are_org_scoped_and_overdue_ones_are_left_out() {
             .to_string();
         assert!(err.contains("re-rank option"), "{err}");
     }
+}
+
+#[test]
+fn a_decline_hides_one_orgs_campaign_not_another_orgs_of_the_same_id() {
+    let t = ingested(2000, 6, 23);
+    let data = &t.data;
+    let mut raw = cloutdesk::briefs::read_brief_values(&t.w.campaigns).unwrap();
+    let mut twin = raw[0].1.clone();
+    twin["org_id"] = "other-org".into();
+    raw.push(("twin".into(), twin));
+    let (id0, org0) = (
+        raw[0].1["campaign_id"].as_str().unwrap().to_string(),
+        raw[0].1["org_id"].as_str().unwrap().to_string(),
+    );
+    let o = opts(3);
+    let g1 = rerank(data, &raw, &o, &NoProgress).unwrap().generation;
+    let chosen: HashSet<String> = read_selections(data, &g1)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.campaign_id == id0 && r.org_id == org0)
+        .map(|r| r.creator_id)
+        .collect();
+    assert!(!chosen.is_empty());
+    let log = DeclineLog::open(data).unwrap();
+    for c in &chosen {
+        assert!(log.decline(c, Some(&org0), &id0).unwrap());
+    }
+    drop(log);
+    let g2 = rerank(data, &raw, &o, &NoProgress).unwrap().generation;
+    let sel = read_selections(data, &g2).unwrap();
+    let mine = |r: &&cloutdesk::rerank::SelectionRow| r.campaign_id == id0 && r.org_id == org0;
+    assert!(sel
+        .iter()
+        .filter(mine)
+        .all(|r| !chosen.contains(&r.creator_id)));
+    assert!(read_feeds(data, &g2)
+        .unwrap()
+        .iter()
+        .all(|r| !(r.campaign_id == id0 && r.org_id == org0 && chosen.contains(&r.creator_id))));
+    // The other org's campaign of the same id may still take them (it
+    // used to lose every creator declined for the first).
+    let kept = sel
+        .iter()
+        .filter(|r| r.campaign_id == id0 && r.org_id == "other-org")
+        .filter(|r| chosen.contains(&r.creator_id))
+        .count();
+    assert!(kept > 0, "the twin campaign lost every declined creator");
 }

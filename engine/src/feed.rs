@@ -147,8 +147,8 @@ pub struct FeedItem {
 
 /// What the feed remembers between runs: declines and what was shown when.
 pub struct FeedHistory<'a> {
-    /// (creator_id, campaign_id) the creator declined.
-    pub declined: &'a (dyn Fn(&str, &str) -> bool + Sync),
+    /// (creator_id, org_id, campaign_id) the creator declined.
+    pub declined: &'a (dyn Fn(&str, &str, &str) -> bool + Sync),
     /// The day (creator_id, campaign_id) was first shown, if ever.
     /// (creator_id, org_id, campaign_id) -> the day the offer was first shown.
     pub first_shown: &'a (dyn Fn(&str, &str, &str) -> Option<i32> + Sync),
@@ -360,7 +360,7 @@ pub fn feed_of(
     for o in offers {
         debug_assert_eq!(o.ordinal, ordinal);
         let b = &briefs[o.campaign as usize];
-        if (history.declined)(creator_id, &b.campaign_id) {
+        if (history.declined)(creator_id, &b.org_id, &b.campaign_id) {
             feed.excluded.push((o.campaign, Exclusion::Declined));
             continue;
         }

@@ -51,6 +51,14 @@ pub struct CreatorTable {
     pub fee_source: Vec<u8>,
 }
 
+/// What a served feed re-checks of a creator against the data as it is
+/// now (`rerank::stale_reason`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CreatorTerms {
+    pub min_fee_usd: Option<f64>,
+    pub capacity: Option<u32>,
+}
+
 impl CreatorTable {
     pub fn len(&self) -> usize {
         self.creator_id.len()
@@ -121,6 +129,34 @@ impl CreatorTable {
             (c::FEE_SOURCE, u8_col(&t.fee_source)),
         ];
         batch("creators", cols)
+    }
+
+    /// A creator's current terms, read from the creators table's batch
+    /// without loading the rest of the table; `None`: no such creator.
+    pub fn terms_in_batch(
+        b: &RecordBatch,
+        creator_id: &str,
+    ) -> Result<Option<CreatorTerms>, StorageError> {
+        let r = Columns {
+            table: "creators",
+            batch: b,
+        };
+        let ids = r.strings(c::CREATOR_ID)?;
+        let Some(k) = ids.iter().position(|x| x == creator_id) else {
+            return Ok(None);
+        };
+        Ok(Some(CreatorTerms {
+            min_fee_usd: r.opt_f64s(c::MIN_FEE_USD)?[k],
+            capacity: r.opt_u32s(c::CAPACITY)?[k],
+        }))
+    }
+
+    /// Creator `o`'s current terms.
+    pub fn terms(&self, o: usize) -> CreatorTerms {
+        CreatorTerms {
+            min_fee_usd: self.min_fee_usd[o],
+            capacity: self.capacity[o],
+        }
     }
 
     pub fn from_batch(b: &RecordBatch) -> Result<CreatorTable, StorageError> {

@@ -37,7 +37,8 @@ use utoipa_axum::routes;
 
 use super::auth::Principal;
 use super::errors::{ApiError, ErrorBody};
-use super::extract::spawn_io;
+use super::extract::{spawn_io, Q};
+use super::models::DeclineQuery;
 use super::AppState;
 use crate::declines::DeclineLog;
 use crate::rerank::{self, FeedResponse, FeedRow, RerankOptions};
@@ -172,13 +173,14 @@ async fn get_feed(
     }
     // What changed since the run (a raised floor, capacity 0, a deleted
     // or closed campaign) hides an item at once.
+    let now = rerank::CreatorNow::in_snapshot(snap.as_deref(), &id);
     let store = opts.campaigns_from_store.then(|| state.campaigns());
     let items: Vec<FeedRow> = by_creator
         .get(&id)
         .map(|v| {
             v.iter()
-                .filter(|r| !log.contains(&r.creator_id, &r.campaign_id))
-                .filter(|r| rerank::stale_reason(r, snap.as_deref(), store).is_none())
+                .filter(|r| !log.contains(&r.creator_id, &r.org_id, &r.campaign_id))
+                .filter(|r| rerank::stale_reason(r, now, store).is_none())
                 .cloned()
                 .collect()
         })
@@ -194,6 +196,10 @@ async fn get_feed(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeclineResponse {
     pub creator_id: String,
+    /// The org whose campaign was declined; absent: every org's campaign
+    /// of this id (see the `org` parameter).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
     pub campaign_id: String,
     /// False when the creator had already declined it.
     pub newly_declined: bool,
@@ -205,10 +211,11 @@ pub struct DeclineResponse {
     params(
         ("id" = String, Path, description = "creator_id"),
         ("campaign_id" = String, Path, description = "the campaign to decline"),
+        DeclineQuery,
     ),
     responses(
         (status = 200, description = "Declined (durable)", body = DeclineResponse),
-        (status = 400, description = "Bad id", body = ErrorBody),
+        (status = 400, description = "Bad id, or no org given while several orgs offer this campaign id to the creator", body = ErrorBody),
         (status = 401, description = "No key or a bad key", body = ErrorBody),
         (status = 403, description = "Another creator's key, or a marketer key", body = ErrorBody),
         (status = 503, description = "Timeout", body = ErrorBody),
@@ -219,13 +226,25 @@ async fn decline(
     State(state): State<AppState>,
     p: Principal,
     UrlPath((id, campaign_id)): UrlPath<(String, String)>,
+    Q(q): Q<DeclineQuery>,
 ) -> Result<Response, ApiError> {
     check_id("id", &id)?;
     check_id("campaign_id", &campaign_id)?;
+    if let Some(o) = &q.org {
+        check_id("org", o)?;
+    }
     require_creator_or_admin(&p, &id)?;
+    let org = match q.org {
+        Some(o) => Some(o),
+        None => {
+            let data = state.data_dir().to_path_buf();
+            let feeds = spawn_io(move || feeds_of(&data)).await??;
+            offering_org(feeds.as_ref().map(|f| &f.1 .0), &id, &campaign_id)?
+        }
+    };
     let log = decline_log(state.data_dir())?;
-    let (cr, ca) = (id.clone(), campaign_id.clone());
-    let newly = spawn_io(move || log.decline(&cr, &ca))
+    let (cr, org2, ca) = (id.clone(), org.clone(), campaign_id.clone());
+    let newly = spawn_io(move || log.decline(&cr, org2.as_deref(), &ca))
         .await?
         .map_err(|e| ApiError::internal(format!("decline log: {e:#}")))?;
     if newly {
@@ -239,10 +258,42 @@ async fn decline(
     }
     Ok(Json(DeclineResponse {
         creator_id: id,
+        org_id: org,
         campaign_id,
         newly_declined: newly,
     })
     .into_response())
+}
+
+/// The org whose campaign `campaign_id` the creator's published feed
+/// offers: `None` when it offers none (the decline then covers every
+/// org's campaign of that id), an error naming them when several orgs do.
+fn offering_org(
+    by_creator: Option<&HashMap<String, Vec<FeedRow>>>,
+    creator_id: &str,
+    campaign_id: &str,
+) -> Result<Option<String>, ApiError> {
+    let mut orgs: Vec<&str> = by_creator
+        .and_then(|m| m.get(creator_id))
+        .into_iter()
+        .flatten()
+        .filter(|r| r.campaign_id == campaign_id && !r.org_id.is_empty())
+        .map(|r| r.org_id.as_str())
+        .collect();
+    orgs.sort_unstable();
+    orgs.dedup();
+    match orgs.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.to_string())),
+        many => Err(ApiError::bad_param(
+            "org",
+            format!(
+                "campaign {campaign_id:?} is offered to this creator by {} orgs ({}): say which with ?org=",
+                many.len(),
+                many.join(", ")
+            ),
+        )),
+    }
 }
 
 /// Options of an API re-rank (all optional; the CLI's defaults).
@@ -482,4 +533,54 @@ async fn get_rerank(p: Principal, UrlPath(run_id): UrlPath<String>) -> Result<Re
         .cloned()
         .ok_or_else(|| ApiError::not_found(format!("no re-rank run {run_id:?}")))?;
     Ok(Json(r).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(creator: &str, org: &str, campaign: &str) -> FeedRow {
+        FeedRow {
+            creator_id: creator.into(),
+            rank: 1,
+            campaign_id: campaign.into(),
+            org_id: org.into(),
+            brand: "b".into(),
+            title: "t".into(),
+            score: 0.5,
+            fee_usd: 100.0,
+            signals: BTreeMap::new(),
+            reasons: Vec::new(),
+            missing: Vec::new(),
+            first_shown: "2026-11-01".into(),
+            first_shown_day: 0,
+        }
+    }
+
+    #[test]
+    fn a_decline_without_org_takes_the_offering_org_or_asks() {
+        let mut m: HashMap<String, Vec<FeedRow>> = HashMap::new();
+        m.insert(
+            "c-1".into(),
+            vec![
+                row("c-1", "org-a", "spring"),
+                row("c-1", "org-a", "autumn"),
+                row("c-1", "org-b", "autumn"),
+            ],
+        );
+        assert_eq!(
+            offering_org(Some(&m), "c-1", "spring").unwrap().as_deref(),
+            Some("org-a")
+        );
+        // Not offered (or no generation): every org's campaign of that id.
+        assert_eq!(offering_org(Some(&m), "c-1", "winter").unwrap(), None);
+        assert_eq!(offering_org(Some(&m), "c-2", "spring").unwrap(), None);
+        assert_eq!(offering_org(None, "c-1", "spring").unwrap(), None);
+        let e = offering_org(Some(&m), "c-1", "autumn").unwrap_err();
+        let text = format!("{e:?}");
+        assert!(
+            text.contains("org-a, org-b") && text.contains("?org="),
+            "{text}"
+        );
+    }
 }

@@ -193,6 +193,16 @@ pub struct OrgQuery {
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+pub struct DeclineQuery {
+    /// The org whose campaign is declined (a campaign is org + id). When
+    /// omitted: the org of the creator's feed item with this campaign id;
+    /// when the feed has none, every org's campaign of that id; when it has
+    /// several, the request is refused and must name one.
+    pub org: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// See [`OrgQuery`].
     pub org: Option<String>,
