@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
-use cloutdesk_engine::ann::HnswParams;
+use cloutdesk_engine::ann::{HnswBuilder, HnswParams};
 use cloutdesk_engine::matcher::{MatchOptions, Matcher};
 use cloutdesk_engine::snapshot::{OpenOptions as SnapshotOpenOptions, Snapshot};
 use cloutdesk_engine::storage::DataDir;
@@ -41,6 +41,16 @@ pub enum VectorIndex {
     Auto,
     Always,
     Never,
+}
+
+/// Who builds the HNSW graph (hnsw_rs loads and searches it either way).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GraphBuilder {
+    /// Cloutdesk's builder (flat arrays, int8 distances), written in
+    /// hnsw_rs's format.
+    Native,
+    /// hnsw_rs's own parallel insertion.
+    HnswRs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,6 +102,9 @@ pub enum Command {
         /// HNSW graph: candidate list length while inserting.
         #[arg(long, default_value_t = HnswParams::default().ef_construction)]
         hnsw_ef_construction: usize,
+        /// HNSW graph: who builds it (either way hnsw_rs loads and searches it).
+        #[arg(long, value_enum, default_value = "native")]
+        hnsw_builder: GraphBuilder,
     },
     /// Add the HNSW vector index to the published snapshot (deferred loads).
     IndexVectors {
@@ -105,6 +118,9 @@ pub enum Command {
         /// HNSW graph: candidate list length while inserting.
         #[arg(long, default_value_t = HnswParams::default().ef_construction)]
         hnsw_ef_construction: usize,
+        /// HNSW graph: who builds it (either way hnsw_rs loads and searches it).
+        #[arg(long, value_enum, default_value = "native")]
+        hnsw_builder: GraphBuilder,
     },
     /// Summarise the published snapshot.
     Snapshot {
@@ -172,7 +188,11 @@ pub enum Command {
 }
 
 /// The graph parameters of `--hnsw-m` and `--hnsw-ef-construction`.
-fn hnsw_params(m: usize, ef_construction: usize) -> anyhow::Result<HnswParams> {
+fn hnsw_params(
+    m: usize,
+    ef_construction: usize,
+    builder: GraphBuilder,
+) -> anyhow::Result<HnswParams> {
     if !(2..=255).contains(&m) {
         bail!("--hnsw-m {m}: must be between 2 and 255 (links per graph node)");
     }
@@ -182,6 +202,10 @@ fn hnsw_params(m: usize, ef_construction: usize) -> anyhow::Result<HnswParams> {
     Ok(HnswParams {
         max_nb_connection: m,
         ef_construction,
+        builder: match builder {
+            GraphBuilder::Native => HnswBuilder::Native,
+            GraphBuilder::HnswRs => HnswBuilder::HnswRs,
+        },
     })
 }
 
@@ -207,6 +231,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             json,
             hnsw_m,
             hnsw_ef_construction,
+            hnsw_builder,
         } => {
             let mut o = IngestOptions::new(data);
             o.creators = creators;
@@ -220,7 +245,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         .ok_or_else(|| anyhow!("--as-of {s:?} is not a date (YYYY-MM-DD)"))
                 })
                 .transpose()?;
-            o.hnsw = hnsw_params(hnsw_m, hnsw_ef_construction)?;
+            o.hnsw = hnsw_params(hnsw_m, hnsw_ef_construction, hnsw_builder)?;
             o.vector_index = match vector_index {
                 VectorIndex::Auto => VectorIndexMode::Auto,
                 VectorIndex::Always => VectorIndexMode::Always,
@@ -240,8 +265,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             keep,
             hnsw_m,
             hnsw_ef_construction,
+            hnsw_builder,
         } => {
-            let params = hnsw_params(hnsw_m, hnsw_ef_construction)?;
+            let params = hnsw_params(hnsw_m, hnsw_ef_construction, hnsw_builder)?;
             let bars = Bars::new(false);
             let (id, e) = cloutdesk_ingest::pipeline::index_vectors(&data, params, keep, &bars)?;
             println!(

@@ -1,7 +1,8 @@
-//! `--hnsw-m` and `--hnsw-ef-construction` on `ingest` and `index-vectors`:
-//! the graph is built with them and the manifest records them; values
-//! out of range are refused with a message naming the flag, and nothing
-//! is published.
+//! `--hnsw-m`, `--hnsw-ef-construction` and `--hnsw-builder` on `ingest`
+//! and `index-vectors`: the graph is built with them and the manifest
+//! records them; values out of range are refused with a message naming the
+//! flag, and nothing is published. Either builder's graph loads into
+//! hnsw_rs and finds a row's own vector first.
 
 use std::path::Path;
 use std::process::Command;
@@ -24,6 +25,25 @@ fn graph_params(data: &Path) -> (usize, usize) {
     let id = d.current().unwrap().unwrap();
     let v = d.manifest(&id).unwrap().vector_index.unwrap();
     (v.max_nb_connection, v.ef_construction)
+}
+
+/// The published graph's builder, after checking that hnsw_rs loads it and
+/// finds rows by their own vectors.
+fn builder_and_check(data: &Path) -> String {
+    let d = DataDir::open(data).unwrap();
+    let s = cloutdesk_engine::snapshot::Snapshot::open(&d).unwrap();
+    let g = s.hnsw.as_ref().expect("the snapshot loads its graph");
+    let mut hits = 0;
+    for r in (0..s.len()).step_by(37) {
+        let got = cloutdesk_engine::ann::hnsw_search(g, s.vectors.row(r), 1, 64, None);
+        hits += usize::from(
+            got.first()
+                .is_some_and(|x| x.1 as usize == r || x.0 > 0.9999),
+        );
+    }
+    assert!(hits * 100 >= s.len().div_ceil(37) * 95, "{hits}");
+    let id = d.current().unwrap().unwrap();
+    d.manifest(&id).unwrap().vector_index.unwrap().builder
 }
 
 #[test]
@@ -77,6 +97,7 @@ fn graph_flags_reach_the_graph_and_bad_values_publish_nothing() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(graph_params(&data), (8, 24));
+    assert_eq!(builder_and_check(&data), "native");
     // index-vectors: a bad M publishes nothing; a good one a new graph.
     let before = DataDir::open(&data).unwrap().current().unwrap();
     let out = cloutdesk(&["index-vectors", "--hnsw-m", "1"], &data);
@@ -90,6 +111,24 @@ fn graph_flags_reach_the_graph_and_bad_values_publish_nothing() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_ne!(DataDir::open(&data).unwrap().current().unwrap(), before);
+    assert_eq!(builder_and_check(&data), "native");
+    // hnsw_rs's own builder, on request.
+    let out = cloutdesk(
+        &[
+            "index-vectors",
+            "--hnsw-m",
+            "12",
+            "--hnsw-builder",
+            "hnsw-rs",
+        ],
+        &data,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(builder_and_check(&data), "hnsw_rs");
     // ef_construction falls back to the default when not given.
     assert_eq!(
         graph_params(&data),

@@ -23,6 +23,27 @@ pub const HNSW_SCALE: f32 = 0.999;
 pub struct HnswParams {
     pub max_nb_connection: usize,
     pub ef_construction: usize,
+    pub builder: HnswBuilder,
+}
+
+/// Who builds the graph; either way hnsw_rs loads and searches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HnswBuilder {
+    /// [`crate::hnsw_build`]: flat arrays, int8 distances, written in
+    /// hnsw_rs's dump format.
+    #[default]
+    Native,
+    /// hnsw_rs's own parallel insertion ([`build_hnsw`]).
+    HnswRs,
+}
+
+impl HnswBuilder {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HnswBuilder::Native => "native",
+            HnswBuilder::HnswRs => "hnsw_rs",
+        }
+    }
 }
 
 /// M = 16, ef_construction = 100: recall@10 0.97-0.98 at 1M (searched
@@ -36,6 +57,7 @@ impl Default for HnswParams {
         HnswParams {
             max_nb_connection: 16,
             ef_construction: 100,
+            builder: HnswBuilder::Native,
         }
     }
 }
@@ -125,6 +147,21 @@ pub fn exact_top_k(
 /// recall@10 of the graph against exact search, over `queries` rows of the
 /// table used as queries (deterministic: every `step`-th row).
 pub fn recall_at_10(g: &Graph, v: &VectorTable, queries: usize, ef: usize) -> f64 {
+    recall_at_10_of(v, queries, |q| {
+        hnsw_search(g, q, 10, ef, None)
+            .into_iter()
+            .map(|x| x.1)
+            .collect()
+    })
+}
+
+/// recall@10 against exact search of any search (`search(query)`: its
+/// top-10 ordinals), over the sample of rows [`recall_at_10`] uses.
+pub fn recall_at_10_of(
+    v: &VectorTable,
+    queries: usize,
+    search: impl Fn(&[f32]) -> Vec<u32> + Sync,
+) -> f64 {
     let n = v.len();
     if n == 0 || queries == 0 {
         return 1.0;
@@ -139,8 +176,7 @@ pub fn recall_at_10(g: &Graph, v: &VectorTable, queries: usize, ef: usize) -> f6
                 .into_iter()
                 .map(|x| x.1)
                 .collect();
-            let approx = hnsw_search(g, q, 10, ef, None);
-            approx.iter().filter(|a| exact.contains(&a.1)).count()
+            search(q).iter().filter(|a| exact.contains(a)).count()
         })
         .sum();
     hits as f64 / (rows.len() * 10).min(n * rows.len()) as f64

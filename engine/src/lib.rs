@@ -25,6 +25,7 @@ pub mod codes;
 pub mod explain;
 pub mod feed;
 pub mod filter;
+pub mod hnsw_build;
 pub mod matcher;
 pub mod mem;
 pub mod pricing;
@@ -49,5 +50,42 @@ pub fn failpoint(name: &str) {
         loop {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         }
+    }
+}
+
+/// A seeded uniform source in [-0.5, 0.5) for tests (an LCG: the same
+/// numbers on every machine).
+#[cfg(test)]
+pub(crate) fn test_uniform(seed: u64) -> impl FnMut() -> f32 {
+    let mut s = seed;
+    move || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((s >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+    }
+}
+
+/// `n` seeded unit vectors for tests: uniform directions, or with
+/// `clusters > 0` spread around that many centres (as creators are).
+#[cfg(test)]
+pub(crate) fn test_vectors(n: usize, dim: usize, seed: u64, clusters: usize) -> table::VectorTable {
+    let mut next = test_uniform(seed);
+    let centres: Vec<Vec<f32>> = (0..clusters)
+        .map(|_| (0..dim).map(|_| next()).collect())
+        .collect();
+    let mut data = Vec::with_capacity(n * dim);
+    for i in 0..n {
+        let mut row: Vec<f32> = match centres.get(i % clusters.max(1)) {
+            Some(c) => c.iter().map(|x| x + 0.35 * next()).collect(),
+            None => (0..dim).map(|_| next()).collect(),
+        };
+        vector::normalize(&mut row);
+        data.extend(row);
+    }
+    table::VectorTable {
+        dim,
+        data,
+        user_supplied: false,
     }
 }

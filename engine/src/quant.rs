@@ -271,24 +271,7 @@ mod tests {
     use crate::ann::exact_top_k;
 
     fn world(n: usize, dim: usize, seed: u64) -> VectorTable {
-        let mut s = seed;
-        let mut next = || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 33) as f32 / (1u64 << 31) as f32) - 0.5
-        };
-        let mut data = Vec::with_capacity(n * dim);
-        for _ in 0..n {
-            let mut row: Vec<f32> = (0..dim).map(|_| next()).collect();
-            crate::vector::normalize(&mut row);
-            data.extend(row);
-        }
-        VectorTable {
-            dim,
-            data,
-            user_supplied: false,
-        }
+        crate::test_vectors(n, dim, seed, 0)
     }
 
     #[test]

@@ -78,6 +78,10 @@ pub struct SourceEntry {
     pub rows_rejected: u64,
 }
 
+fn hnsw_rs_builder() -> String {
+    "hnsw_rs".into()
+}
+
 /// The vector index that ships with a snapshot, if any.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct VectorIndexEntry {
@@ -86,6 +90,11 @@ pub struct VectorIndexEntry {
     pub basename: String,
     pub max_nb_connection: usize,
     pub ef_construction: usize,
+    /// Who built the graph (`native`: [`crate::hnsw_build`]; `hnsw_rs`);
+    /// hnsw_rs loads and searches it either way. Manifests written before
+    /// the field: `hnsw_rs`.
+    #[serde(default = "hnsw_rs_builder")]
+    pub builder: String,
     pub points: u64,
     pub build_secs: f64,
     /// recall@10 against exact search on a sample of queries.
@@ -545,6 +554,33 @@ pub fn dump_hnsw(
     use hnsw_rs::api::AnnT;
     fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
     hnsw.file_dump(dir, basename).map_err(|e| io_err(dir, e))?;
+    Ok(())
+}
+
+/// Writes a graph of [`crate::hnsw_build`] into `dir` under `basename` in
+/// hnsw_rs's dump format ([`load_hnsw`] loads it), both files synced.
+pub fn write_native_hnsw(
+    g: &crate::hnsw_build::NativeGraph,
+    v: &crate::table::VectorTable,
+    dir: &Path,
+    basename: &str,
+) -> Result<(), StorageError> {
+    fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    let gp = dir.join(format!("{basename}.hnsw.graph"));
+    let dp = dir.join(format!("{basename}.hnsw.data"));
+    let open = |p: &Path| {
+        fs::File::create(p)
+            .map(|f| std::io::BufWriter::with_capacity(1 << 20, f))
+            .map_err(|e| io_err(p, e))
+    };
+    let (mut gw, mut dw) = (open(&gp)?, open(&dp)?);
+    crate::hnsw_build::write_hnsw_rs_dump(g, v, &mut gw, &mut dw).map_err(|e| io_err(dir, e))?;
+    for (p, w) in [(&gp, gw), (&dp, dw)] {
+        w.into_inner()
+            .map_err(|e| io_err(p, e.into_error()))?
+            .sync_all()
+            .map_err(|e| io_err(p, e))?;
+    }
     Ok(())
 }
 
