@@ -345,13 +345,24 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<LoadRepor
 
     // ---- read every file first: a file-level fault publishes nothing.
     progress.start("reading contract files", None);
-    let new_creators = opts.creators.as_deref().map(read_creators).transpose()?;
-    let new_perf = opts
-        .performance
-        .as_deref()
-        .map(read_performance)
-        .transpose()?;
-    let new_pay = opts.payments.as_deref().map(read_payments).transpose()?;
+    // Each file is parsed on one thread (a CSV row may span lines): the
+    // creators on one, the history files on the other. A fault is
+    // reported in file order, as when they were read one after another.
+    let (new_creators, (new_perf, new_pay)) = rayon::join(
+        || opts.creators.as_deref().map(read_creators).transpose(),
+        || {
+            rayon::join(
+                || {
+                    opts.performance
+                        .as_deref()
+                        .map(read_performance)
+                        .transpose()
+                },
+                || opts.payments.as_deref().map(read_payments).transpose(),
+            )
+        },
+    );
+    let (new_creators, new_perf, new_pay) = (new_creators?, new_perf?, new_pay?);
     progress.finish();
     timer.lap("read");
 
@@ -609,49 +620,56 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<LoadRepor
     // written and its rows freed before the next is built; the creators'
     // rows last, after the text index that reads them, converted column by
     // column as they are freed (`CreatorTable::into_batch`).
-    progress.start("writing tables", None);
+    progress.start("writing tables, text index (tantivy)", Some(n as u64));
     let build_graph = match opts.vector_index {
         VectorIndexMode::Always => true,
         VectorIndexMode::Never => false,
         VectorIndexMode::Auto => n <= AUTO_HNSW_LIMIT,
     };
-    // Only the graph reads the vectors again: without it, the matrix
-    // moves into its batch instead of being copied.
-    let vectors_batch = if build_graph {
-        vectors.to_batch()?
-    } else {
-        VectorTable {
-            dim: vectors.dim,
-            data: std::mem::take(&mut vectors.data),
-            user_supplied: vectors.user_supplied,
-        }
-        .into_batch()?
-    };
-    writer.write_table(TABLE_VECTORS, &vectors_batch)?;
-    drop(vectors_batch);
-    writer.write_table(TABLE_NICHES, &niche_stats.to_batch()?)?;
-    writer.write_table(TABLE_ORGS, &orgs.to_batch()?)?;
-    drop(niche_stats);
-    drop(orgs);
-    writer.write_table(TABLE_PERFORMANCE, &performance_to_batch(&perf)?)?;
-    writer.write_table(TABLE_PAYMENTS, &payments_to_batch(&pays)?)?;
-    let (performance_total, payments_total) = (perf.len(), pays.len());
-    drop(perf);
-    drop(pays);
-    cloutdesk_engine::mem::release_free_memory();
-    progress.finish();
-    timer.lap("write tables");
-
-    progress.start("text index (tantivy)", Some(n as u64));
-    let (schema, _) = text_schema();
-    let tindex = storage::create_text_index(&writer.dir().join(TEXT_DIR), schema)?;
-    build_text_index(&tindex, &table, opts.threads.max(1), &|k| progress.inc(k))
-        .map_err(|e| IngestError::Internal(format!("tantivy: {e}")))?;
-    drop(tindex);
+    // The other tables are written (one thread, most of it the kernel
+    // copying into the page cache) while tantivy indexes the creators (its
+    // own threads): the two share nothing but the snapshot's directory.
+    let text_dir = writer.dir().join(TEXT_DIR);
+    let (written, text) = rayon::join(
+        || -> Result<(usize, usize), IngestError> {
+            // Only the graph reads the vectors again: without it, the
+            // matrix moves into its batch instead of being copied.
+            let vectors_batch = if build_graph {
+                vectors.to_batch()?
+            } else {
+                VectorTable {
+                    dim: vectors.dim,
+                    data: std::mem::take(&mut vectors.data),
+                    user_supplied: vectors.user_supplied,
+                }
+                .into_batch()?
+            };
+            writer.write_table(TABLE_VECTORS, &vectors_batch)?;
+            drop(vectors_batch);
+            writer.write_table(TABLE_NICHES, &niche_stats.to_batch()?)?;
+            writer.write_table(TABLE_ORGS, &orgs.to_batch()?)?;
+            drop(niche_stats);
+            drop(orgs);
+            writer.write_table(TABLE_PERFORMANCE, &performance_to_batch(&perf)?)?;
+            writer.write_table(TABLE_PAYMENTS, &payments_to_batch(&pays)?)?;
+            let totals = (perf.len(), pays.len());
+            drop(perf);
+            drop(pays);
+            Ok(totals)
+        },
+        || -> Result<(), IngestError> {
+            let (schema, _) = text_schema();
+            let tindex = storage::create_text_index(&text_dir, schema)?;
+            build_text_index(&tindex, &table, opts.threads.max(1), &|k| progress.inc(k))
+                .map_err(|e| IngestError::Internal(format!("tantivy: {e}")))
+        },
+    );
+    let (performance_total, payments_total) = written?;
+    text?;
     cloutdesk_engine::mem::release_free_memory();
     progress.finish();
     cloutdesk_engine::failpoint("after_text");
-    timer.lap("text index");
+    timer.lap("write tables, text index");
 
     progress.start("writing the creators table", None);
     writer.write_table(TABLE_CREATORS, &table.into_batch()?)?;

@@ -11,6 +11,8 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
+use rayon::prelude::*;
+
 use super::table::{Loader, Out, Table};
 use super::value::{self, Cell};
 use crate::error::IngestError;
@@ -70,48 +72,95 @@ pub(crate) fn read<T: Table>(path: &Path) -> Result<LoadedFile<T::Record>, Inges
         ));
     }
 
-    let mut loader = Loader::<T::Record>::new(path.display().to_string());
-    let mut rec = ::csv::ByteRecord::new();
+    // Rows are tokenised one after another (a quoted cell may span lines)
+    // a chunk at a time, then validated in parallel (numbers, lists,
+    // share maps and the records' strings: most of a row's cost), each
+    // piece into its own loader, appended in row order.
+    let name = path.display().to_string();
+    let mut loader = Loader::<T::Record>::new(name.clone());
+    let mut chunk: Vec<(usize, ::csv::ByteRecord)> = Vec::new();
     let mut row = 0usize;
     loop {
-        match rdr.read_byte_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                return Err(IngestError::file(
-                    path,
-                    format!("cannot read CSV after row {row}: {e}"),
-                ))
+        let mut filled = 0;
+        let mut at_end = false;
+        while filled < CHUNK_ROWS {
+            if filled == chunk.len() {
+                chunk.push((0, ::csv::ByteRecord::new()));
             }
+            match rdr.read_byte_record(&mut chunk[filled].1) {
+                Ok(true) => {}
+                Ok(false) => {
+                    at_end = true;
+                    break;
+                }
+                Err(e) => {
+                    return Err(IngestError::file(
+                        path,
+                        format!("cannot read CSV after row {row}: {e}"),
+                    ))
+                }
+            }
+            row += 1;
+            chunk[filled].0 = row;
+            filled += 1;
         }
-        row += 1;
-        if rec.len() != ncols {
-            loader.reject_row(
-                row,
-                "<row>",
-                format!("has {} fields, but the header has {ncols}", rec.len()),
-            );
-            continue;
+        let pieces: Vec<LoadedFile<T::Record>> = chunk[..filled]
+            .par_chunks(PIECE_ROWS)
+            .map(|recs| {
+                let mut l = Loader::<T::Record>::new(name.clone());
+                for (row, rec) in recs {
+                    validate_row::<T>(&mut l, *row, rec, &col_of, ncols);
+                }
+                l.finish()
+            })
+            .collect();
+        for p in pieces {
+            loader.append(p);
         }
-        let mut bad = false;
-        let mut cells = Vec::with_capacity(col_of.len());
-        for (f, col) in T::FIELDS.iter().zip(&col_of) {
-            let cell = match col.and_then(|c| rec.get(c)) {
-                None => Cell::Missing,
-                Some(bytes) => match std::str::from_utf8(bytes) {
-                    Ok(s) => Cell::text(s),
-                    Err(_) => {
-                        bad = true;
-                        loader.reject_field(row, f.name, "is not valid UTF-8".to_string());
-                        Cell::Missing
-                    }
-                },
-            };
-            cells.push(cell);
+        if at_end {
+            break;
         }
-        loader.row::<T>(row, &cells, bad);
     }
     Ok(loader.finish())
+}
+
+/// Rows tokenised before a parallel validation; rows a task validates.
+const CHUNK_ROWS: usize = 16_384;
+const PIECE_ROWS: usize = 1_024;
+
+/// One tokenised data row (1-based `row`) through `T::build`.
+fn validate_row<T: Table>(
+    loader: &mut Loader<T::Record>,
+    row: usize,
+    rec: &::csv::ByteRecord,
+    col_of: &[Option<usize>],
+    ncols: usize,
+) {
+    if rec.len() != ncols {
+        loader.reject_row(
+            row,
+            "<row>",
+            format!("has {} fields, but the header has {ncols}", rec.len()),
+        );
+        return;
+    }
+    let mut bad = false;
+    let mut cells = Vec::with_capacity(col_of.len());
+    for (f, col) in T::FIELDS.iter().zip(col_of) {
+        let cell = match col.and_then(|c| rec.get(c)) {
+            None => Cell::Missing,
+            Some(bytes) => match std::str::from_utf8(bytes) {
+                Ok(s) => Cell::text(s),
+                Err(_) => {
+                    bad = true;
+                    loader.reject_field(row, f.name, "is not valid UTF-8".to_string());
+                    Cell::Missing
+                }
+            },
+        };
+        cells.push(cell);
+    }
+    loader.row::<T>(row, &cells, bad);
 }
 
 /// Writes `rows` as CSV: the contract's header names in contract order (an

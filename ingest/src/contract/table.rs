@@ -78,7 +78,7 @@ fn out_opt<'r, T>(v: &'r Option<T>, f: impl FnOnce(&'r T) -> Out<'r>) -> Out<'r>
 /// A contract table: its fields in contract order, the row builder (read
 /// side) and the record's values (write side).
 pub(crate) trait Table {
-    type Record;
+    type Record: Send;
     /// The fields, in contract order; `build` gets one cell per field, in
     /// this order (`Cell::Missing` for an absent column or key), and `out`
     /// pushes one value per field, in this order.
@@ -213,6 +213,13 @@ impl<R> Loader<R> {
                 self.out.rows.push((row, rec));
             }
         }
+    }
+
+    /// Appends what another loader of the same file read after this one.
+    pub(crate) fn append(&mut self, later: LoadedFile<R>) {
+        self.out.rows.extend(later.rows);
+        self.out.rejects.extend(later.rejects);
+        self.out.rows_read += later.rows_read;
     }
 
     pub(crate) fn finish(self) -> LoadedFile<R> {

@@ -287,6 +287,48 @@ fn bad_number_is_rejected_and_neighbours_land() {
 }
 
 #[test]
+fn csv_rows_across_parallel_chunks_keep_their_numbers_and_order() {
+    // More rows than one tokenised chunk (16,384), with bad rows at and
+    // around the chunk and piece edges, a ragged row and a quoted bio
+    // spanning lines.
+    let dir = tempfile::tempdir().unwrap();
+    let n = 40_000;
+    let bad = [1usize, 1_024, 1_025, 16_384, 16_385, 32_769, 40_000];
+    let mut s = String::from("creator_id,handle,platform,followers,bio\n");
+    for i in 1..=n {
+        if i == 20_000 {
+            s.push_str("c20000,h,tiktok\n");
+        } else if bad.contains(&i) {
+            s.push_str(&format!("c{i},h{i},tiktok,lots,\n"));
+        } else if i == 30_000 {
+            s.push_str(&format!("c{i},h{i},tiktok,{i},\"two\nlines\"\n"));
+        } else {
+            s.push_str(&format!("c{i},h{i},tiktok,{i},\n"));
+        }
+    }
+    let p = file(dir.path(), "many.csv", &s);
+    let l = read_creators(&p).unwrap();
+    assert_eq!(l.rows_read, n);
+    for &b in &bad {
+        reject_at(&l, &p, b, "followers");
+    }
+    reject_at(&l, &p, 20_000, "<row>");
+    let expect: Vec<usize> = (1..=n)
+        .filter(|i| !bad.contains(i) && *i != 20_000)
+        .collect();
+    assert_eq!(row_numbers(&l), expect);
+    assert!(l
+        .rows
+        .iter()
+        .all(|(row, r)| r.creator_id == format!("c{row}") && r.followers == *row as u64));
+    let multi = l.rows.iter().find(|(row, _)| *row == 30_000).unwrap();
+    assert_eq!(multi.1.bio.as_deref(), Some("two\nlines"));
+    // Rejects in row order, as a sequential read reports them.
+    let rows: Vec<usize> = l.rejects.iter().map(|r| r.row).collect();
+    assert!(rows.windows(2).all(|w| w[0] < w[1]), "{rows:?}");
+}
+
+#[test]
 fn unknown_platform() {
     let dir = tempfile::tempdir().unwrap();
     let p = file(
