@@ -282,6 +282,12 @@ fn upsert_history<R: HistoryKey>(
     stored: &mut Vec<R>,
     rows: impl IntoIterator<Item = R>,
 ) -> (usize, usize) {
+    if stored.is_empty() {
+        // A first load: nothing to match (and no key to build per row).
+        let before = stored.len();
+        stored.extend(rows);
+        return (stored.len() - before, 0);
+    }
     const NONE: usize = usize::MAX;
     // `next[i]`: the next stored row after `i` with the same key; `first`:
     // per key, the first stored row not yet replaced by this file.
@@ -310,11 +316,20 @@ fn upsert_history<R: HistoryKey>(
     (added, updated)
 }
 
-fn source(kind: &str, path: &Path, rep: &FileReport) -> Result<SourceEntry, IngestError> {
+/// The manifest's entry for a source file; `sha256`, when already taken.
+fn source(
+    kind: &str,
+    path: &Path,
+    rep: &FileReport,
+    sha256: Option<String>,
+) -> Result<SourceEntry, IngestError> {
     Ok(SourceEntry {
         kind: kind.to_string(),
         path: path.display().to_string(),
-        sha256: file_sha256(path)?,
+        sha256: match sha256 {
+            Some(s) => s,
+            None => file_sha256(path)?,
+        },
         rows_read: rep.rows_read as u64,
         rows_rejected: rep.rows_rejected as u64,
     })
@@ -348,21 +363,38 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<LoadRepor
     // Each file is parsed on one thread (a CSV row may span lines): the
     // creators on one, the history files on the other. A fault is
     // reported in file order, as when they were read one after another.
-    let (new_creators, (new_perf, new_pay)) = rayon::join(
-        || opts.creators.as_deref().map(read_creators).transpose(),
+    // The files' checksums (for the manifest) are taken beside, by
+    // whichever thread is free.
+    let ((new_creators, (new_perf, new_pay)), sums) = rayon::join(
         || {
             rayon::join(
+                || opts.creators.as_deref().map(read_creators).transpose(),
                 || {
-                    opts.performance
-                        .as_deref()
-                        .map(read_performance)
-                        .transpose()
+                    rayon::join(
+                        || {
+                            opts.performance
+                                .as_deref()
+                                .map(read_performance)
+                                .transpose()
+                        },
+                        || opts.payments.as_deref().map(read_payments).transpose(),
+                    )
                 },
-                || opts.payments.as_deref().map(read_payments).transpose(),
             )
+        },
+        || {
+            use rayon::prelude::*;
+            [&opts.creators, &opts.performance, &opts.payments]
+                .par_iter()
+                .map(|p| p.as_deref().map(file_sha256).transpose())
+                .collect::<Vec<_>>()
         },
     );
     let (new_creators, new_perf, new_pay) = (new_creators?, new_perf?, new_pay?);
+    let mut sums = sums.into_iter();
+    let mut next_sum =
+        || -> Result<Option<String>, IngestError> { Ok(sums.next().transpose()?.flatten()) };
+    let (sum_creators, sum_perf, sum_pay) = (next_sum()?, next_sum()?, next_sum()?);
     progress.finish();
     timer.lap("read");
 
@@ -418,7 +450,7 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<LoadRepor
         }
         // Re-rows of one id count once as added or updated.
         rep.updated = rep.updated.saturating_sub(rep.duplicates);
-        sources.push(source("creators", path, &rep)?);
+        sources.push(source("creators", path, &rep, sum_creators)?);
         creators_report = Some(rep);
     }
     if creators.is_empty() {
@@ -454,7 +486,7 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<LoadRepor
         }
         rep.rows_loaded = known.len();
         (rep.added, rep.updated) = upsert_history(&mut perf, known);
-        sources.push(source("performance", path, &rep)?);
+        sources.push(source("performance", path, &rep, sum_perf)?);
         perf_report = Some(rep);
     }
     let mut pay_report = None;
@@ -467,7 +499,7 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<LoadRepor
         );
         rejects.extend(file.rejects);
         (rep.added, rep.updated) = upsert_history(&mut pays, file.rows.into_iter().map(|r| r.1));
-        sources.push(source("payments", path, &rep)?);
+        sources.push(source("payments", path, &rep, sum_pay)?);
         pay_report = Some(rep);
     }
     let rejected_rows: usize = [&creators_report, &perf_report, &pay_report]

@@ -428,6 +428,11 @@ fn rejected_rows_are_counted_once_per_row_not_per_field() {
         rejected,
         vec![("creators".into(), 5, 2), ("performance".into(), 4, 2)]
     );
+    // Each source's checksum is its own file's (taken while reading).
+    for src in &m.sources {
+        let want = cloutdesk_engine::storage::file_sha256(std::path::Path::new(&src.path)).unwrap();
+        assert_eq!(src.sha256, want, "{}", src.kind);
+    }
 
     let mut strict = o.clone();
     strict.strict = true;
