@@ -505,6 +505,17 @@ pub struct FeedRow {
     pub first_shown: String,
     #[serde(skip)]
     pub first_shown_day: i32,
+    /// The campaign's content due date and end of its posting window
+    /// (YYYY-MM-DD), when it has them (generations written before these
+    /// columns: unknown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_due: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub post_until: Option<String>,
+    #[serde(skip)]
+    pub content_due_day: Option<i32>,
+    #[serde(skip)]
+    pub post_until_day: Option<i32>,
 }
 
 const FEED_SIGNALS: [&str; 6] = [
@@ -547,9 +558,22 @@ pub fn read_feeds(data: &Path, gen: &str) -> anyhow::Result<Vec<FeedRow>> {
                     p.display()
                 )
             })?;
+        // Absent from generations written before them.
+        let opt_day = |name: &str| {
+            b.column_by_name(name)
+                .and_then(|a| a.as_any().downcast_ref::<Date32Array>())
+        };
+        let (due, until) = (opt_day("content_due"), opt_day("post_until"));
+        let day_at =
+            |a: Option<&Date32Array>, k: usize| a.filter(|a| a.is_valid(k)).map(|a| a.value(k));
         for k in 0..b.num_rows() {
             let day = first.value(k);
+            let (due_day, until_day) = (day_at(due, k), day_at(until, k));
             out.push(FeedRow {
+                content_due: due_day.map(cloutdesk_engine::schema::format_date),
+                post_until: until_day.map(cloutdesk_engine::schema::format_date),
+                content_due_day: due_day,
+                post_until_day: until_day,
                 creator_id: creator[k].clone(),
                 rank: rank[k],
                 campaign_id: campaign[k].clone(),
@@ -571,6 +595,37 @@ pub fn read_feeds(data: &Path, gen: &str) -> anyhow::Result<Vec<FeedRow>> {
         }
     }
     Ok(out)
+}
+
+/// The day a served feed is judged at: the run's day plus the whole days
+/// since the run was published (so a generation served a week after its
+/// run is judged a week later; in tests, on the run's simulated day).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FeedClock {
+    pub run_day: i32,
+    pub run_unix: i64,
+    pub now_unix: i64,
+    pub min_lead_days: i32,
+}
+
+impl FeedClock {
+    /// The clock of generation manifest `m`, now.
+    pub fn of(m: &GenerationManifest) -> Option<FeedClock> {
+        Some(FeedClock {
+            run_day: cloutdesk_engine::schema::parse_date(&m.today)?,
+            run_unix: m.created_at_unix,
+            now_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+            min_lead_days: m.options.min_lead_days,
+        })
+    }
+
+    pub fn day(&self) -> i32 {
+        let elapsed = (self.now_unix - self.run_unix).max(0) / 86_400;
+        self.run_day
+            .saturating_add(elapsed.min(i32::MAX as i64) as i32)
+    }
 }
 
 /// What the served feed knows of a creator now.
@@ -601,14 +656,24 @@ impl CreatorNow {
 /// served feed must not show it): the creator left the data, raised their
 /// floor above the fee, or set their capacity to 0 (`creator`, as the
 /// served snapshot has them); the campaign was deleted, paused or closed
-/// (`store`, when the run ranked the store's campaigns). Deadlines are the
-/// run's: an item was feasible with `min_lead_days` to spare on the run's
-/// day, which covers the day until the next nightly run.
+/// (`store`, when the run ranked the store's campaigns); or the campaign
+/// can no longer be delivered on `clock`'s day (content due in fewer than
+/// the run's `min_lead_days`, or its posting window over: the rule the run
+/// applied on its own day).
 pub fn stale_reason(
     r: &FeedRow,
     creator: CreatorNow,
     store: Option<&crate::campaigns::CampaignStore>,
+    clock: Option<FeedClock>,
 ) -> Option<&'static str> {
+    if let Some(c) = clock {
+        let day = c.day();
+        if r.post_until_day.is_some_and(|d| d < day)
+            || r.content_due_day.is_some_and(|d| d - day < c.min_lead_days)
+        {
+            return Some("deadline no longer feasible");
+        }
+    }
     match creator {
         CreatorNow::NotChecked => {}
         CreatorNow::Gone => return Some("creator no longer in the data"),
@@ -652,7 +717,9 @@ pub fn creator_feed(data: &Path, creator_id: &str) -> anyhow::Result<(String, Ve
         )
     })?;
     let now = creator_now(data, creator_id)?;
-    let store = if read_manifest(data, &gen)?.options.campaigns_from_store {
+    let manifest = read_manifest(data, &gen)?;
+    let clock = FeedClock::of(&manifest);
+    let store = if manifest.options.campaigns_from_store {
         Some(crate::campaigns::CampaignStore::open_read_only(data)?)
     } else {
         None
@@ -662,7 +729,7 @@ pub fn creator_feed(data: &Path, creator_id: &str) -> anyhow::Result<(String, Ve
         .into_iter()
         .filter(|r| r.creator_id == creator_id)
         .filter(|r| !declined.contains(&r.creator_id, &r.org_id, &r.campaign_id))
-        .filter(|r| stale_reason(r, now, store.as_ref()).is_none())
+        .filter(|r| stale_reason(r, now, store.as_ref(), clock).is_none())
         .collect();
     rows.sort_by_key(|r| r.rank);
     Ok((gen, rows))
@@ -1349,6 +1416,16 @@ fn feeds_batch(
             items.iter().map(|i| i.first_shown_day).collect::<Vec<_>>(),
         )),
     ));
+    let timeline = |f: fn(&cloutdesk_engine::brief::Timeline) -> Option<i32>| -> ArrayRef {
+        Arc::new(Date32Array::from(
+            items
+                .iter()
+                .map(|i| b(i).timeline.as_ref().and_then(f))
+                .collect::<Vec<_>>(),
+        ))
+    };
+    cols.push(("content_due", timeline(|t| t.content_due)));
+    cols.push(("post_until", timeline(|t| t.post_until)));
     make_batch(cols)
 }
 

@@ -848,19 +848,61 @@ fn a_served_item_below_a_raised_floor_is_stale() {
         .into_iter()
         .find(|r| floor_of(r).is_some())
         .unwrap();
-    assert_eq!(cloutdesk::rerank::stale_reason(&row, now(&row), None), None);
+    assert_eq!(
+        cloutdesk::rerank::stale_reason(&row, now(&row), None, None),
+        None
+    );
     // As if the creator's floor had been raised above the fee since.
     let mut below = row.clone();
     below.fee_usd = floor_of(&row).unwrap() - 0.01;
     assert_eq!(
-        cloutdesk::rerank::stale_reason(&below, now(&below), None),
+        cloutdesk::rerank::stale_reason(&below, now(&below), None, None),
         Some("below the creator's floor")
     );
     let mut gone = row.clone();
     gone.creator_id = "c-9999999".into();
     assert_eq!(
-        cloutdesk::rerank::stale_reason(&gone, now(&gone), None),
+        cloutdesk::rerank::stale_reason(&gone, now(&gone), None, None),
         Some("creator no longer in the data")
+    );
+    // A deadline that became infeasible since the run hides the item: the
+    // feed is judged on the run's day plus the days elapsed since.
+    let m = read_manifest(data, &g).unwrap();
+    let clock = cloutdesk::rerank::FeedClock::of(&m).unwrap();
+    assert_eq!(
+        clock.day(),
+        cloutdesk_engine::schema::parse_date(TODAY).unwrap()
+    );
+    let dated = read_feeds(data, &g)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.content_due_day.is_some())
+        .expect("an item with a content due date");
+    let due = dated.content_due_day.unwrap();
+    let brief = &t.briefs[&dated.campaign_id];
+    assert_eq!(
+        brief.timeline.as_ref().and_then(|x| x.content_due),
+        Some(due)
+    );
+    assert_eq!(
+        dated.content_due.as_deref(),
+        Some(cloutdesk_engine::schema::format_date(due).as_str())
+    );
+    let lead = m.options.min_lead_days;
+    let at = |days_later: i64| cloutdesk::rerank::FeedClock {
+        now_unix: clock.run_unix + days_later * 86_400,
+        ..clock
+    };
+    let now_d = now(&dated);
+    let still = (due - clock.run_day - lead) as i64;
+    assert!(still >= 0, "the run offered it with the lead to spare");
+    assert_eq!(
+        cloutdesk::rerank::stale_reason(&dated, now_d, None, Some(at(still))),
+        None
+    );
+    assert_eq!(
+        cloutdesk::rerank::stale_reason(&dated, now_d, None, Some(at(still + 1))),
+        Some("deadline no longer feasible")
     );
     // The CLI's feed checks the published snapshot too: the creator raises
     // their floor above the item's fee (an upsert), and `cloutdesk feed`

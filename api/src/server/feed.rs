@@ -51,8 +51,13 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_rerank))
 }
 
-/// A generation's feeds by creator, and the options it ran with.
-type Feeds = Arc<(HashMap<String, Vec<FeedRow>>, RerankOptions)>;
+/// A generation's feeds by creator, the options it ran with, and its
+/// manifest (for the day its items are judged at).
+type Feeds = Arc<(
+    HashMap<String, Vec<FeedRow>>,
+    RerankOptions,
+    rerank::GenerationManifest,
+)>;
 
 /// Per-process state of these routes, keyed by data dir (a process may
 /// serve several in tests).
@@ -122,14 +127,14 @@ fn feeds_of(data: &Path) -> Result<Option<(String, Feeds)>, ApiError> {
         }
     }
     let rows = rerank::read_feeds(data, &gen).map_err(|e| ApiError::internal(format!("{e:#}")))?;
-    let opts = rerank::read_manifest(data, &gen)
-        .map_err(|e| ApiError::internal(format!("{e:#}")))?
-        .options;
+    let manifest =
+        rerank::read_manifest(data, &gen).map_err(|e| ApiError::internal(format!("{e:#}")))?;
+    let opts = manifest.options.clone();
     let mut m: HashMap<String, Vec<FeedRow>> = HashMap::new();
     for r in rows {
         m.entry(r.creator_id.clone()).or_default().push(r);
     }
-    let m = Arc::new((m, opts));
+    let m = Arc::new((m, opts, manifest));
     lock()
         .feeds
         .insert(data.to_path_buf(), (gen.clone(), m.clone()));
@@ -162,7 +167,9 @@ async fn get_feed(
         ApiError::not_found("no re-rank generation yet: run `cloutdesk rerank` or POST /v1/rerank")
     })?;
     let log = decline_log(state.data_dir())?;
-    let (by_creator, opts) = &*feeds;
+    let (by_creator, opts, manifest) = &*feeds;
+    // Judged on the run's day plus the days since (the clock is read now).
+    let clock = rerank::FeedClock::of(manifest);
     let snap = state.snapshot();
     if let Some(s) = &snap {
         if s.ordinal(&id).is_none() {
@@ -180,7 +187,7 @@ async fn get_feed(
         .map(|v| {
             v.iter()
                 .filter(|r| !log.contains(&r.creator_id, &r.org_id, &r.campaign_id))
-                .filter(|r| rerank::stale_reason(r, now, store).is_none())
+                .filter(|r| rerank::stale_reason(r, now, store, clock).is_none())
                 .cloned()
                 .collect()
         })
@@ -554,6 +561,10 @@ mod tests {
             missing: Vec::new(),
             first_shown: "2026-11-01".into(),
             first_shown_day: 0,
+            content_due: None,
+            post_until: None,
+            content_due_day: None,
+            post_until_day: None,
         }
     }
 
