@@ -95,6 +95,8 @@ pub struct IngestFigures {
     /// Wall time of adding the HNSW graph (build, recall check, publish).
     pub vector_index_secs: f64,
     pub hnsw_build_secs: f64,
+    /// Who built the graph (`native` or `hnsw_rs`).
+    pub hnsw_builder: String,
     pub recall_at_10: Option<f64>,
     /// The graph was reused from the cache: its figures are from the run
     /// that built it (`vector_built_unix`).
@@ -345,6 +347,7 @@ fn run_size(a: &BenchArgs, w: &BenchWorld) -> anyhow::Result<SizeReport> {
             stages: rep.timings,
             vector_index_secs: vb.wall_secs,
             hnsw_build_secs: vb.build_secs,
+            hnsw_builder: vb.builder.clone(),
             recall_at_10: vb.recall_at_10,
             vector_index_cached,
             vector_built_unix: vb.built_unix,
@@ -617,9 +620,10 @@ fn goals(r: &SizeReport) -> Vec<GoalRow> {
         push(
             "ingest: whole snapshot incl. vector index",
             format!(
-                "{:.1} s (HNSW {:.1} s{}, recall@10 {})",
+                "{:.1} s (HNSW {:.1} s, {} builder{}, recall@10 {})",
                 i.total_secs,
                 i.hnsw_build_secs,
+                i.hnsw_builder,
                 if i.vector_index_cached {
                     ", cached build"
                 } else {

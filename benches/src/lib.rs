@@ -125,7 +125,15 @@ pub struct VectorBuild {
     pub points: u64,
     pub max_nb_connection: usize,
     pub ef_construction: usize,
+    /// Who built the graph (`native` or `hnsw_rs`; records written before
+    /// the field: `hnsw_rs`).
+    #[serde(default = "hnsw_rs_builder")]
+    pub builder: String,
     pub built_unix: u64,
+}
+
+fn hnsw_rs_builder() -> String {
+    "hnsw_rs".into()
 }
 
 impl BenchWorld {
@@ -266,6 +274,7 @@ impl BenchWorld {
             points: e.points,
             max_nb_connection: e.max_nb_connection,
             ef_construction: e.ef_construction,
+            builder: e.builder.clone(),
             built_unix: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
