@@ -11,6 +11,8 @@
 //! is their cosine. Invariant: every stored vector has unit norm or is all
 //! zero (nothing known), so dot products lie in [-1, 1].
 
+use std::borrow::Cow;
+
 /// Dimension of derived vectors.
 pub const DERIVED_DIM: usize = 64;
 
@@ -29,19 +31,52 @@ pub fn is_stopword(w: &str) -> bool {
 
 /// Lower-cased alphanumeric words of length >= 2 that are not stopwords.
 pub fn content_words(text: &str) -> impl Iterator<Item = String> + '_ {
+    content_words_cow(text).map(Cow::into_owned)
+}
+
+/// [`content_words`] without a copy of the words already in lower case
+/// (most of them: the derivation hashes ~40 words a creator).
+fn content_words_cow(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.chars().count() >= 2)
-        .map(|w| w.to_lowercase())
-        .filter(|w| STOPWORDS.binary_search(&w.as_str()).is_err())
+        .map(|w| {
+            if is_lower(w) {
+                Cow::Borrowed(w)
+            } else {
+                Cow::Owned(w.to_lowercase())
+            }
+        })
+        .filter(|w| STOPWORDS.binary_search(&w.as_ref()).is_err())
+}
+
+/// Whether `str::to_lowercase` would return `w` unchanged: every char maps
+/// to itself alone.
+fn is_lower(w: &str) -> bool {
+    if w.is_ascii() {
+        return !w.bytes().any(|b| b.is_ascii_uppercase());
+    }
+    w.chars().all(|c| {
+        let mut l = c.to_lowercase();
+        l.next() == Some(c) && l.next().is_none()
+    })
 }
 
 /// FNV-1a 64-bit: stable, dependency-free, good enough for feature hashing.
 #[inline]
 pub fn fnv1a(bytes: &[u8]) -> u64 {
+    fnv1a_parts(&[bytes])
+}
+
+/// [`fnv1a`] of the concatenation of `parts` (FNV-1a is a byte stream:
+/// no buffer needed).
+#[inline]
+fn fnv1a_parts(parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    for p in parts {
+        for &b in *p {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
     }
     h
 }
@@ -62,11 +97,7 @@ impl Default for FeatureHasher {
 
 impl FeatureHasher {
     pub fn add(&mut self, namespace: &str, feature: &str, weight: f32) {
-        let mut key = Vec::with_capacity(namespace.len() + feature.len() + 1);
-        key.extend_from_slice(namespace.as_bytes());
-        key.push(b':');
-        key.extend_from_slice(feature.as_bytes());
-        let h = fnv1a(&key);
+        let h = fnv1a_parts(&[namespace.as_bytes(), b":", feature.as_bytes()]);
         let idx = (h % DERIVED_DIM as u64) as usize;
         let sign = if (h >> 63) & 1 == 0 { 1.0 } else { -1.0 };
         self.v[idx] += sign * weight;
@@ -79,7 +110,7 @@ impl FeatureHasher {
 
     /// Words of free text, each weighted by sqrt(term frequency) x `weight`.
     pub fn add_text(&mut self, text: &str, weight: f32) {
-        let mut words: Vec<String> = content_words(text).collect();
+        let mut words: Vec<Cow<'_, str>> = content_words_cow(text).collect();
         words.sort_unstable();
         let mut i = 0;
         while i < words.len() {
@@ -234,6 +265,58 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The derivation as first written (a key buffer per feature, a
+    /// lower-cased copy per word), to check the faster one bit for bit.
+    fn add_text_reference(h: &mut [f32], text: &str, weight: f32) {
+        // Words counted in a sorted map: the same order as a sorted list.
+        let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+        for w in text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.chars().count() >= 2)
+            .map(|w| w.to_lowercase())
+            .filter(|w| STOPWORDS.binary_search(&w.as_str()).is_err())
+        {
+            *counts.entry(w).or_default() += 1;
+        }
+        for (word, n) in counts {
+            let mut key = b"w:".to_vec();
+            key.extend_from_slice(word.as_bytes());
+            let hsh = fnv1a(&key);
+            let w = weight * (n as f32).sqrt();
+            let sign = if (hsh >> 63) & 1 == 0 { 1.0 } else { -1.0 };
+            h[(hsh % DERIVED_DIM as u64) as usize] += sign * w;
+            let h2 = hsh.rotate_left(29).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            let sign2 = if (h2 >> 63) & 1 == 0 { 1.0 } else { -1.0 };
+            h[(h2 % DERIVED_DIM as u64) as usize] += sign2 * w * 0.5;
+        }
+    }
+
+    #[test]
+    fn text_hashing_equals_its_first_definition_bit_for_bit() {
+        for text in [
+            "Daily workouts, gym routines and protein breakfast",
+            "ÉTÉ à Paris: CAFÉ, café et Croissants! ΣΟΦΙΑ σοφία ǅemal İstanbul straße STRASSE",
+            "a I x yy ZZ 12 3 the The THE über ÜBER",
+            "",
+        ] {
+            let mut fast = FeatureHasher::default();
+            fast.add_text(text, 0.7);
+            let mut slow = vec![0.0f32; DERIVED_DIM];
+            add_text_reference(&mut slow, text, 0.7);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast.v), bits(&slow), "{text}");
+            let words: Vec<String> = content_words(text).collect();
+            let low: Vec<String> = text
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| w.chars().count() >= 2)
+                .map(|w| w.to_lowercase())
+                .filter(|w| !is_stopword(w))
+                .collect();
+            assert_eq!(words, low);
+        }
+        assert_eq!(fnv1a_parts(&[b"ab", b":", b"c"]), fnv1a(b"ab:c"));
+    }
 
     #[test]
     fn stopwords_are_sorted() {
