@@ -73,8 +73,11 @@ impl CreatorTable {
     /// column of strings the freed heap pages go back to the system
     /// ([`crate::mem::release_free_memory`]). At 1M creators the load's
     /// memory peak was both forms side by side; now it is about the larger.
+    /// The string columns are converted in parallel (at most one per pool
+    /// thread in both forms at once).
     pub fn into_batch(self) -> Result<RecordBatch, StorageError> {
         use arrow_array::ArrayRef;
+        use rayon::prelude::*;
         // Converts a column of strings, frees it and returns its pages.
         fn strings<T>(v: T, f: impl FnOnce(&T) -> ArrayRef) -> ArrayRef {
             let a = f(&v);
@@ -83,21 +86,53 @@ impl CreatorTable {
             a
         }
         let t = self;
+        type Task = Box<dyn FnOnce() -> ArrayRef + Send>;
+        // The largest first, so the last to finish is a small one.
+        let tasks: Vec<(usize, Task)> = vec![
+            (3, Box::new(move || strings(t.bio, |v| opt_str_col(v)))),
+            (0, Box::new(move || strings(t.creator_id, |v| str_col(v)))),
+            (1, Box::new(move || strings(t.handle, |v| str_col(v)))),
+            (
+                9,
+                Box::new(move || strings(t.audience_countries, |v| share_map_col(v))),
+            ),
+            (
+                17,
+                Box::new(move || strings(t.brands_worked_with, |v| list_str_col(v))),
+            ),
+            (
+                27,
+                Box::new(move || strings(t.history_brands, |v| list_str_col(v))),
+            ),
+            (4, Box::new(move || strings(t.niches, |v| list_str_col(v)))),
+            (
+                6,
+                Box::new(move || strings(t.languages, |v| list_str_col(v))),
+            ),
+            (5, Box::new(move || strings(t.country, |v| opt_str_col(v)))),
+        ];
+        let converted: Vec<(usize, ArrayRef)> = tasks
+            .into_par_iter()
+            .with_max_len(1)
+            .map(|(k, f)| (k, f()))
+            .collect();
+        let mut text: Vec<Option<ArrayRef>> = vec![None; 28];
+        for (k, a) in converted {
+            text[k] = Some(a);
+        }
+        let mut take = |k: usize| text[k].take().expect("converted above");
         let platform: Vec<u8> = t.platform.iter().map(|p| p.code()).collect();
         let cols: Vec<(&str, ArrayRef)> = vec![
-            (c::CREATOR_ID, strings(t.creator_id, |v| str_col(v))),
-            (c::HANDLE, strings(t.handle, |v| str_col(v))),
+            (c::CREATOR_ID, take(0)),
+            (c::HANDLE, take(1)),
             (c::PLATFORM, u8_col(&platform)),
-            (c::BIO, strings(t.bio, |v| opt_str_col(v))),
-            (c::NICHES, strings(t.niches, |v| list_str_col(v))),
-            (c::COUNTRY, strings(t.country, |v| opt_str_col(v))),
-            (c::LANGUAGES, strings(t.languages, |v| list_str_col(v))),
+            (c::BIO, take(3)),
+            (c::NICHES, take(4)),
+            (c::COUNTRY, take(5)),
+            (c::LANGUAGES, take(6)),
             (c::FOLLOWERS, u64_col(&t.followers)),
             (c::AVG_VIEWS, opt_u64_col(&t.avg_views)),
-            (
-                c::AUDIENCE_COUNTRIES,
-                strings(t.audience_countries, |v| share_map_col(v)),
-            ),
+            (c::AUDIENCE_COUNTRIES, take(9)),
             (c::AUDIENCE_AGES, fixed_f32_col(&t.audience_ages)),
             (c::AUDIENCE_FEMALE, opt_f32_col(&t.audience_female)),
             (c::AUDIENCE_QUALITY, opt_f64_col(&t.audience_quality)),
@@ -108,10 +143,7 @@ impl CreatorTable {
                 opt_bool_col(&t.accepts_usage_rights),
             ),
             (c::CAPACITY, opt_u32_col(&t.capacity)),
-            (
-                c::BRANDS_WORKED_WITH,
-                strings(t.brands_worked_with, |v| list_str_col(v)),
-            ),
+            (c::BRANDS_WORKED_WITH, take(17)),
             (c::ENGAGEMENT_RATE, opt_f64_col(&t.engagement_rate)),
             (c::POST_COUNT, u32_col(&t.post_count)),
             (c::COST_PER_ENGAGEMENT, opt_f32_col(&t.cost_per_engagement)),
@@ -121,10 +153,7 @@ impl CreatorTable {
             (c::ON_TIME_SHARE, opt_f32_col(&t.on_time_share)),
             (c::MEAN_REVISIONS, opt_f32_col(&t.mean_revisions)),
             (c::LAST_POSTED_DAYS, opt_f32_col(&t.last_posted_days)),
-            (
-                c::HISTORY_BRANDS,
-                strings(t.history_brands, |v| list_str_col(v)),
-            ),
+            (c::HISTORY_BRANDS, take(27)),
             (c::PLANNED_FEE_USD, f64_col(&t.planned_fee_usd)),
             (c::FEE_SOURCE, u8_col(&t.fee_source)),
         ];
