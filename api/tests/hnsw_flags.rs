@@ -98,6 +98,15 @@ fn graph_flags_reach_the_graph_and_bad_values_publish_nothing() {
     );
     assert_eq!(graph_params(&data), (8, 24));
     assert_eq!(builder_and_check(&data), "native");
+    // The summary names the graph's figures (from the manifest, without
+    // loading the graph).
+    let out = cloutdesk(&["snapshot"], &data);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        text.contains("600 points, M=8, ef_construction=24, native builder, recall@10 "),
+        "{text}"
+    );
     // index-vectors: a bad M publishes nothing; a good one a new graph.
     let before = DataDir::open(&data).unwrap().current().unwrap();
     let out = cloutdesk(&["index-vectors", "--hnsw-m", "1"], &data);
