@@ -14,7 +14,7 @@
 //! newline) is cut off when the log is opened; any other bad line is an
 //! error naming the file and line.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -38,21 +38,33 @@ pub struct Decline {
     pub at: i64,
 }
 
-/// The declined items: campaign id -> (creator id, org or every org).
+/// The declined items: campaign id -> creator id -> the orgs whose
+/// campaign of that id the creator declined (`None`: every org's). Two
+/// map lookups answer [`Declined::contains`], however many creators
+/// declined a campaign.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Declined {
-    by_campaign: HashMap<String, HashSet<(String, Option<String>)>>,
+    by_campaign: HashMap<String, HashMap<String, Vec<Option<String>>>>,
     len: usize,
 }
 
+/// Whether a decline for `declined` covers org `org`.
+fn covers(declined: &Option<String>, org: &str) -> bool {
+    declined.as_deref().is_none_or(|o| o == org)
+}
+
 impl Declined {
+    fn orgs(&self, creator: &str, campaign: &str) -> &[Option<String>] {
+        self.by_campaign
+            .get(campaign)
+            .and_then(|m| m.get(creator))
+            .map_or(&[], Vec::as_slice)
+    }
+
     /// Whether creator `creator` declined org `org`'s campaign `campaign`
     /// (by a decline of that org's, or of every org's, campaign of that id).
     pub fn contains(&self, creator: &str, org: &str, campaign: &str) -> bool {
-        self.by_campaign.get(campaign).is_some_and(|s| {
-            s.iter()
-                .any(|(c, o)| c == creator && o.as_deref().is_none_or(|o| o == org))
-        })
+        self.orgs(creator, campaign).iter().any(|o| covers(o, org))
     }
 
     /// The creators who declined org `org`'s campaign `campaign`.
@@ -65,16 +77,16 @@ impl Declined {
             .get(campaign)
             .into_iter()
             .flatten()
-            .filter(move |(_, o)| o.as_deref().is_none_or(|o| o == org))
+            .filter(move |(_, orgs)| orgs.iter().any(|o| covers(o, org)))
             .map(|(c, _)| c.as_str())
     }
 
     /// Whether [`Self::insert`] would add the record.
     fn adds(&self, creator: &str, org: Option<&str>, campaign: &str) -> bool {
-        self.by_campaign.get(campaign).is_none_or(|s| {
-            !s.contains(&(creator.to_string(), None))
-                && !s.contains(&(creator.to_string(), org.map(str::to_string)))
-        })
+        !self
+            .orgs(creator, campaign)
+            .iter()
+            .any(|o| o.is_none() || o.as_deref() == org)
     }
 
     /// Adds a record; false when it adds nothing (the same record, or the
@@ -86,7 +98,9 @@ impl Declined {
         self.by_campaign
             .entry(campaign.to_string())
             .or_default()
-            .insert((creator.to_string(), org.map(str::to_string)));
+            .entry(creator.to_string())
+            .or_default()
+            .push(org.map(str::to_string));
         self.len += 1;
         true
     }
