@@ -113,6 +113,14 @@ impl Scratch {
         }
     }
 
+    /// Room for a graph of `n` nodes (new entries carry stamp 0, which no
+    /// search uses).
+    fn ensure(&mut self, n: usize) {
+        if self.visited.len() < n {
+            self.visited.resize(n, 0);
+        }
+    }
+
     fn next_stamp(&mut self) -> u32 {
         self.stamp = self.stamp.wrapping_add(1);
         if self.stamp == 0 {
@@ -121,6 +129,11 @@ impl Scratch {
         }
         self.stamp
     }
+}
+
+thread_local! {
+    /// [`NativeGraph::search`]'s working memory on each thread.
+    static SEARCH_SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::new(0));
 }
 
 /// The level of node `i`: floor(-ln(u) / ln(M)) for a uniform u drawn from
@@ -212,6 +225,63 @@ impl NativeGraph {
         self.levels[i as usize] as usize
     }
 
+    /// The beam search of HNSW at layer `l`: the `ef` nodes nearest by
+    /// `dist` reachable from `eps`, nearest first. `fetch` is called on a
+    /// node's links before their distances are taken (a prefetch hint).
+    #[inline(always)]
+    fn beam(
+        &self,
+        eps: &[Cand],
+        ef: usize,
+        l: usize,
+        dist: impl Fn(u32) -> f32,
+        fetch: impl Fn(u32),
+        s: &mut Scratch,
+    ) -> Vec<Cand> {
+        let stamp = s.next_stamp();
+        s.cand.clear();
+        s.res.clear();
+        for &e in eps {
+            if s.visited[e.id as usize] != stamp {
+                s.visited[e.id as usize] = stamp;
+                s.cand.push(Reverse(e));
+                s.res.push(e);
+                if s.res.len() > ef {
+                    s.res.pop();
+                }
+            }
+        }
+        let mut links = std::mem::take(&mut s.links);
+        while let Some(Reverse(c)) = s.cand.pop() {
+            if s.res.len() >= ef && s.res.peek().is_some_and(|w| c.d > w.d) {
+                break;
+            }
+            self.read_links(c.id, l, &mut links);
+            for &n in &links {
+                fetch(n);
+            }
+            for &n in &links {
+                if s.visited[n as usize] == stamp {
+                    continue;
+                }
+                s.visited[n as usize] = stamp;
+                let d = dist(n);
+                if s.res.len() < ef || s.res.peek().is_some_and(|w| d < w.d) {
+                    let x = Cand { d, id: n };
+                    s.cand.push(Reverse(x));
+                    s.res.push(x);
+                    if s.res.len() > ef {
+                        s.res.pop();
+                    }
+                }
+            }
+        }
+        s.links = links;
+        let mut out: Vec<Cand> = s.res.drain().collect();
+        out.sort_unstable();
+        out
+    }
+
     /// The `k` rows of `v` nearest to `query` by the graph, as hnsw_rs
     /// searches it: from the entry point, one step to the best link per
     /// upper layer, then a search of breadth `max(ef, k)` at layer 0, by exact f32
@@ -239,33 +309,13 @@ impl NativeGraph {
             }
             debug_assert!(cur.d <= here.d);
         }
-        let ef = ef.max(k);
-        let mut visited = std::collections::HashSet::new();
-        visited.insert(cur.id);
-        let mut cand = BinaryHeap::from([Reverse(cur)]);
-        let mut res = BinaryHeap::from([cur]);
-        while let Some(Reverse(c)) = cand.pop() {
-            if res.len() >= ef && res.peek().is_some_and(|w| c.d > w.d) {
-                break;
-            }
-            self.read_links(c.id, 0, &mut links);
-            for &nb in &links {
-                if !visited.insert(nb) {
-                    continue;
-                }
-                let dn = d(nb);
-                if res.len() < ef || res.peek().is_some_and(|w| dn < w.d) {
-                    let x = Cand { d: dn, id: nb };
-                    cand.push(Reverse(x));
-                    res.push(x);
-                    if res.len() > ef {
-                        res.pop();
-                    }
-                }
-            }
-        }
-        let mut out: Vec<Cand> = res.into_vec();
-        out.sort_unstable();
+        // One scratch per thread, kept between queries (a visited array
+        // of 4 bytes a node: not allocated per query).
+        let mut out = SEARCH_SCRATCH.with(|cell| {
+            let mut scratch = cell.borrow_mut();
+            scratch.ensure(self.len());
+            self.beam(&[cur], ef.max(k), 0, d, |_| {}, &mut scratch)
+        });
         out.truncate(k);
         out.into_iter().map(|c| (-c.d, c.id)).collect()
     }
@@ -286,7 +336,7 @@ struct Build<'a> {
 
 impl Build<'_> {
     /// The `ef` nodes nearest to `node` reachable at layer `l` from `eps`,
-    /// nearest first.
+    /// nearest first, by the build's int8 distances.
     #[inline(always)]
     fn search_layer(
         &self,
@@ -296,48 +346,15 @@ impl Build<'_> {
         l: usize,
         s: &mut Scratch,
     ) -> Vec<Cand> {
-        let stamp = s.next_stamp();
-        s.cand.clear();
-        s.res.clear();
-        for &e in eps {
-            if s.visited[e.id as usize] != stamp {
-                s.visited[e.id as usize] = stamp;
-                s.cand.push(Reverse(e));
-                s.res.push(e);
-                if s.res.len() > ef {
-                    s.res.pop();
-                }
-            }
-        }
-        let mut links = std::mem::take(&mut s.links);
-        while let Some(Reverse(c)) = s.cand.pop() {
-            if s.res.len() >= ef && s.res.peek().is_some_and(|w| c.d > w.d) {
-                break;
-            }
-            self.g.read_links(c.id, l, &mut links);
-            for &n in &links {
-                prefetch(self.q.data.as_ptr().wrapping_add(n as usize * self.q.dim));
-            }
-            for &n in &links {
-                if s.visited[n as usize] == stamp {
-                    continue;
-                }
-                s.visited[n as usize] = stamp;
-                let d = dist(self.q, node, n);
-                if s.res.len() < ef || s.res.peek().is_some_and(|w| d < w.d) {
-                    let x = Cand { d, id: n };
-                    s.cand.push(Reverse(x));
-                    s.res.push(x);
-                    if s.res.len() > ef {
-                        s.res.pop();
-                    }
-                }
-            }
-        }
-        s.links = links;
-        let mut out: Vec<Cand> = s.res.drain().collect();
-        out.sort_unstable();
-        out
+        let q = self.q;
+        self.g.beam(
+            eps,
+            ef,
+            l,
+            |n| dist(q, node, n),
+            |n| prefetch(q.data.as_ptr().wrapping_add(n as usize * q.dim)),
+            s,
+        )
     }
 
     /// Malkov's heuristic: from `cands` (nearest to `base` first), keep up
