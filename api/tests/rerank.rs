@@ -933,22 +933,27 @@ fn a_served_item_below_a_raised_floor_is_stale() {
     assert!(e.contains("no creator \"c-9999999\""), "{e}");
 }
 
+/// The world's campaigns plus a copy of the first under org `other-org`
+/// (same campaign id); with the first's id and org.
+fn campaigns_with_a_twin(t: &Ingested) -> (Vec<(String, serde_json::Value)>, String, String) {
+    let mut raw = cloutdesk::briefs::read_brief_values(&t.w.campaigns).unwrap();
+    let mut twin = raw[0].1.clone();
+    twin["org_id"] = "other-org".into();
+    raw.push(("twin".into(), twin));
+    let field = |k: &str| raw[0].1[k].as_str().unwrap().to_string();
+    let (id0, org0) = (field("campaign_id"), field("org_id"));
+    (raw, id0, org0)
+}
+
 #[test]
 fn campaigns_are_org_scoped_and_overdue_ones_are_left_out() {
     let t = ingested(2000, 12, 21);
     let data = &t.data;
-    let mut raw = cloutdesk::briefs::read_brief_values(&t.w.campaigns).unwrap();
     // Another org with the same campaign id: a second campaign (it used
     // to fail the whole run).
-    let mut twin = raw[0].1.clone();
-    twin["org_id"] = "other-org".into();
-    raw.push(("twin".into(), twin));
+    let (mut raw, id0, org0) = campaigns_with_a_twin(&t);
     // Content due a month before the run: no offer of it could be shown.
     raw[1].1["timeline"] = serde_json::json!({"content_due": "2026-10-01"});
-    let (id0, org0) = (
-        raw[0].1["campaign_id"].as_str().unwrap().to_string(),
-        raw[0].1["org_id"].as_str().unwrap().to_string(),
-    );
     let overdue = raw[1].1["campaign_id"].as_str().unwrap().to_string();
     // One campaign no longer valid: left out and reported, the run goes on.
     let mut bad = raw[2].1.clone();
@@ -1038,14 +1043,7 @@ fn campaigns_are_org_scoped_and_overdue_ones_are_left_out() {
 fn a_decline_hides_one_orgs_campaign_not_another_orgs_of_the_same_id() {
     let t = ingested(2000, 6, 23);
     let data = &t.data;
-    let mut raw = cloutdesk::briefs::read_brief_values(&t.w.campaigns).unwrap();
-    let mut twin = raw[0].1.clone();
-    twin["org_id"] = "other-org".into();
-    raw.push(("twin".into(), twin));
-    let (id0, org0) = (
-        raw[0].1["campaign_id"].as_str().unwrap().to_string(),
-        raw[0].1["org_id"].as_str().unwrap().to_string(),
-    );
+    let (raw, id0, org0) = campaigns_with_a_twin(&t);
     let o = opts(3);
     let g1 = rerank(data, &raw, &o, &NoProgress).unwrap().generation;
     let chosen: HashSet<String> = read_selections(data, &g1)

@@ -185,7 +185,7 @@ impl<'a> Columns<'a> {
             })
     }
 
-    fn typed<T: 'static>(&self, name: &str) -> Result<&'a T, StorageError> {
+    pub(crate) fn typed<T: 'static>(&self, name: &str) -> Result<&'a T, StorageError> {
         let c = self.col(name)?;
         c.as_any()
             .downcast_ref::<T>()

@@ -166,17 +166,22 @@ impl CreatorTable {
         b: &RecordBatch,
         creator_id: &str,
     ) -> Result<Option<CreatorTerms>, StorageError> {
+        use arrow_array::Array;
         let r = Columns {
             table: "creators",
             batch: b,
         };
-        let ids = r.strings(c::CREATOR_ID)?;
-        let Some(k) = ids.iter().position(|x| x == creator_id) else {
+        // Found in the Arrow column itself: no copy of a million ids.
+        let ids: &arrow_array::StringArray = r.typed(c::CREATOR_ID)?;
+        let Some(k) = (0..ids.len()).find(|&k| ids.is_valid(k) && ids.value(k) == creator_id)
+        else {
             return Ok(None);
         };
+        let fees: &arrow_array::Float64Array = r.typed(c::MIN_FEE_USD)?;
+        let caps: &arrow_array::UInt32Array = r.typed(c::CAPACITY)?;
         Ok(Some(CreatorTerms {
-            min_fee_usd: r.opt_f64s(c::MIN_FEE_USD)?[k],
-            capacity: r.opt_u32s(c::CAPACITY)?[k],
+            min_fee_usd: fees.is_valid(k).then(|| fees.value(k)),
+            capacity: caps.is_valid(k).then(|| caps.value(k)),
         }))
     }
 
