@@ -336,7 +336,7 @@ fn batch_range_body((q, briefs, w0, w1): RangeArgs<'_, '_, '_>) -> Vec<BatchTops
     // word ahead (scattered loads overlap instead of queueing); the
     // briefs after it find them in cache.
     let fetch = |i: usize| {
-        prefetch(q.data.as_ptr().wrapping_add(i * q.dim));
+        prefetch(q.row_ptr(i));
         prefetch(h.aud.as_ptr().wrapping_add(h.aud_off[i] as usize));
         prefetch(h.hist.as_ptr().wrapping_add(h.hist_off[i] as usize));
         prefetch(h.niche_codes.as_ptr().wrapping_add(h.niche_off[i] as usize));

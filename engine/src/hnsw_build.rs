@@ -352,7 +352,7 @@ impl Build<'_> {
             ef,
             l,
             |n| dist(q, node, n),
-            |n| prefetch(q.data.as_ptr().wrapping_add(n as usize * q.dim)),
+            |n| prefetch(q.row_ptr(n as usize)),
             s,
         )
     }
