@@ -19,14 +19,20 @@ pub fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
-/// [`prefetch`] of every cache line of `row`.
+/// [`prefetch`] of every cache line of `row`, also the last one when the
+/// row does not start on a line (a 256-byte row 16 bytes into a line
+/// spans five).
 #[inline(always)]
 pub fn prefetch_slice<T>(row: &[T]) {
     let bytes = std::mem::size_of_val(row);
+    if bytes == 0 {
+        return;
+    }
     let p = row.as_ptr().cast::<u8>();
+    let skew = p as usize % 64;
     let mut off = 0;
-    while off < bytes {
-        prefetch(p.wrapping_add(off));
+    while off < bytes + skew {
+        prefetch(p.wrapping_add(off).wrapping_sub(skew));
         off += 64;
     }
 }
