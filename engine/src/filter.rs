@@ -183,7 +183,7 @@ impl CompiledRules {
     /// row of the word is left. Followers and fees are read as 32-bit
     /// columns when the snapshot has them (every value below `u32::MAX`,
     /// so bounds saturate exactly).
-    #[inline(always)]
+    #[inline]
     pub fn word(&self, s: &Snapshot, start: usize, end: usize) -> u64 {
         let h = &s.hot;
         let r = start..end;
@@ -283,7 +283,7 @@ where
 
     /// `mask` of the rows whose code is in the set (the variant chosen
     /// once per word, not per row).
-    #[inline(always)]
+    #[inline]
     fn mask(&self, col: &[T]) -> u64 {
         match self {
             CodeSet::Nobody => 0,
@@ -311,53 +311,18 @@ pub struct Eligibility {
 /// rows per word, column by column), then
 /// the brand and creator exclusions from their postings.
 pub fn eligible(b: &CampaignBrief, s: &Snapshot) -> Eligibility {
-    eligible_many(&[b], s)
-        .pop()
-        .expect("one brief, one eligible set")
+    let rules = CompiledRules::compile(b, s);
+    let bits = Bitset::from_words(s.len(), |w| {
+        let start = w * 64;
+        rules.word(s, start, (start + 64).min(s.len()))
+    });
+    excluded_out(b, s, bits)
 }
 
 /// Words of rules one task of [`eligible_many`] computes for every brief
 /// before it moves on (4,096 creators, whose rule columns stay in the
 /// core's cache across the briefs).
 const MANY_BLOCK_WORDS: usize = 64;
-
-/// One range of [`eligible_many`]: the snapshot, the briefs' rules, the
-/// first and end word.
-type RulesArgs<'a> = (&'a Snapshot, &'a [CompiledRules], usize, usize);
-
-/// [`rules_range_body`], vectorised with AVX2 where the CPU has it
-/// (runtime detection, as the candidate scans; the same words either way:
-/// the rules are comparisons).
-fn rules_range(args: RulesArgs<'_>) -> Vec<Vec<u64>> {
-    #[cfg(target_arch = "x86_64")]
-    let avx2: unsafe fn(RulesArgs<'_>) -> Vec<Vec<u64>> = rules_range_avx2;
-    #[cfg(not(target_arch = "x86_64"))]
-    let avx2: unsafe fn(RulesArgs<'_>) -> Vec<Vec<u64>> = rules_range_body;
-    crate::quant::dispatch(args, rules_range_body, avx2)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn rules_range_avx2(args: RulesArgs<'_>) -> Vec<Vec<u64>> {
-    rules_range_body(args)
-}
-
-/// Each brief's rule words `w0..w1`, block by block: a block's rows are
-/// read from memory once, then every brief's rules run on them in cache.
-#[inline(always)]
-fn rules_range_body((s, rules, w0, w1): RulesArgs<'_>) -> Vec<Vec<u64>> {
-    let n = s.len();
-    let mut out: Vec<Vec<u64>> = rules.iter().map(|_| Vec::with_capacity(w1 - w0)).collect();
-    let mut b0 = w0;
-    while b0 < w1 {
-        let b1 = (b0 + MANY_BLOCK_WORDS).min(w1);
-        for (rule, o) in rules.iter().zip(out.iter_mut()) {
-            o.extend((b0..b1).map(|w| rule.word(s, w * 64, (w * 64 + 64).min(n))));
-        }
-        b0 = b1;
-    }
-    out
-}
 
 /// [`eligible`] of each of `briefs`, equal brief by brief (tested), in one
 /// pass over the rule columns for all of them: each block of rows is read
@@ -374,7 +339,20 @@ pub fn eligible_many(briefs: &[&CampaignBrief], s: &Snapshot) -> Vec<Eligibility
     // parts[r][j]: brief j's words of range r.
     let parts: Vec<Vec<Vec<u64>>> = (0..words.div_ceil(per))
         .into_par_iter()
-        .map(|r| rules_range((s, &rules, r * per, ((r + 1) * per).min(words))))
+        .map(|r| {
+            let (w0, w1) = (r * per, ((r + 1) * per).min(words));
+            let mut out: Vec<Vec<u64>> =
+                rules.iter().map(|_| Vec::with_capacity(w1 - w0)).collect();
+            let mut b0 = w0;
+            while b0 < w1 {
+                let b1 = (b0 + MANY_BLOCK_WORDS).min(w1);
+                for (rule, o) in rules.iter().zip(out.iter_mut()) {
+                    o.extend((b0..b1).map(|w| rule.word(s, w * 64, (w * 64 + 64).min(n))));
+                }
+                b0 = b1;
+            }
+            out
+        })
         .collect();
     briefs
         .par_iter()
