@@ -573,8 +573,7 @@ pub fn write_native_hnsw(
             .map(|f| std::io::BufWriter::with_capacity(1 << 20, f))
             .map_err(|e| io_err(p, e))
     };
-    let (mut gw, mut dw) = (open(&gp)?, open(&dp)?);
-    crate::hnsw_build::write_hnsw_rs_dump(g, v, &mut gw, &mut dw).map_err(|e| io_err(dir, e))?;
+    let (gw, dw) = dump_named(g, v, (&gp, open(&gp)?), (&dp, open(&dp)?))?;
     for (p, w) in [(&gp, gw), (&dp, dw)] {
         w.into_inner()
             .map_err(|e| io_err(p, e.into_error()))?
@@ -582,6 +581,51 @@ pub fn write_native_hnsw(
             .map_err(|e| io_err(p, e))?;
     }
     Ok(())
+}
+
+/// A writer that remembers whether a write to it failed (so that an error
+/// of a dump written to two files names the file it happened in).
+struct Tracked<W> {
+    inner: W,
+    failed: bool,
+}
+
+impl<W: Write> Write for Tracked<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let r = self.inner.write(buf);
+        self.failed |= r.is_err();
+        r
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let r = self.inner.flush();
+        self.failed |= r.is_err();
+        r
+    }
+}
+
+/// [`crate::hnsw_build::write_hnsw_rs_dump`] into the graph and data
+/// writers, each named by its path: an error names the file whose write
+/// failed. Gives the writers back (unflushed).
+fn dump_named<G: Write, D: Write>(
+    g: &crate::hnsw_build::NativeGraph,
+    v: &crate::table::VectorTable,
+    (gp, gw): (&Path, G),
+    (dp, dw): (&Path, D),
+) -> Result<(G, D), StorageError> {
+    let mut gw = Tracked {
+        inner: gw,
+        failed: false,
+    };
+    let mut dw = Tracked {
+        inner: dw,
+        failed: false,
+    };
+    crate::hnsw_build::write_hnsw_rs_dump(g, v, &mut gw, &mut dw).map_err(|e| {
+        let at = if dw.failed && !gw.failed { dp } else { gp };
+        io_err(at, e)
+    })?;
+    Ok((gw.inner, dw.inner))
 }
 
 /// Loads an HNSW graph dumped by [`dump_hnsw`]. The small reloader is
@@ -598,4 +642,52 @@ pub fn load_hnsw(
         Box::leak(Box::new(hnsw_rs::hnswio::HnswIo::new(dir, basename)));
     io.load_hnsw::<f32, hnsw_rs::anndists::dist::distances::DistDot>()
         .map_err(|e| io_err(dir, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer that takes `room` bytes and then fails (a full disk).
+    struct Full {
+        room: usize,
+    }
+
+    impl Write for Full {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.room == 0 {
+                return Err(std::io::Error::other("no space left on device"));
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_graph_dump_names_the_file_it_failed_in() {
+        let v = crate::test_vectors(200, 16, 4, 3);
+        let g = crate::hnsw_build::build_native(&v, crate::ann::HnswParams::default(), &|_| {});
+        let (gp, dp) = (Path::new("/x/t.hnsw.graph"), Path::new("/x/t.hnsw.data"));
+        let err = |graph_room: usize, data_room: usize| {
+            dump_named(
+                &g,
+                &v,
+                (gp, Full { room: graph_room }),
+                (dp, Full { room: data_room }),
+            )
+            .err()
+            .map(|e| e.to_string())
+        };
+        let data = err(usize::MAX, 100).expect("the data file is full");
+        assert!(data.starts_with("/x/t.hnsw.data: "), "{data}");
+        assert!(data.contains("no space left"), "{data}");
+        let graph = err(100, usize::MAX).expect("the graph file is full");
+        assert!(graph.starts_with("/x/t.hnsw.graph: "), "{graph}");
+        assert_eq!(err(usize::MAX, usize::MAX), None);
+    }
 }
