@@ -248,6 +248,16 @@ pub fn read_manifest(data: &Path, id: &str) -> anyhow::Result<GenerationManifest
             m.format
         );
     }
+    // The day the run judged deadlines on, which a served feed's deadline
+    // re-check starts from (`FeedClock`): a manifest without a readable
+    // one is not served with that check silently skipped.
+    if cloutdesk_engine::schema::parse_date(&m.today).is_none() {
+        bail!(
+            "{}: `today` is {:?}, not a YYYY-MM-DD date",
+            p.display(),
+            m.today
+        );
+    }
     Ok(m)
 }
 
@@ -609,7 +619,9 @@ pub struct FeedClock {
 }
 
 impl FeedClock {
-    /// The clock of generation manifest `m`, now.
+    /// The clock of generation manifest `m`, now (`None` only for a
+    /// manifest whose `today` is not a date, which [`read_manifest`]
+    /// refuses to return).
     pub fn of(m: &GenerationManifest) -> Option<FeedClock> {
         Some(FeedClock {
             run_day: cloutdesk_engine::schema::parse_date(&m.today)?,

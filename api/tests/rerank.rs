@@ -931,6 +931,19 @@ fn a_served_item_below_a_raised_floor_is_stale() {
     // A creator the snapshot does not have is an error, not an empty feed.
     let e = creator_feed(data, "c-9999999").unwrap_err().to_string();
     assert!(e.contains("no creator \"c-9999999\""), "{e}");
+    // A generation whose manifest has no readable day is refused, not
+    // served with its deadline re-check skipped.
+    let mp = cloutdesk::rerank::generation_dir(data, &g).join("manifest.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&mp).unwrap()).unwrap();
+    v["today"] = "sometime".into();
+    std::fs::write(&mp, serde_json::to_vec(&v).unwrap()).unwrap();
+    let e = format!("{:#}", creator_feed(data, &row.creator_id).unwrap_err());
+    assert!(
+        e.contains("manifest.json") && e.contains("`today` is \"sometime\""),
+        "{e}"
+    );
+    let e = format!("{:#}", read_manifest(data, &g).unwrap_err());
+    assert!(e.contains("not a YYYY-MM-DD date"), "{e}");
 }
 
 /// The world's campaigns plus a copy of the first under org `other-org`
