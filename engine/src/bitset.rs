@@ -270,6 +270,50 @@ impl Bitset {
 }
 
 /// Visits the set bits of `words` in order (bit j of word wi is row
+/// `base + 64 wi + j`), calling `fetch` (a prefetch hint) for the set bit
+/// `rows` set bits further on before each visit (0: the row itself, just
+/// before), so each row is fetched once: a steady window of loads in
+/// flight, where [`for_each_one_fetching`] asks for a whole word's rows
+/// at once.
+#[inline(always)]
+pub fn for_each_one_fetching_rows(
+    words: &[u64],
+    base: usize,
+    rows: usize,
+    fetch: impl Fn(usize),
+    mut visit: impl FnMut(usize),
+) {
+    // The look-ahead cursor: its word index and the bits not yet fetched.
+    let mut aw = 0usize;
+    let mut abits = words.first().copied().unwrap_or(0);
+    let mut next_ahead = || -> Option<usize> {
+        while abits == 0 {
+            aw += 1;
+            abits = *words.get(aw)?;
+        }
+        let i = base + aw * 64 + abits.trailing_zeros() as usize;
+        abits &= abits - 1;
+        Some(i)
+    };
+    for _ in 0..rows {
+        match next_ahead() {
+            Some(i) => fetch(i),
+            None => break,
+        }
+    }
+    for (wi, &first) in words.iter().enumerate() {
+        let mut w = first;
+        while w != 0 {
+            if let Some(i) = next_ahead() {
+                fetch(i);
+            }
+            visit(base + wi * 64 + w.trailing_zeros() as usize);
+            w &= w - 1;
+        }
+    }
+}
+
+/// Visits the set bits of `words` in order (bit j of word wi is row
 /// `base + 64 wi + j`), first calling `fetch` (a prefetch hint) for the
 /// set bits of the word `ahead` words further on, so that scattered
 /// loads overlap with the work on the current word.
@@ -312,6 +356,56 @@ pub fn for_each_one_fetching(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fetching_rows_ahead_visits_every_one_in_order_and_fetches_each_first() {
+        use std::cell::RefCell;
+        let n = 64 * 9 + 13;
+        // Sparse, dense, empty and full words, and a last partial one.
+        let b = Bitset::from_fn(n, |i| {
+            let w = i / 64;
+            match w {
+                0 => i % 17 == 3,
+                1 | 4 => false,
+                2 | 5 => true,
+                _ => (i * 7) % 5 == 1,
+            }
+        });
+        let ones: Vec<usize> = b.iter_ones().collect();
+        for rows in [0usize, 1, 5, 24, 1000] {
+            for base_word in [0usize, 3] {
+                let words = &b.words()[base_word..];
+                let base = base_word * 64;
+                let want: Vec<usize> = ones.iter().copied().filter(|&i| i >= base).collect();
+                let log = RefCell::new(Vec::new());
+                for_each_one_fetching_rows(
+                    words,
+                    base,
+                    rows,
+                    |i| log.borrow_mut().push((false, i)),
+                    |i| log.borrow_mut().push((true, i)),
+                );
+                let log = log.into_inner();
+                let visits: Vec<usize> = log.iter().filter(|x| x.0).map(|x| x.1).collect();
+                let fetches: Vec<usize> = log.iter().filter(|x| !x.0).map(|x| x.1).collect();
+                assert_eq!(visits, want, "rows {rows}, base {base}");
+                // Each row is fetched once, in order, before it is visited
+                // and never more than `rows` ahead (0: just before).
+                assert_eq!(fetches, want, "rows {rows}, base {base}");
+                let mut visited = 0usize;
+                let mut fetched = 0usize;
+                for &(is_visit, i) in &log {
+                    if is_visit {
+                        assert!(fetched > visited, "row {i} visited before it was fetched");
+                        visited += 1;
+                    } else {
+                        fetched += 1;
+                        assert!(fetched <= visited + rows + 1, "row {i} fetched too early");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn from_fn_matches_predicate_across_chunks() {
