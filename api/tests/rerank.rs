@@ -177,6 +177,24 @@ fn capacity_and_offer_caps_hold_across_campaigns() {
         m.alone.overcommitted_offers > 0,
         "alone plans should overcommit here"
     );
+    // The manifest's size and sha256 of each file are the file's.
+    assert_eq!(m.files.len(), 4, "{:?}", m.files.keys());
+    for (name, (len, sha)) in &m.files {
+        let bytes =
+            std::fs::read(cloutdesk::rerank::generation_dir(&data, &g1).join(name)).unwrap();
+        assert_eq!(bytes.len() as u64, *len, "{name}");
+        assert_eq!(
+            &cloutdesk_engine::storage::hex_sha256(&bytes),
+            sha,
+            "{name}"
+        );
+    }
+    let jsonl = std::fs::read_to_string(
+        cloutdesk::rerank::generation_dir(&data, &g1).join("match_results.jsonl"),
+    )
+    .unwrap();
+    assert_eq!(jsonl.lines().count(), m.campaigns, "one line a campaign");
+    assert!(jsonl.ends_with('\n'));
     assert!(
         m.total_value >= m.alone.feasible_value,
         "global {} < feasible alone {}",
