@@ -48,8 +48,8 @@ use cloutdesk_engine::matcher::{
 use cloutdesk_engine::select::{Item, OVERLAP};
 use cloutdesk_engine::signals::{BriefScorer, Scored};
 use cloutdesk_engine::snapshot::{OpenOptions as SnapshotOpenOptions, Snapshot};
-use cloutdesk_engine::storage::{fsync_dir, write_synced};
-use cloutdesk_engine::storage::{hex_sha256, DataDir};
+use cloutdesk_engine::storage::DataDir;
+use cloutdesk_engine::storage::{fsync_dir, write_synced, write_synced_parts};
 use cloutdesk_engine::table::{CreatorTable, CreatorTerms};
 use cloutdesk_ingest::Progress;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -323,36 +323,15 @@ impl GenerationWriter {
     }
 
     fn write(&mut self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
-        write_synced(&self.dir.join(name), bytes)?;
-        self.files
-            .insert(name.to_string(), (bytes.len() as u64, hex_sha256(bytes)));
-        Ok(())
+        self.write_parts(name, &[bytes])
     }
 
     /// [`GenerationWriter::write`] of `parts` one after the other, streamed
-    /// to the file (checksummed on the way) instead of joined into one
-    /// buffer first: the match results of a 10,000-campaign run are 300 MB.
-    fn write_parts(&mut self, name: &str, parts: &[Vec<u8>]) -> anyhow::Result<()> {
-        use sha2::Digest;
-        use std::io::Write;
-        let p = self.dir.join(name);
-        let ctx = || format!("{}: cannot write", p.display());
-        let mut f = std::io::BufWriter::with_capacity(1 << 20, File::create(&p).with_context(ctx)?);
-        let mut h = sha2::Sha256::new();
-        let mut len = 0u64;
-        for part in parts {
-            f.write_all(part).with_context(ctx)?;
-            h.update(part);
-            len += part.len() as u64;
-        }
-        f.into_inner()
-            .map_err(|e| e.into_error())
-            .and_then(|f| f.sync_all())
-            .with_context(ctx)?;
-        self.files.insert(
-            name.to_string(),
-            (len, cloutdesk_engine::storage::hex(&h.finalize())),
-        );
+    /// to the file and checksummed on the way instead of joined into one
+    /// buffer first (the match results of a 10,000-campaign run are 300 MB).
+    fn write_parts<B: AsRef<[u8]>>(&mut self, name: &str, parts: &[B]) -> anyhow::Result<()> {
+        let entry = write_synced_parts(&self.dir.join(name), parts)?;
+        self.files.insert(name.to_string(), entry);
         Ok(())
     }
 

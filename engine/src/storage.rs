@@ -393,7 +393,6 @@ impl SnapshotWriter {
     }
 }
 
-/// Writes a file and fsyncs it (errors name the path).
 /// A writer that hashes (sha256) and counts what passes through it.
 struct HashingWriter<W: Write> {
     inner: W,
@@ -414,6 +413,33 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
+/// Writes `parts` one after the other into file `p` through a buffer and
+/// the checksum (never joined in memory) and fsyncs it; returns the
+/// file's size and sha256 (hex). Errors name the path.
+pub fn write_synced_parts<B: AsRef<[u8]>>(
+    p: &Path,
+    parts: &[B],
+) -> Result<(u64, String), StorageError> {
+    let f = File::create(p).map_err(|e| io_err(p, e))?;
+    let mut out = HashingWriter {
+        inner: std::io::BufWriter::with_capacity(1 << 20, f),
+        hasher: Sha256::new(),
+        bytes: 0,
+    };
+    for part in parts {
+        out.write_all(part.as_ref()).map_err(|e| io_err(p, e))?;
+    }
+    let HashingWriter {
+        inner,
+        hasher,
+        bytes,
+    } = out;
+    let f = inner.into_inner().map_err(|e| io_err(p, e.into_error()))?;
+    f.sync_all().map_err(|e| io_err(p, e))?;
+    Ok((bytes, hex(&hasher.finalize())))
+}
+
+/// Writes a file and fsyncs it (errors name the path).
 pub fn write_synced(p: &Path, bytes: &[u8]) -> Result<(), StorageError> {
     let mut f = File::create(p).map_err(|e| io_err(p, e))?;
     f.write_all(bytes).map_err(|e| io_err(p, e))?;
@@ -666,6 +692,23 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn parts_are_written_whole_and_checksummed_as_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.jsonl");
+        let parts = [b"{\"a\":1}\n".to_vec(), Vec::new(), b"{\"b\":2}\n".to_vec()];
+        let (len, sha) = write_synced_parts(&p, &parts).unwrap();
+        let bytes = fs::read(&p).unwrap();
+        assert_eq!(bytes, parts.concat());
+        assert_eq!(len, bytes.len() as u64);
+        assert_eq!(sha, hex_sha256(&bytes));
+        assert_eq!(file_sha256(&p).unwrap(), sha);
+        // An error names the file.
+        let bad = dir.path().join("no-such-dir").join("f");
+        let e = write_synced_parts(&bad, &parts).unwrap_err().to_string();
+        assert!(e.starts_with(&bad.display().to_string()), "{e}");
     }
 
     #[test]
