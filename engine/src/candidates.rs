@@ -100,11 +100,7 @@ pub fn best_per_dollar(sc: &BriefScorer<'_>, eligible: &Bitset, n: usize) -> Vec
     let h = &sc.s.hot;
     // The estimate reads three short lists per creator, scattered: ask
     // for their first cache lines a word of creators ahead.
-    let fetch = |i: usize| {
-        prefetch(h.aud.as_ptr().wrapping_add(h.aud_off[i] as usize));
-        prefetch(h.hist.as_ptr().wrapping_add(h.hist_off[i] as usize));
-        prefetch(h.niche_codes.as_ptr().wrapping_add(h.niche_off[i] as usize));
-    };
+    let fetch = |i: usize| h.prefetch_lists(i);
     eligible.par_top_k_fetching(n, fetch, |i| {
         let v = sc.quick_value_per_dollar(i);
         if v.is_finite() {
@@ -337,9 +333,7 @@ fn batch_range_body((q, briefs, w0, w1): RangeArgs<'_, '_, '_>) -> Vec<BatchTops
     // briefs after it find them in cache.
     let fetch = |i: usize| {
         prefetch(q.row_ptr(i));
-        prefetch(h.aud.as_ptr().wrapping_add(h.aud_off[i] as usize));
-        prefetch(h.hist.as_ptr().wrapping_add(h.hist_off[i] as usize));
-        prefetch(h.niche_codes.as_ptr().wrapping_add(h.niche_off[i] as usize));
+        h.prefetch_lists(i);
     };
     /// Scores row `i` for brief `b` into its collectors `t`.
     #[inline(always)]

@@ -139,13 +139,10 @@ pub fn score_candidates(sc: &BriefScorer<'_>, cands: &Candidates) -> Vec<Scored>
         }
     };
     let fetch = |k: usize| {
-        use crate::mem::prefetch;
         if let Some(&o) = cands.ordinals.get(k) {
             let o = o as usize;
             crate::mem::prefetch_slice(s.vectors.row(o));
-            prefetch(h.aud.as_ptr().wrapping_add(h.aud_off[o] as usize));
-            prefetch(h.hist.as_ptr().wrapping_add(h.hist_off[o] as usize));
-            prefetch(h.niche_codes.as_ptr().wrapping_add(h.niche_off[o] as usize));
+            h.prefetch_lists(o);
         }
     };
     (0..cands.ordinals.len())
