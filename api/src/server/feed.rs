@@ -51,13 +51,9 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_rerank))
 }
 
-/// A generation's feeds by creator, the options it ran with, and its
-/// manifest (for the day its items are judged at).
-type Feeds = Arc<(
-    HashMap<String, Vec<FeedRow>>,
-    RerankOptions,
-    rerank::GenerationManifest,
-)>;
+/// A generation's feeds by creator, and its manifest (the options it ran
+/// with, and the day its items are judged at).
+type Feeds = Arc<(HashMap<String, Vec<FeedRow>>, rerank::GenerationManifest)>;
 
 /// Per-process state of these routes, keyed by data dir (a process may
 /// serve several in tests).
@@ -129,12 +125,11 @@ fn feeds_of(data: &Path) -> Result<Option<(String, Feeds)>, ApiError> {
     let rows = rerank::read_feeds(data, &gen).map_err(|e| ApiError::internal(format!("{e:#}")))?;
     let manifest =
         rerank::read_manifest(data, &gen).map_err(|e| ApiError::internal(format!("{e:#}")))?;
-    let opts = manifest.options.clone();
     let mut m: HashMap<String, Vec<FeedRow>> = HashMap::new();
     for r in rows {
         m.entry(r.creator_id.clone()).or_default().push(r);
     }
-    let m = Arc::new((m, opts, manifest));
+    let m = Arc::new((m, manifest));
     lock()
         .feeds
         .insert(data.to_path_buf(), (gen.clone(), m.clone()));
@@ -167,7 +162,7 @@ async fn get_feed(
         ApiError::not_found("no re-rank generation yet: run `cloutdesk rerank` or POST /v1/rerank")
     })?;
     let log = decline_log(state.data_dir())?;
-    let (by_creator, opts, manifest) = &*feeds;
+    let (by_creator, manifest) = &*feeds;
     // Judged on the run's day plus the days since (the clock is read now).
     let clock = rerank::FeedClock::of(manifest);
     let snap = state.snapshot();
@@ -181,7 +176,10 @@ async fn get_feed(
     // What changed since the run (a raised floor, capacity 0, a deleted
     // or closed campaign) hides an item at once.
     let now = rerank::CreatorNow::in_snapshot(snap.as_deref(), &id);
-    let store = opts.campaigns_from_store.then(|| state.campaigns());
+    let store = manifest
+        .options
+        .campaigns_from_store
+        .then(|| state.campaigns());
     let items: Vec<FeedRow> = by_creator
         .get(&id)
         .map(|v| {
