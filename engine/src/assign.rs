@@ -65,7 +65,7 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use crate::select::{price, Caps, Entry, Item, LazyQueue, LAMBDAS, OVERLAP};
+use crate::select::{discounted, price, Caps, Entry, Item, LazyQueue, LAMBDAS};
 
 /// One campaign's input: its scored pool and its limits.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,11 +135,6 @@ pub struct Assignment {
     pub alone_value: f64,
 }
 
-#[inline]
-fn discounted(value: f64, in_cell: u32) -> f64 {
-    value * (1.0 - OVERLAP).powi(in_cell as i32)
-}
-
 /// An offer's standing at a creator: higher value wins, then the lower
 /// campaign index.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -164,8 +159,11 @@ impl Key {
 struct Greedy {
     lambda: f64,
     heap: LazyQueue,
-    /// Items skipped for budget or caps; they may fit after a removal.
-    parked: Vec<u32>,
+    /// Items skipped for budget or caps, as (cost, index): they may fit
+    /// after a removal. The cost is kept beside the index so that the
+    /// refill's scan (every parked item, after every rejection) rules out
+    /// the ones over the room without reading the item.
+    parked: Vec<(u64, u32)>,
     freed: bool,
     /// Chosen item indices in order (removed ones are taken out).
     chosen: Vec<u32>,
@@ -227,13 +225,17 @@ impl Greedy {
             // only where the module doc's "slightly out of order" applies).
             let room = budget - self.spent;
             let mut parked = std::mem::take(&mut self.parked);
-            parked.retain(|&idx| {
+            let mut back = Vec::new();
+            parked.retain(|&(cost, idx)| {
+                if cost > room {
+                    return true;
+                }
                 let it = &items[idx as usize];
-                if it.cost_cents > room || self.capped(it, caps) {
+                if self.capped(it, caps) {
                     return true;
                 }
                 let occ = self.cell.get(&it.cell).copied().unwrap_or(0);
-                self.heap.push(Entry {
+                back.push(Entry {
                     ratio: discounted(it.value, occ) / price(it.cost_cents, self.lambda),
                     ordinal: it.ordinal,
                     idx,
@@ -242,19 +244,22 @@ impl Greedy {
                 false
             });
             self.parked = parked;
+            self.heap.push_many(back);
         }
         let mut added = Vec::new();
         while self.chosen.len() < wanted {
             if budget - self.spent < self.min_cost {
                 // Nothing left fits the budget: every entry still queued
                 // would be popped and parked, so park them all at once.
-                self.heap.drain_into(&mut self.parked);
+                let parked = &mut self.parked;
+                self.heap
+                    .drain_into(|idx| parked.push((items[idx as usize].cost_cents, idx)));
                 break;
             }
             let Some(e) = self.heap.pop() else { break };
             let it = &items[e.idx as usize];
             if it.cost_cents > budget - self.spent || self.capped(it, caps) {
-                self.parked.push(e.idx);
+                self.parked.push((it.cost_cents, e.idx));
                 continue;
             }
             let occ = self.cell.get(&it.cell).copied().unwrap_or(0);

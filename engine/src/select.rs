@@ -97,9 +97,30 @@ impl PartialOrd for Entry {
 }
 
 #[inline]
-fn discounted(value: f64, in_cell: u32) -> f64 {
-    value * (1.0 - OVERLAP).powi(in_cell as i32)
+pub(crate) fn discounted(value: f64, in_cell: u32) -> f64 {
+    value * keep_share(in_cell)
 }
+
+/// `(1 - OVERLAP)^in_cell`, the share of a newcomer's value kept when
+/// `in_cell` creators of its cell are already chosen: read from a table
+/// for the common small counts (the re-rank's assignment spent 4% of its
+/// time in `powi`), computed by the same `powi` otherwise. The table holds
+/// `powi`'s own results (a test checks every entry), so values are
+/// bit-identical either way.
+#[inline]
+pub(crate) fn keep_share(in_cell: u32) -> f64 {
+    KEEP_SHARE
+        .get(in_cell as usize)
+        .copied()
+        .unwrap_or_else(|| (1.0 - OVERLAP).powi(in_cell as i32))
+}
+
+static KEEP_SHARE: std::sync::LazyLock<[f64; 64]> = std::sync::LazyLock::new(|| {
+    // black_box: the entries must be the run-time `powi` (what the
+    // fallback computes), not a constant folded at compile time.
+    let base = std::hint::black_box(1.0 - OVERLAP);
+    std::array::from_fn(|k| base.powi(std::hint::black_box(k as i32)))
+});
 
 /// Items' groups as dense indices (computed once per `select`, shared by
 /// every greedy run), so the greedy counts with plain arrays.
@@ -138,19 +159,102 @@ impl Dense {
     }
 }
 
-/// The lazy greedy's priority queue: the entries as first priced, sorted
-/// best first once, plus a heap for the entries re-priced after their
-/// cell filled. `pop` yields exactly what one binary heap of all the
+/// The lazy greedy's priority queue: the entries as first priced, in
+/// best-first order, plus entries put back together after a rejection
+/// (the re-rank's refill), plus a heap for the entries re-priced after
+/// their cell filled. `pop` yields exactly what one binary heap of all the
 /// entries would (the best by ratio, ties to the lower ordinal), but an
 /// entry that is never re-priced — most of them: the ones that no longer
-/// fit the budget are only walked past — costs a step along the sorted
-/// list instead of a heap pop.
+/// fit the budget are only walked past — costs a step along a sorted list
+/// instead of a heap pop. The two lists are sorted a chunk at a time as
+/// they are consumed ([`Chunked`]): a greedy that fills after a few
+/// hundred pops never sorts the thousands behind them.
 #[derive(Debug, Clone)]
 pub(crate) struct LazyQueue {
-    /// Entries first priced, best first, packed as [`sort_key`]s.
-    sorted: Vec<u128>,
-    next: usize,
+    /// Entries first priced, packed as [`sort_key`]s (occupancy 0).
+    sorted: Chunked<u128>,
+    /// Entries put back together ([`LazyQueue::push_many`]), as sort keys;
+    /// the occupancy each was priced at is `run_seen[idx]` (a run holds an
+    /// item at most once, and this keeps a run entry at 16 bytes: the
+    /// re-rank holds one queue per campaign).
+    run: Chunked<u128>,
+    run_seen: Vec<u32>,
     repriced: BinaryHeap<Entry>,
+}
+
+/// A list handed out in ascending order, sorted as it is consumed: when
+/// the sorted prefix runs out, the next chunk of the smallest remaining
+/// elements is selected (`select_nth_unstable`) and sorted, each chunk
+/// twice the one before. The order handed out is that of a full sort
+/// (the elements must be distinct, as sort keys that end with the item's
+/// index are); the work is that of the part consumed, at most twice a
+/// full sort's.
+#[derive(Debug, Clone)]
+struct Chunked<T> {
+    v: Vec<T>,
+    /// Next element to hand out.
+    next: usize,
+    /// `v[next..sorted]` is sorted, and no element after it is smaller.
+    sorted: usize,
+}
+
+/// First chunk sorted: about what a greedy of a few hundred creators pops.
+const FIRST_CHUNK: usize = 512;
+
+impl<T: Copy + Ord> Chunked<T> {
+    fn new(v: Vec<T>) -> Chunked<T> {
+        Chunked {
+            v,
+            next: 0,
+            sorted: 0,
+        }
+    }
+
+    #[inline]
+    fn peek(&mut self) -> Option<T> {
+        if self.next == self.sorted {
+            self.sort_more();
+        }
+        self.v.get(self.next).copied()
+    }
+
+    #[inline]
+    fn advance(&mut self) {
+        self.next += 1;
+    }
+
+    #[cold]
+    fn sort_more(&mut self) {
+        let rest = &mut self.v[self.sorted..];
+        if rest.is_empty() {
+            return;
+        }
+        let chunk = self.sorted.max(FIRST_CHUNK).min(rest.len());
+        if chunk < rest.len() {
+            rest.select_nth_unstable(chunk - 1);
+        }
+        rest[..chunk].sort_unstable();
+        self.sorted += chunk;
+    }
+
+    /// What is left, in no particular order.
+    fn rest(&self) -> &[T] {
+        &self.v[self.next..]
+    }
+
+    /// Replaces the contents with what is left plus `more`.
+    fn refill(&mut self, more: impl IntoIterator<Item = T>) {
+        self.v.drain(..self.next);
+        self.v.extend(more);
+        self.next = 0;
+        self.sorted = 0;
+    }
+
+    /// Empties the list and gives its memory back (a drained queue is
+    /// refilled from its owner's parked items, if ever).
+    fn release(&mut self) {
+        *self = Chunked::new(Vec::new());
+    }
 }
 
 /// `x`'s place in `f64::total_cmp`'s order as an unsigned integer.
@@ -170,21 +274,22 @@ fn from_total_order_bits(t: u64) -> f64 {
     f64::from_bits(if t >> 63 == 1 { t & !(1 << 63) } else { !t })
 }
 
-/// An entry (of occupancy 0) as one integer whose ascending order is the
-/// queue's: ratio descending, then ordinal ascending, then index; plain
-/// integer sorting is several times faster than comparing the fields.
+/// An entry as one integer whose ascending order is the queue's: ratio
+/// descending, then ordinal ascending, then index (the occupancy seen is
+/// not part of it); plain integer sorting is several times faster than
+/// comparing the fields.
 #[inline]
 fn sort_key(e: &Entry) -> u128 {
     ((!total_order_bits(e.ratio) as u128) << 64) | ((e.ordinal as u128) << 32) | e.idx as u128
 }
 
 #[inline]
-fn from_sort_key(k: u128) -> Entry {
+fn from_sort_key(k: u128, seen: u32) -> Entry {
     Entry {
         ratio: from_total_order_bits(!((k >> 64) as u64)),
         ordinal: (k >> 32) as u32,
         idx: k as u32,
-        seen: 0,
+        seen,
     }
 }
 
@@ -214,24 +319,30 @@ impl LazyQueue {
 
     /// `entries` of occupancy 0.
     pub(crate) fn new(entries: Vec<Entry>) -> LazyQueue {
-        let mut sorted: Vec<u128> = entries.iter().map(sort_key).collect();
-        sorted.sort_unstable();
         LazyQueue {
-            sorted,
-            next: 0,
+            sorted: Chunked::new(entries.iter().map(sort_key).collect()),
+            run: Chunked::new(Vec::new()),
+            run_seen: Vec::new(),
             repriced: BinaryHeap::new(),
         }
     }
 
     pub(crate) fn pop(&mut self) -> Option<Entry> {
-        let head = self.sorted.get(self.next).map(|&k| from_sort_key(k));
-        match (head, self.repriced.peek()) {
-            (Some(a), Some(b)) if a < *b => self.repriced.pop(),
-            (Some(a), _) => {
-                self.next += 1;
-                Some(a)
-            }
-            (None, _) => self.repriced.pop(),
+        // Three sorted sources; distinct items never compare equal (the
+        // order ends with the ordinal, unique in a pool), so the pops are
+        // those of one heap.
+        let head = self.sorted.peek();
+        let run = self.run.peek();
+        let top = self.repriced.peek().map(sort_key);
+        let best = [head, run, top].into_iter().flatten().min()?;
+        if top == Some(best) {
+            self.repriced.pop()
+        } else if head == Some(best) {
+            self.sorted.advance();
+            Some(from_sort_key(best, 0))
+        } else {
+            self.run.advance();
+            Some(from_sort_key(best, self.run_seen[best as u32 as usize]))
         }
     }
 
@@ -239,12 +350,28 @@ impl LazyQueue {
         self.repriced.push(e);
     }
 
-    /// Empties the queue, appending the indices of everything still in it
-    /// (in no particular order).
-    pub(crate) fn drain_into(&mut self, out: &mut Vec<u32>) {
-        out.extend(self.sorted[self.next..].iter().map(|&k| k as u32));
-        self.next = self.sorted.len();
-        out.extend(self.repriced.drain().map(|e| e.idx));
+    /// Puts back many entries at once; the same pops follow as after
+    /// pushing them one by one.
+    pub(crate) fn push_many(&mut self, entries: impl IntoIterator<Item = Entry>) {
+        let seen = &mut self.run_seen;
+        self.run.refill(entries.into_iter().map(|e| {
+            let i = e.idx as usize;
+            if i >= seen.len() {
+                seen.resize(i + 1, 0);
+            }
+            seen[i] = e.seen;
+            sort_key(&e)
+        }));
+    }
+
+    /// Empties the queue, calling `out` with the index of everything still
+    /// in it (in no particular order).
+    pub(crate) fn drain_into(&mut self, mut out: impl FnMut(u32)) {
+        self.sorted.rest().iter().for_each(|&k| out(k as u32));
+        self.sorted.release();
+        self.run.rest().iter().for_each(|&k| out(k as u32));
+        self.run.release();
+        self.repriced.drain().for_each(|e| out(e.idx));
     }
 }
 
@@ -261,13 +388,22 @@ fn greedy(
     let mut country_count = vec![0usize; d.countries];
     let mut tier_count = [0usize; 256];
     let mut heap = LazyQueue::priced(items, budget, lambda, |_| false);
+    // The cheapest queued item: once the budget left is below it, every
+    // entry still queued would only be walked past (and, the queue being
+    // sorted as it is consumed, sorted first): stop there instead.
+    let min_cost = items
+        .iter()
+        .filter(|it| it.cost_cents <= budget && it.value > 0.0)
+        .map(|it| it.cost_cents)
+        .min()
+        .unwrap_or(0);
     let mut p = Portfolio {
         chosen: Vec::new(),
         gains: Vec::new(),
         total_value: 0.0,
         total_cost_cents: 0,
     };
-    while p.chosen.len() < wanted {
+    while p.chosen.len() < wanted && budget - p.total_cost_cents >= min_cost {
         let Some(e) = heap.pop() else { break };
         let idx = e.idx as usize;
         let it = &items[idx];
@@ -413,7 +549,7 @@ mod tests {
             })
             .collect();
         for e in &entries {
-            let back = from_sort_key(sort_key(e));
+            let back = from_sort_key(sort_key(e), e.seen);
             assert_eq!(back.ratio.to_bits(), e.ratio.to_bits());
             assert_eq!((back.ordinal, back.idx), (e.ordinal, e.idx));
         }
@@ -426,6 +562,21 @@ mod tests {
         }
     }
 
+    /// Queue entries of occupancy 0 for `ratios` (at most 2,003): some
+    /// equal ratios, told apart by distinct ordinals not in index order.
+    fn queue_entries(ratios: &[f64]) -> Vec<Entry> {
+        ratios
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| Entry {
+                ratio: (r * 4.0).round() / 4.0,
+                ordinal: (i as u32 * 7919) % 2003,
+                idx: i as u32,
+                seen: 0,
+            })
+            .collect()
+    }
+
     proptest! {
         /// The lazy queue pops exactly what one binary heap of every entry
         /// pops, with entries re-priced (lower) and pushed back between pops.
@@ -434,17 +585,7 @@ mod tests {
             ratios in prop::collection::vec(0.0f64..10.0, 0..300),
             cuts in prop::collection::vec((0.1f64..1.0, any::<bool>()), 0..400),
         ) {
-            let entries: Vec<Entry> = ratios
-                .iter()
-                .enumerate()
-                .map(|(i, &r)| Entry {
-                    // Some equal ratios, told apart by the ordinal.
-                    ratio: (r * 4.0).round() / 4.0,
-                    ordinal: (i as u32 * 7919) % 1009,
-                    idx: i as u32,
-                    seen: 0,
-                })
-                .collect();
+            let entries = queue_entries(&ratios);
             let mut q = LazyQueue::new(entries.clone());
             let mut h: BinaryHeap<Entry> = entries.into_iter().collect();
             let mut cuts = cuts.into_iter();
@@ -461,6 +602,109 @@ mod tests {
                 }
             }
         }
+    }
+
+    proptest! {
+        /// Entries parked and put back in batches (`push_many`, the
+        /// re-rank's refill), mixed with single re-priced pushes, pop as
+        /// from one binary heap of everything put in; a drain returns
+        /// exactly what is left.
+        #[test]
+        fn lazy_queue_refills_pop_as_a_binary_heap(
+            // Past the first sorted chunk of the queue's lists.
+            ratios in prop::collection::vec(0.0f64..10.0, 0..1500),
+            acts in prop::collection::vec((0.1f64..1.2, 0u8..4), 0..400),
+            refill_every in 1usize..12,
+            drain_at in 0usize..3000,
+        ) {
+            let entries = queue_entries(&ratios);
+            let mut q = LazyQueue::new(entries.clone());
+            let mut h: BinaryHeap<Entry> = entries.into_iter().collect();
+            let mut parked: Vec<Entry> = Vec::new();
+            let mut acts = acts.into_iter();
+            let mut pops = 0usize;
+            loop {
+                if pops == drain_at {
+                    let mut left = Vec::new();
+                    q.drain_into(|i| left.push(i));
+                    left.sort_unstable();
+                    let mut want: Vec<u32> = h.drain().map(|e| e.idx).collect();
+                    want.sort_unstable();
+                    prop_assert_eq!(left, want);
+                    prop_assert_eq!(q.pop(), None);
+                    break;
+                }
+                let (a, b) = (q.pop(), h.pop());
+                prop_assert_eq!(a, b);
+                pops += 1;
+                if pops.is_multiple_of(refill_every) && !parked.is_empty() {
+                    q.push_many(parked.iter().copied());
+                    h.extend(parked.drain(..));
+                }
+                let Some(e) = a else {
+                    if parked.is_empty() { break }
+                    q.push_many(parked.iter().copied());
+                    h.extend(parked.drain(..));
+                    continue;
+                };
+                match acts.next() {
+                    Some((f, 1)) => {
+                        let e = Entry { ratio: e.ratio * f, seen: e.seen + 1, ..e };
+                        q.push(e);
+                        h.push(e);
+                    }
+                    Some((f, 2 | 3)) => parked.push(Entry { ratio: e.ratio * f, ..e }),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    proptest! {
+        /// A chunked list hands out exactly a full sort's order across
+        /// chunk boundaries (lists of up to several chunks), also when
+        /// refilled part way; what is left is what was not handed out.
+        #[test]
+        fn chunked_hands_out_in_sorted_order(
+            v in prop::collection::vec(any::<u32>(), 0..3000),
+            more in prop::collection::vec(any::<u32>(), 0..1500),
+            take in 0usize..3000,
+        ) {
+            // Distinct elements, as sort keys are.
+            let tag = |x: &[u32], base: usize| -> Vec<u64> {
+                x.iter().enumerate().map(|(i, &a)| (a as u64) << 32 | (base + i) as u64).collect()
+            };
+            let v = tag(&v, 0);
+            let more = tag(&more, v.len());
+            let mut c = Chunked::new(v.clone());
+            let mut want = v.clone();
+            want.sort_unstable();
+            let k = take.min(v.len());
+            for &w in &want[..k] {
+                prop_assert_eq!(c.peek(), Some(w));
+                c.advance();
+            }
+            let mut left = c.rest().to_vec();
+            left.sort_unstable();
+            prop_assert_eq!(&left[..], &want[k..]);
+            c.refill(more.iter().copied());
+            let mut all: Vec<u64> = want[k..].iter().chain(&more).copied().collect();
+            all.sort_unstable();
+            for &w in &all {
+                prop_assert_eq!(c.peek(), Some(w));
+                c.advance();
+            }
+            prop_assert_eq!(c.peek(), None);
+        }
+    }
+
+    #[test]
+    fn keep_share_table_is_powi() {
+        for k in 0..200u32 {
+            let want = (1.0 - OVERLAP).powi(std::hint::black_box(k as i32));
+            assert_eq!(keep_share(k).to_bits(), want.to_bits(), "k = {k}");
+        }
+        assert_eq!(discounted(2.0, 3), 2.0 * (1.0 - OVERLAP).powi(3));
     }
 
     fn item(i: u32, value: f64, cost_dollars: u64) -> Item {
