@@ -550,7 +550,7 @@ fn cmd_match(
                 .with_context(|| format!("{}: cannot create", dir.display()))?;
             for r in &results {
                 let p = dir.join(format!("{}.json", r.campaign_id));
-                std::fs::write(&p, serde_json::to_vec_pretty(&dto::match_result(r))?)
+                std::fs::write(&p, serde_json::to_vec_pretty(&dto::MatchResultJson::of(r))?)
                     .with_context(|| format!("{}: cannot write", p.display()))?;
             }
             println!("wrote {} match results to {}", results.len(), dir.display());
@@ -559,11 +559,11 @@ fn cmd_match(
             if results.len() == 1 {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&dto::match_result(&results[0]))?
+                    serde_json::to_string_pretty(&dto::MatchResultJson::of(&results[0]))?
                 );
             } else {
                 for r in &results {
-                    println!("{}", serde_json::to_string(&dto::match_result(r))?);
+                    println!("{}", serde_json::to_string(&dto::MatchResultJson::of(r))?);
                 }
             }
         }

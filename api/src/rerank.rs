@@ -386,12 +386,12 @@ fn match_results_jsonl(
         .par_iter()
         .zip(results)
         .map(|(b, r)| {
-            let mut v = dto::match_result(r);
-            v["stats"]["took_ms"] = serde_json::json!(0.0);
-            v["generation"] = Value::String(generation.to_string());
+            let mut j = dto::MatchResultJson::of(r);
+            j.stats.took_ms = 0.0;
+            j.generation = Some(generation);
             // Two orgs may share a campaign id: the org tells them apart.
-            v["org_id"] = Value::String(b.org_id.clone());
-            let mut line = serde_json::to_vec(&v)?;
+            j.org_id = Some(&b.org_id);
+            let mut line = serde_json::to_vec(&j)?;
             line.push(b'\n');
             Ok(line)
         })

@@ -931,3 +931,89 @@ fn diversity_caps_never_round_past_their_share() {
     }
     assert!(per_country.values().all(|&n| n <= 15), "{per_country:?}");
 }
+
+/// The reference the match result's JSON must equal byte for byte: the
+/// contract's shape built as a `serde_json::Value` tree (maps sort their
+/// keys), as the wire format was produced before it was serialised
+/// straight from the result.
+fn match_result_as_value_tree(r: &MatchResult) -> Value {
+    let round = |x: f64, places: i32| {
+        let p = 10f64.powi(places);
+        (x * p).round() / p
+    };
+    let selected: Vec<Value> = r
+        .selected
+        .iter()
+        .map(|c| {
+            let mut signals = serde_json::Map::new();
+            for (name, v) in c.signals.named() {
+                signals.insert(name.to_string(), json!(round(v as f64, 4)));
+            }
+            json!({
+                "rank": c.rank,
+                "creator_id": c.creator_id,
+                "score": round(c.score as f64, 4),
+                "fee_usd": round(c.fee_usd, 2),
+                "expected_engagements": round(c.expected_engagements, 1),
+                "signals": Value::Object(signals),
+                "reasons": c.reasons,
+            })
+        })
+        .collect();
+    json!({
+        "campaign_id": r.campaign_id,
+        "snapshot": r.snapshot,
+        "selected": selected,
+        "totals": {
+            "creators": r.totals.creators,
+            "fee_usd": round(r.totals.fee_usd, 2),
+            "expected_engagements": round(r.totals.expected_engagements, 1),
+            "estimated_unique_reach": round(r.totals.estimated_unique_reach, 0),
+            "budget_usd": r.totals.budget_usd,
+        },
+        "brief_missing": r.brief_missing,
+        "stats": {
+            "eligible": r.stats.eligible,
+            "candidates": r.stats.candidates,
+            "took_ms": round(r.stats.took_ms, 3),
+            "mode": r.stats.mode.as_str(),
+        }
+    })
+}
+
+#[test]
+fn match_result_json_is_the_value_trees_bytes() {
+    use cloutdesk::dto::MatchResultJson;
+    let f = fixture();
+    let briefs = sample_briefs(&f.snap);
+    let mut results = Matcher::default().select_many(&f.snap, &briefs);
+    assert!(results.iter().any(|r| !r.selected.is_empty()));
+    // A lookalike signal, a number that is not finite (null on the wire)
+    // and an empty selection, beside the real results.
+    let mut odd = results
+        .iter()
+        .find(|r| r.selected.len() >= 2)
+        .unwrap()
+        .clone();
+    odd.selected[0].signals.lookalike = Some(0.123_456_7);
+    odd.selected[1].score = f32::NAN;
+    odd.totals.fee_usd = f64::INFINITY;
+    let mut empty = results[0].clone();
+    empty.selected.clear();
+    results.extend([odd, empty]);
+    for r in &results {
+        let want = serde_json::to_vec(&match_result_as_value_tree(r)).unwrap();
+        let got = serde_json::to_vec(&MatchResultJson::of(r)).unwrap();
+        assert_eq!(
+            String::from_utf8(got).unwrap(),
+            String::from_utf8(want).unwrap(),
+            "{}",
+            r.campaign_id
+        );
+        let pretty = serde_json::to_vec_pretty(&MatchResultJson::of(r)).unwrap();
+        assert_eq!(
+            pretty,
+            serde_json::to_vec_pretty(&match_result_as_value_tree(r)).unwrap()
+        );
+    }
+}

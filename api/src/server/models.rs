@@ -1,7 +1,7 @@
 //! Request and response bodies of the HTTP API, as typed structs that
 //! serialize to the wire and describe themselves to the OpenAPI document.
 //!
-//! Invariant: the match result is produced by `crate::dto::match_result`
+//! Invariant: the match result is produced by `crate::dto::MatchResultJson`
 //! (the contract's shape); [`MatchResultDoc`] only documents that shape,
 //! and the API tests check real responses against it.
 

@@ -99,7 +99,7 @@ async fn run_match(
         let ctx = briefs::context(&snap);
         let b = CampaignBrief::from_json(&brief, &ctx).map_err(|e| invalid_brief(&snap.id, e.0))?;
         let r = matcher.select(&snap, &b);
-        let body = serde_json::to_vec(&crate::dto::match_result(&r))
+        let body = serde_json::to_vec(&crate::dto::MatchResultJson::of(&r))
             .map_err(|e| ApiError::internal(format!("serializing the match result: {e}")))?;
         Ok::<_, ApiError>((body, r.stats.took_ms, r.stats.eligible))
     })
