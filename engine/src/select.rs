@@ -332,6 +332,12 @@ impl LazyQueue {
         // order ends with the ordinal, unique in a pool), so the pops are
         // those of one heap.
         let head = self.sorted.peek();
+        if self.run.rest().is_empty() && self.repriced.is_empty() {
+            // One source (the first greedy pass, mostly).
+            let k = head?;
+            self.sorted.advance();
+            return Some(from_sort_key(k, 0));
+        }
         let run = self.run.peek();
         let top = self.repriced.peek().map(sort_key);
         let best = [head, run, top].into_iter().flatten().min()?;
