@@ -45,7 +45,7 @@ use cloutdesk_engine::filter::check_one;
 use cloutdesk_engine::matcher::{
     score_creator, MatchResult, MatchStats, Matcher, SelectedCreator, Totals,
 };
-use cloutdesk_engine::select::{Item, OVERLAP};
+use cloutdesk_engine::select::{discounted, Item};
 use cloutdesk_engine::signals::{BriefScorer, Scored};
 use cloutdesk_engine::snapshot::{OpenOptions as SnapshotOpenOptions, Snapshot};
 use cloutdesk_engine::storage::DataDir;
@@ -1217,7 +1217,7 @@ fn explain(
         let q = if q.is_finite() { q } else { s.priors.quality };
         let reach = s.hot.followers[i] as f64 * q as f64;
         let occ = cell_seen.entry(cp.items[idx].cell).or_default();
-        unique_reach += reach * (1.0 - OVERLAP).powi(*occ as i32);
+        unique_reach += discounted(reach, *occ);
         *occ += 1;
         selected.push(SelectedCreator {
             rank: rank as u32 + 1,

@@ -323,7 +323,7 @@ impl Matcher {
             let q = if q.is_finite() { q } else { s.priors.quality };
             let reach = s.hot.followers[i] as f64 * q as f64;
             let occ = cell_seen.entry(items[*idx].cell).or_default();
-            unique_reach += reach * (1.0 - crate::select::OVERLAP).powi(*occ as i32);
+            unique_reach += crate::select::discounted(reach, *occ);
             *occ += 1;
             selected.push(SelectedCreator {
                 rank: rank as u32 + 1,

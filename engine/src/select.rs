@@ -96,8 +96,11 @@ impl PartialOrd for Entry {
     }
 }
 
+/// `value` of a newcomer to a cell that already holds `in_cell` chosen
+/// creators, after the overlap discount (the selection's gains, the
+/// portfolios' unique reach).
 #[inline]
-pub(crate) fn discounted(value: f64, in_cell: u32) -> f64 {
+pub fn discounted(value: f64, in_cell: u32) -> f64 {
     value * keep_share(in_cell)
 }
 
