@@ -168,8 +168,6 @@ struct Greedy {
     /// Chosen item indices in order (removed ones are taken out).
     chosen: Vec<u32>,
     spent: u64,
-    /// The cheapest item's cost: below it, nothing more can be chosen.
-    min_cost: u64,
     cell: IdMap<u32, u32>,
     niche: IdMap<u16, usize>,
     country: IdMap<u16, usize>,
@@ -186,7 +184,6 @@ impl Greedy {
             freed: false,
             chosen: Vec::new(),
             spent: 0,
-            min_cost: items.iter().map(|it| it.cost_cents).min().unwrap_or(0),
             cell: IdMap::default(),
             niche: IdMap::default(),
             country: IdMap::default(),
@@ -248,7 +245,7 @@ impl Greedy {
         }
         let mut added = Vec::new();
         while self.chosen.len() < wanted {
-            if budget - self.spent < self.min_cost {
+            if budget - self.spent < self.heap.min_cost() {
                 // Nothing left fits the budget: every entry still queued
                 // would be popped and parked, so park them all at once.
                 let parked = &mut self.parked;

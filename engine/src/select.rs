@@ -183,6 +183,10 @@ pub(crate) struct LazyQueue {
     run: Chunked<u128>,
     run_seen: Vec<u32>,
     repriced: BinaryHeap<Entry>,
+    /// The lowest cost of any item first priced (`u64::MAX`: none). Every
+    /// entry the queue ever holds is one of those, so once the budget left
+    /// is below it nothing queued can fit.
+    min_cost: u64,
 }
 
 /// A list handed out in ascending order, sorted as it is consumed: when
@@ -305,29 +309,40 @@ impl LazyQueue {
         lambda: f64,
         banned: impl Fn(usize) -> bool,
     ) -> LazyQueue {
-        LazyQueue::new(
+        let mut min_cost = u64::MAX;
+        let mut q = LazyQueue::new(
             items
                 .iter()
                 .enumerate()
                 .filter(|(i, it)| it.cost_cents <= budget && it.value > 0.0 && !banned(*i))
-                .map(|(i, it)| Entry {
-                    ratio: it.value / price(it.cost_cents, lambda),
-                    ordinal: it.ordinal,
-                    idx: i as u32,
-                    seen: 0,
-                })
-                .collect(),
-        )
+                .map(|(i, it)| {
+                    min_cost = min_cost.min(it.cost_cents);
+                    Entry {
+                        ratio: it.value / price(it.cost_cents, lambda),
+                        ordinal: it.ordinal,
+                        idx: i as u32,
+                        seen: 0,
+                    }
+                }),
+        );
+        q.min_cost = min_cost;
+        q
     }
 
-    /// `entries` of occupancy 0.
-    pub(crate) fn new(entries: Vec<Entry>) -> LazyQueue {
+    /// `entries` of occupancy 0 (their costs unknown: [`Self::min_cost`] 0).
+    pub(crate) fn new(entries: impl IntoIterator<Item = Entry>) -> LazyQueue {
         LazyQueue {
-            sorted: Chunked::new(entries.iter().map(sort_key).collect()),
+            sorted: Chunked::new(entries.into_iter().map(|e| sort_key(&e)).collect()),
             run: Chunked::new(Vec::new()),
             run_seen: Vec::new(),
             repriced: BinaryHeap::new(),
+            min_cost: 0,
         }
+    }
+
+    /// A lower bound of every queued item's cost (see the field).
+    pub(crate) fn min_cost(&self) -> u64 {
+        self.min_cost
     }
 
     pub(crate) fn pop(&mut self) -> Option<Entry> {
@@ -397,15 +412,10 @@ fn greedy(
     let mut country_count = vec![0usize; d.countries];
     let mut tier_count = [0usize; 256];
     let mut heap = LazyQueue::priced(items, budget, lambda, |_| false);
-    // The cheapest queued item: once the budget left is below it, every
-    // entry still queued would only be walked past (and, the queue being
-    // sorted as it is consumed, sorted first): stop there instead.
-    let min_cost = items
-        .iter()
-        .filter(|it| it.cost_cents <= budget && it.value > 0.0)
-        .map(|it| it.cost_cents)
-        .min()
-        .unwrap_or(0);
+    // Once the budget left is below the cheapest queued item, every entry
+    // still queued would only be walked past (and, the queue being sorted
+    // as it is consumed, sorted first): stop there instead.
+    let min_cost = heap.min_cost();
     let mut p = Portfolio {
         chosen: Vec::new(),
         gains: Vec::new(),
