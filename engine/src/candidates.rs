@@ -13,8 +13,6 @@
 //! Invariant: every candidate is eligible; the text scores returned cover
 //! every candidate that matched the query.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use rayon::prelude::*;
 
 use crate::ann::hnsw_search;
@@ -23,7 +21,7 @@ use crate::filter::Eligibility;
 use crate::mem::prefetch;
 use crate::quant::{dispatch, estimate, quantize_query, rescore, shortlist_len};
 use crate::signals::BriefScorer;
-use crate::topk::TopK;
+use crate::topk::{top_k_by_bound, TopK};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CandidateOptions {
@@ -253,31 +251,32 @@ struct BatchBrief<'s, 'a> {
     queries: Vec<&'s [f32]>,
     qqs: Vec<Vec<i8>>,
     n: usize,
-    /// The highest value floor any range of the pass has reached for this
-    /// brief (f32 bits; 0 = none yet).
-    floor: AtomicU32,
 }
 
 /// What the batched pass collects for one brief over some rows: a
-/// shortlist per query by the int8 estimate, and the value top-n.
+/// shortlist per query by the int8 estimate, and each eligible row's
+/// value bound ([`BriefScorer::value_bound`]), for the value top-n that
+/// [`top_k_by_bound`] then evaluates in bound order.
 struct BatchTops {
     vec: Vec<TopK>,
-    val: TopK,
+    bounds: Vec<Vec<(f32, u32)>>,
 }
 
 impl BatchTops {
-    fn new(b: &BatchBrief<'_, '_>) -> BatchTops {
+    fn new(b: &BatchBrief<'_, '_>, rows: usize) -> BatchTops {
         BatchTops {
             vec: b
                 .qqs
                 .iter()
                 .map(|_| TopK::new(shortlist_len(b.n)))
                 .collect(),
-            val: TopK::new(b.n),
+            bounds: vec![Vec::with_capacity(rows)],
         }
     }
 
     fn merge(self, other: BatchTops) -> BatchTops {
+        let mut bounds = self.bounds;
+        bounds.extend(other.bounds);
         BatchTops {
             vec: self
                 .vec
@@ -285,7 +284,7 @@ impl BatchTops {
                 .zip(other.vec)
                 .map(|(a, b)| a.merge(b))
                 .collect(),
-            val: self.val.merge(other.val),
+            bounds,
         }
     }
 }
@@ -320,46 +319,36 @@ fn batch_range_avx2(args: RangeArgs<'_, '_, '_>) -> Vec<BatchTops> {
 
 /// The batched pass over words `w0..w1` for every brief: block by block,
 /// each brief's eligible rows of the block are scored (int8 estimate per
-/// query, value per dollar) while the block's rows are in cache.
+/// query) and their value bounds recorded while the block's rows are in
+/// cache.
 #[inline(always)]
 fn batch_range_body((q, briefs, w0, w1): RangeArgs<'_, '_, '_>) -> Vec<BatchTops> {
-    let mut tops: Vec<BatchTops> = briefs.iter().map(BatchTops::new).collect();
-    let Some(h) = briefs.first().map(|b| &b.sc.s.hot) else {
-        return tops;
-    };
+    let mut tops: Vec<BatchTops> = briefs
+        .iter()
+        .map(|b| {
+            let rows = b.words[w0..w1]
+                .iter()
+                .map(|w| w.count_ones() as usize)
+                .sum();
+            BatchTops::new(b, rows)
+        })
+        .collect();
     // The first brief to visit a block brings its rows in: it asks for
-    // each eligible row's int8 vector and the heads of its three lists a
-    // word ahead (scattered loads overlap instead of queueing); the
-    // briefs after it find them in cache.
-    let fetch = |i: usize| {
-        prefetch(q.row_ptr(i));
-        h.prefetch_lists(i);
-    };
+    // each eligible row's int8 vector ahead of use (scattered loads
+    // overlap instead of queueing); the briefs after it find them in
+    // cache. The value bound reads per-creator words in row order.
+    let fetch = |i: usize| prefetch(q.row_ptr(i));
     /// Scores row `i` for brief `b` into its collectors `t`.
     #[inline(always)]
     fn visit(q: &crate::quant::QuantVectors, b: &BatchBrief<'_, '_>, t: &mut BatchTops, i: usize) {
         for (tv, qq) in t.vec.iter_mut().zip(&b.qqs) {
             tv.push(estimate(q, qq, i), i as u32);
         }
-        // The value estimate walks the creator's lists; an upper bound
-        // read from per-creator words says first whether it could enter
-        // the top list at all: against this range's floor, or the best
-        // floor any range of the brief has published (each range's floor
-        // has n values at or above it, so the brief's top n does too).
-        // Exact: a skipped creator would have been turned away.
-        let bound = b.sc.value_bound(i);
-        let shared = f32::from_bits(b.floor.load(Ordering::Relaxed));
-        let floor = t.val.floor().map_or(shared, |f| f.max(shared));
-        if bound < floor {
-            return;
-        }
-        let v = b.sc.quick_value_per_dollar(i);
-        t.val.push(if v.is_finite() { v } else { 0.0 }, i as u32);
-        if let Some(f) = t.val.floor() {
-            if f > shared {
-                // Floors are >= 0, whose bits order as the values do.
-                b.floor.fetch_max(f.to_bits(), Ordering::Relaxed);
-            }
+        // The value estimate walks the creator's lists: only its bound,
+        // read from per-creator words, is taken here; the few rows whose
+        // bound can reach the top-n are evaluated afterwards.
+        if let Some(v) = t.bounds.last_mut() {
+            v.push((b.sc.value_bound(i), i as u32));
         }
     }
     if let ([b], [t]) = (briefs, tops.as_mut_slice()) {
@@ -442,7 +431,6 @@ fn shared_pass(
                 queries,
                 qqs,
                 n,
-                floor: AtomicU32::new(0),
             }
         })
         .collect();
@@ -473,7 +461,27 @@ fn shared_pass(
                     let found = rescore(&s.vectors, query, short, b.n);
                     pool.extend(found.into_iter().map(|x| x.1));
                 }
-                pool.extend(tops.val.into_sorted().into_iter().map(|x| x.1));
+                let val = top_k_by_bound(
+                    &tops.bounds,
+                    b.n,
+                    |o, far| {
+                        let h = &b.sc.s.hot;
+                        if far {
+                            h.prefetch_value_words(o as usize)
+                        } else {
+                            h.prefetch_lists(o as usize)
+                        }
+                    },
+                    |o| {
+                        let v = b.sc.quick_value_per_dollar(o as usize);
+                        if v.is_finite() {
+                            v
+                        } else {
+                            0.0
+                        }
+                    },
+                );
+                pool.extend(val.into_iter().map(|x| x.1));
             }
             pool
         })

@@ -122,6 +122,26 @@ pub struct Hot {
 }
 
 impl Hot {
+    /// Asks for the per-creator words of creator `i` that the value
+    /// estimate (`signals::BriefScorer::quick_value_per_dollar`) reads:
+    /// its three list offsets and summaries, audience-known flag, overall
+    /// rate and reach per dollar (a prefetch hint, for creators visited
+    /// out of row order; [`Hot::prefetch_lists`] then finds the offsets
+    /// in cache).
+    #[inline(always)]
+    pub fn prefetch_value_words(&self, i: usize) {
+        use crate::mem::prefetch;
+        prefetch(self.aud_off.as_ptr().wrapping_add(i));
+        prefetch(self.hist_off.as_ptr().wrapping_add(i));
+        prefetch(self.niche_off.as_ptr().wrapping_add(i));
+        prefetch(self.aud_bloom.as_ptr().wrapping_add(i));
+        prefetch(self.niche_bloom.as_ptr().wrapping_add(i));
+        prefetch(self.hist_bloom.as_ptr().wrapping_add(i));
+        prefetch(self.aud_known.as_ptr().wrapping_add(i));
+        prefetch(self.overall_er.as_ptr().wrapping_add(i));
+        prefetch(self.reach_per_dollar.as_ptr().wrapping_add(i));
+    }
+
     /// Asks for the first cache line of each of creator `i`'s three lists
     /// (audience, history, declared niches): what the value estimate and
     /// the signals walk, scattered (a prefetch hint; reads the offsets).

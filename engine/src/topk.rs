@@ -66,6 +66,20 @@ impl TopK {
         self.threshold.map(|t| t.0)
     }
 
+    /// The k-th best score so far (`None` while fewer than k were kept):
+    /// compacts first, so unlike [`TopK::floor`] it is never stale.
+    pub fn kth(&mut self) -> Option<f32> {
+        if self.k == 0 || self.buf.len() < self.k {
+            return None;
+        }
+        if self.buf.len() > self.k {
+            self.compact();
+        } else {
+            self.threshold = self.buf.iter().copied().max_by(cmp_best_first_rev);
+        }
+        self.floor()
+    }
+
     /// Merges another collector's fruits (map per chunk, then merge).
     pub fn merge(mut self, other: TopK) -> TopK {
         for (s, o) in other.buf {
@@ -105,6 +119,170 @@ pub fn top_k_of_scores(scores: &[f32], k: usize) -> Vec<(f32, u32)> {
         .into_sorted()
 }
 
+/// Buckets of [`top_k_by_bound`]'s histogram of bounds: the top bits of
+/// a positive f32 (exponent and four mantissa bits), so a bucket spans a
+/// factor of at most 1 + 1/16 and buckets order as their floats do.
+const BOUND_BUCKETS: usize = 4096;
+const BOUND_SHIFT: u32 = 19;
+
+/// The bucket of bound `ub`: monotone in `ub`; 0 for `ub <= 0`, the top
+/// bucket for NaN (a bound that says nothing is evaluated first).
+#[inline]
+fn bound_bucket(ub: f32) -> usize {
+    if ub.is_nan() {
+        BOUND_BUCKETS - 1
+    } else if ub <= 0.0 {
+        0
+    } else {
+        ((ub.to_bits() >> BOUND_SHIFT) as usize).min(BOUND_BUCKETS - 1)
+    }
+}
+
+/// The smallest bound in bucket `b >= 1` (every bound of a lower bucket
+/// is below it).
+#[inline]
+fn bucket_edge(b: usize) -> f32 {
+    f32::from_bits((b as u32) << BOUND_SHIFT)
+}
+
+/// The best `k` of `entries` by `eval`, best first — equal to pushing
+/// `(eval(o), o)` for every `(ub, o)` of `entries` into a [`TopK`] — where
+/// each `ub` is an upper bound of `eval(o)` (`eval` must be finite and
+/// not NaN; a NaN bound bounds nothing, so that entry is always
+/// evaluated). `entries` is given in parts (say, one per scanned range);
+/// `fetch(o, far)` is a prefetch hint, issued twice for each entry: 16
+/// entries ahead with `far` (for what `eval` reads at fixed places) and
+/// 8 ahead without (for what those places point to).
+///
+/// The threshold algorithm: entries are evaluated in falling order of
+/// their bounds, a histogram bucket of bounds at a time, and the rest are
+/// skipped once the k-th best value found is at or above every bound not
+/// yet evaluated (each of those then scores strictly less, and is turned
+/// away by the top-k whatever its ordinal). Each round evaluates at least
+/// as many entries as all rounds before it together, or down to the k-th
+/// best's own bucket, whichever is fewer; so the work follows the number
+/// of entries whose bound reaches the final k-th value, not the number of
+/// entries. Rounds evaluate their entries in parallel (rayon).
+pub fn top_k_by_bound<F, P>(
+    entries: &[Vec<(f32, u32)>],
+    k: usize,
+    fetch: P,
+    eval: F,
+) -> Vec<(f32, u32)>
+where
+    F: Fn(u32) -> f32 + Sync,
+    P: Fn(u32, bool) + Sync,
+{
+    use rayon::prelude::*;
+    let mut top = TopK::new(k);
+    if k == 0 {
+        return Vec::new();
+    }
+    // The histogram of the bounds, part by part in parallel.
+    let hist = entries
+        .par_iter()
+        .map(|part| {
+            let mut h = vec![0u32; BOUND_BUCKETS];
+            for &(ub, _) in part {
+                h[bound_bucket(ub)] += 1;
+            }
+            h
+        })
+        .reduce(
+            || vec![0u32; BOUND_BUCKETS],
+            |mut a, b| {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                a
+            },
+        );
+    // The entries of the top buckets, up to about `SHORT_PER_K` times k
+    // of them, copied once: the rounds rarely go below them, and they
+    // filter this short list instead of every entry.
+    const SHORT_PER_K: usize = 16;
+    let cap = k.saturating_mul(SHORT_PER_K).max(1 << 16);
+    let mut short_lo = BOUND_BUCKETS;
+    let mut in_short = 0usize;
+    while short_lo > 0 && in_short < cap {
+        short_lo -= 1;
+        in_short += hist[short_lo] as usize;
+    }
+    let short: Vec<(f32, u32)> = entries
+        .par_iter()
+        .map(|part| {
+            part.iter()
+                .filter(|e| bound_bucket(e.0) >= short_lo)
+                .copied()
+                .collect::<Vec<_>>()
+        })
+        .collect::<Vec<_>>()
+        .concat();
+    // Buckets `hi..` are done.
+    let mut hi = BOUND_BUCKETS;
+    let mut done = 0usize;
+    while hi > 0 {
+        let kth = top.kth();
+        if let Some(f) = kth {
+            // Everything left has a bound below `bucket_edge(hi)`.
+            if hi < BOUND_BUCKETS && f >= bucket_edge(hi) {
+                break;
+            }
+        }
+        // At least as many as done so far (2k to start) ...
+        let want = done.max(2 * k);
+        let mut lo = hi;
+        let mut got = 0usize;
+        while lo > 0 && got < want {
+            lo -= 1;
+            got += hist[lo] as usize;
+        }
+        // ... or down to the k-th best's bucket, after which the loop
+        // stops (the k-th best only rises).
+        if let Some(f) = kth {
+            lo = lo.max(bound_bucket(f));
+        }
+        let (lo_b, hi_b) = (lo, hi);
+        let take = |&&(ub, _): &&(f32, u32)| (lo_b..hi_b).contains(&bound_bucket(ub));
+        let picked: Vec<u32> = if lo >= short_lo {
+            short.iter().filter(take).map(|e| e.1).collect()
+        } else {
+            entries
+                .iter()
+                .flat_map(|part| part.iter())
+                .filter(take)
+                .map(|e| e.1)
+                .collect()
+        };
+        done += picked.len();
+        const NEAR: usize = 8;
+        const FAR: usize = 16;
+        let found = picked
+            .par_chunks(2048)
+            .map(|chunk| {
+                let mut t = TopK::new(k);
+                for (j, &o) in chunk.iter().enumerate().take(FAR) {
+                    fetch(o, true);
+                    if j >= FAR - NEAR {
+                        fetch(chunk[j - (FAR - NEAR)], false);
+                    }
+                }
+                for (j, &o) in chunk.iter().enumerate() {
+                    if let Some(&far) = chunk.get(j + FAR) {
+                        fetch(far, true);
+                    }
+                    if let Some(&near) = chunk.get(j + NEAR) {
+                        fetch(near, false);
+                    }
+                    t.push(eval(o), o);
+                }
+                t
+            })
+            .reduce(|| TopK::new(k), TopK::merge);
+        top = top.merge(found);
+        hi = lo;
+    }
+    top.into_sorted()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +300,73 @@ mod tests {
             prop_assert_eq!(t.into_sorted(), expected.clone());
             prop_assert_eq!(top_k_of_scores(&scores, k), expected);
         }
+
+        /// The threshold algorithm equals a top-k over every entry, with
+        /// bounds that are tight, loose, equal to their values (ties
+        /// between the skipped and the kept), infinite or NaN.
+        #[test]
+        fn top_k_by_bound_equals_top_k_of_all(
+            items in proptest::collection::vec((0u32..40, 0u32..6), 0..600),
+            parts in 1usize..5,
+            k in 0usize..80,
+        ) {
+            let n = items.len();
+            let value = |o: u32| items[o as usize].0 as f32 / 8.0;
+            let entries: Vec<Vec<(f32, u32)>> = (0..parts)
+                .map(|p| {
+                    (0..n)
+                        .filter(|o| o % parts == p)
+                        .map(|o| {
+                            let (v, slack) = items[o];
+                            let v = v as f32 / 8.0;
+                            let ub = match slack {
+                                0 | 1 => v,
+                                2 => v * 1.5 + 0.1,
+                                3 => v + 300.0,
+                                4 => f32::INFINITY,
+                                _ => f32::NAN,
+                            };
+                            (ub, o as u32)
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut all = TopK::new(k);
+            for o in 0..n as u32 {
+                all.push(value(o), o);
+            }
+            let got = top_k_by_bound(&entries, k, |_, _| {}, value);
+            prop_assert_eq!(got, all.into_sorted());
+        }
+    }
+
+    #[test]
+    fn bound_buckets_order_as_their_floats() {
+        let xs = [
+            0.0f32,
+            1e-40,
+            1e-30,
+            0.5,
+            0.53,
+            0.6,
+            1.0,
+            1.07,
+            3.0,
+            1e30,
+            f32::MAX,
+            f32::INFINITY,
+        ];
+        for w in xs.windows(2) {
+            assert!(bound_bucket(w[0]) <= bound_bucket(w[1]), "{w:?}");
+        }
+        for b in 1..BOUND_BUCKETS {
+            let e = bucket_edge(b);
+            if e.is_finite() {
+                assert_eq!(bound_bucket(e), b);
+                assert!(bound_bucket(f32::from_bits(e.to_bits() - 1)) < b);
+            }
+        }
+        assert_eq!(bound_bucket(-1.0), 0);
+        assert_eq!(bound_bucket(f32::NAN), BOUND_BUCKETS - 1);
     }
 }
