@@ -33,15 +33,18 @@ fn builder_and_check(data: &Path) -> String {
     let d = DataDir::open(data).unwrap();
     let s = cloutdesk_engine::snapshot::Snapshot::open(&d).unwrap();
     let g = s.hnsw.as_ref().expect("the snapshot loads its graph");
+    // Every row is asked for (a sample of a few dozen made the 95% bar
+    // flaky: one miss in 17 failed it, and the native build is not
+    // deterministic).
     let mut hits = 0;
-    for r in (0..s.len()).step_by(37) {
+    for r in 0..s.len() {
         let got = cloutdesk_engine::ann::hnsw_search(g, s.vectors.row(r), 1, 64, None);
         hits += usize::from(
             got.first()
                 .is_some_and(|x| x.1 as usize == r || x.0 > 0.9999),
         );
     }
-    assert!(hits * 100 >= s.len().div_ceil(37) * 95, "{hits}");
+    assert!(hits * 100 >= s.len() * 95, "{hits} of {}", s.len());
     let id = d.current().unwrap().unwrap();
     d.manifest(&id).unwrap().vector_index.unwrap().builder
 }
