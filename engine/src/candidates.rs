@@ -21,7 +21,7 @@ use crate::filter::Eligibility;
 use crate::mem::prefetch;
 use crate::quant::{dispatch, estimate, quantize_query, rescore, shortlist_len};
 use crate::signals::BriefScorer;
-use crate::topk::{top_k_by_bound, TopK};
+use crate::topk::{Bounded, TopK};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CandidateOptions {
@@ -256,10 +256,10 @@ struct BatchBrief<'s, 'a> {
 /// What the batched pass collects for one brief over some rows: a
 /// shortlist per query by the int8 estimate, and each eligible row's
 /// value bound ([`BriefScorer::value_bound`]), for the value top-n that
-/// [`top_k_by_bound`] then evaluates in bound order.
+/// [`Bounded::top_k`] then evaluates in bound order.
 struct BatchTops {
     vec: Vec<TopK>,
-    bounds: Vec<Vec<(f32, u32)>>,
+    bounds: Bounded,
 }
 
 impl BatchTops {
@@ -270,13 +270,11 @@ impl BatchTops {
                 .iter()
                 .map(|_| TopK::new(shortlist_len(b.n)))
                 .collect(),
-            bounds: vec![Vec::with_capacity(rows)],
+            bounds: Bounded::with_capacity(rows),
         }
     }
 
     fn merge(self, other: BatchTops) -> BatchTops {
-        let mut bounds = self.bounds;
-        bounds.extend(other.bounds);
         BatchTops {
             vec: self
                 .vec
@@ -284,7 +282,7 @@ impl BatchTops {
                 .zip(other.vec)
                 .map(|(a, b)| a.merge(b))
                 .collect(),
-            bounds,
+            bounds: self.bounds.merge(other.bounds),
         }
     }
 }
@@ -347,9 +345,7 @@ fn batch_range_body((q, briefs, w0, w1): RangeArgs<'_, '_, '_>) -> Vec<BatchTops
         // The value estimate walks the creator's lists: only its bound,
         // read from per-creator words, is taken here; the few rows whose
         // bound can reach the top-n are evaluated afterwards.
-        if let Some(v) = t.bounds.last_mut() {
-            v.push((b.sc.value_bound(i), i as u32));
-        }
+        t.bounds.push(b.sc.value_bound(i), i as u32);
     }
     if let ([b], [t]) = (briefs, tops.as_mut_slice()) {
         // One brief: its rows in order, each row's lines asked for
@@ -461,8 +457,7 @@ fn shared_pass(
                     let found = rescore(&s.vectors, query, short, b.n);
                     pool.extend(found.into_iter().map(|x| x.1));
                 }
-                let val = top_k_by_bound(
-                    &tops.bounds,
+                let val = tops.bounds.top_k(
                     b.n,
                     |o, far| {
                         let h = &b.sc.s.hot;

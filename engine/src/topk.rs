@@ -145,142 +145,177 @@ fn bucket_edge(b: usize) -> f32 {
     f32::from_bits((b as u32) << BOUND_SHIFT)
 }
 
-/// The best `k` of `entries` by `eval`, best first — equal to pushing
-/// `(eval(o), o)` for every `(ub, o)` of `entries` into a [`TopK`] — where
-/// each `ub` is an upper bound of `eval(o)` (`eval` must be finite and
-/// not NaN; a NaN bound bounds nothing, so that entry is always
-/// evaluated). `entries` is given in parts (say, one per scanned range);
-/// `fetch(o, far)` is a prefetch hint, issued twice for each entry: 16
-/// entries ahead with `far` (for what `eval` reads at fixed places) and
-/// 8 ahead without (for what those places point to).
-///
-/// The threshold algorithm: entries are evaluated in falling order of
-/// their bounds, a histogram bucket of bounds at a time, and the rest are
-/// skipped once the k-th best value found is at or above every bound not
-/// yet evaluated (each of those then scores strictly less, and is turned
-/// away by the top-k whatever its ordinal). Each round evaluates at least
-/// as many entries as all rounds before it together, or down to the k-th
-/// best's own bucket, whichever is fewer; so the work follows the number
-/// of entries whose bound reaches the final k-th value, not the number of
-/// entries. Rounds evaluate their entries in parallel (rayon).
-pub fn top_k_by_bound<F, P>(
-    entries: &[Vec<(f32, u32)>],
-    k: usize,
-    fetch: P,
-    eval: F,
-) -> Vec<(f32, u32)>
-where
-    F: Fn(u32) -> f32 + Sync,
-    P: Fn(u32, bool) + Sync,
-{
-    use rayon::prelude::*;
-    let mut top = TopK::new(k);
-    if k == 0 {
-        return Vec::new();
+/// A collector of `(bound, ordinal)` entries for [`Bounded::top_k`]: the
+/// entries of one scan, in parts (one per scanned range, joined with
+/// [`Bounded::merge`]), with the histogram of their bounds kept as they
+/// are pushed (while the scan's data is in cache).
+#[derive(Debug, Clone)]
+pub struct Bounded {
+    parts: Vec<Vec<(f32, u32)>>,
+    hist: Vec<u32>,
+}
+
+impl Bounded {
+    /// An empty collector expecting about `rows` entries.
+    pub fn with_capacity(rows: usize) -> Bounded {
+        Bounded {
+            parts: vec![Vec::with_capacity(rows)],
+            hist: vec![0; BOUND_BUCKETS],
+        }
     }
-    // The histogram of the bounds, part by part in parallel.
-    let hist = entries
-        .par_iter()
-        .map(|part| {
-            let mut h = vec![0u32; BOUND_BUCKETS];
-            for &(ub, _) in part {
-                h[bound_bucket(ub)] += 1;
-            }
-            h
-        })
-        .reduce(
-            || vec![0u32; BOUND_BUCKETS],
-            |mut a, b| {
-                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-                a
-            },
-        );
-    // The entries of the top buckets, up to about `SHORT_PER_K` times k
-    // of them, copied once: the rounds rarely go below them, and they
-    // filter this short list instead of every entry.
-    const SHORT_PER_K: usize = 16;
-    let cap = k.saturating_mul(SHORT_PER_K).max(1 << 16);
-    let mut short_lo = BOUND_BUCKETS;
-    let mut in_short = 0usize;
-    while short_lo > 0 && in_short < cap {
-        short_lo -= 1;
-        in_short += hist[short_lo] as usize;
+
+    /// Records `ub`, an upper bound of the value of `ordinal`.
+    #[inline(always)]
+    pub fn push(&mut self, ub: f32, ordinal: u32) {
+        self.hist[bound_bucket(ub)] += 1;
+        if let Some(p) = self.parts.last_mut() {
+            p.push((ub, ordinal));
+        }
     }
-    let short: Vec<(f32, u32)> = entries
-        .par_iter()
-        .map(|part| {
-            part.iter()
-                .filter(|e| bound_bucket(e.0) >= short_lo)
-                .copied()
-                .collect::<Vec<_>>()
-        })
-        .collect::<Vec<_>>()
-        .concat();
-    // Buckets `hi..` are done.
-    let mut hi = BOUND_BUCKETS;
-    let mut done = 0usize;
-    while hi > 0 {
-        let kth = top.kth();
-        if let Some(f) = kth {
-            // Everything left has a bound below `bucket_edge(hi)`.
-            if hi < BOUND_BUCKETS && f >= bucket_edge(hi) {
-                break;
-            }
+
+    /// Both collectors' entries (the parts are kept, not copied).
+    pub fn merge(mut self, other: Bounded) -> Bounded {
+        self.parts.extend(other.parts);
+        self.hist
+            .iter_mut()
+            .zip(&other.hist)
+            .for_each(|(a, b)| *a += b);
+        self
+    }
+
+    /// The best `k` of the entries by `eval`, best first — equal to
+    /// pushing `(eval(o), o)` for every entry `(ub, o)` into a [`TopK`] —
+    /// where each `ub` is an upper bound of `eval(o)` (`eval` must not be
+    /// NaN; a NaN bound bounds nothing, so that entry is always
+    /// evaluated). `fetch(o, far)` is a prefetch hint, issued twice for
+    /// each entry: 16 entries ahead with `far` (for what `eval` reads at
+    /// fixed places) and 8 ahead without (for what those places point
+    /// to).
+    ///
+    /// The threshold algorithm: entries are evaluated in falling order of
+    /// their bounds, a histogram bucket at a time, and the rest are skipped
+    /// once the k-th best value found is at or above every bound not yet
+    /// evaluated (each of those then scores strictly less, and is turned
+    /// away by the top-k whatever its ordinal). Each round evaluates at
+    /// least as many entries as all rounds before it together, or down to
+    /// the k-th best's own bucket, whichever is fewer; so the work follows
+    /// the number of entries whose bound reaches the final k-th value, not
+    /// the number of entries. Rounds evaluate their entries in parallel
+    /// (rayon).
+    pub fn top_k<F, P>(&self, k: usize, fetch: P, eval: F) -> Vec<(f32, u32)>
+    where
+        F: Fn(u32) -> f32 + Sync,
+        P: Fn(u32, bool) + Sync,
+    {
+        use rayon::prelude::*;
+        if k == 0 {
+            return Vec::new();
         }
-        // At least as many as done so far (2k to start) ...
-        let want = done.max(2 * k);
-        let mut lo = hi;
-        let mut got = 0usize;
-        while lo > 0 && got < want {
-            lo -= 1;
-            got += hist[lo] as usize;
+        let hist = &self.hist;
+        // The entries of the top buckets, about `SHORT_PER_K` times k of
+        // them, sorted by bucket (best first) in one counting pass: a
+        // round is then a slice of it. The rounds rarely go below it; when
+        // they do, they filter every entry.
+        const SHORT_PER_K: usize = 16;
+        let cap = k.saturating_mul(SHORT_PER_K);
+        let mut short_lo = BOUND_BUCKETS;
+        let mut in_short = 0usize;
+        while short_lo > 0 && in_short < cap {
+            short_lo -= 1;
+            in_short += hist[short_lo] as usize;
         }
-        // ... or down to the k-th best's bucket, after which the loop
-        // stops (the k-th best only rises).
-        if let Some(f) = kth {
-            lo = lo.max(bound_bucket(f));
+        // Bucket b (>= short_lo) occupies short[base(b)..base(b) + hist[b]],
+        // base(b) being the count of the buckets above it; its entries
+        // keep their order.
+        let mut base = vec![0usize; BOUND_BUCKETS - short_lo];
+        let mut acc = 0usize;
+        for b in (short_lo..BOUND_BUCKETS).rev() {
+            base[b - short_lo] = acc;
+            acc += hist[b] as usize;
         }
-        let (lo_b, hi_b) = (lo, hi);
-        let take = |&&(ub, _): &&(f32, u32)| (lo_b..hi_b).contains(&bound_bucket(ub));
-        let picked: Vec<u32> = if lo >= short_lo {
-            short.iter().filter(take).map(|e| e.1).collect()
-        } else {
-            entries
-                .iter()
-                .flat_map(|part| part.iter())
-                .filter(take)
-                .map(|e| e.1)
-                .collect()
-        };
-        done += picked.len();
-        const NEAR: usize = 8;
-        const FAR: usize = 16;
-        let found = picked
-            .par_chunks(2048)
-            .map(|chunk| {
-                let mut t = TopK::new(k);
-                for (j, &o) in chunk.iter().enumerate().take(FAR) {
-                    fetch(o, true);
-                    if j >= FAR - NEAR {
-                        fetch(chunk[j - (FAR - NEAR)], false);
-                    }
+        let mut short = vec![0u32; acc];
+        let mut cursor = base.clone();
+        for part in &self.parts {
+            for &(ub, o) in part {
+                let b = bound_bucket(ub);
+                if b >= short_lo {
+                    let c = &mut cursor[b - short_lo];
+                    short[*c] = o;
+                    *c += 1;
                 }
-                for (j, &o) in chunk.iter().enumerate() {
-                    if let Some(&far) = chunk.get(j + FAR) {
-                        fetch(far, true);
-                    }
-                    if let Some(&near) = chunk.get(j + NEAR) {
-                        fetch(near, false);
-                    }
-                    t.push(eval(o), o);
+            }
+        }
+        let start = |b: usize| base[b - short_lo];
+        let mut top = TopK::new(k);
+        // Buckets `hi..` are done.
+        let mut hi = BOUND_BUCKETS;
+        let mut done = 0usize;
+        while hi > 0 {
+            let kth = top.kth();
+            if let Some(f) = kth {
+                // Everything left has a bound below `bucket_edge(hi)`.
+                if hi < BOUND_BUCKETS && f >= bucket_edge(hi) {
+                    break;
                 }
-                t
-            })
-            .reduce(|| TopK::new(k), TopK::merge);
-        top = top.merge(found);
-        hi = lo;
+            }
+            // At least as many as done so far (2k to start) ...
+            let want = done.max(2 * k);
+            let mut lo = hi;
+            let mut got = 0usize;
+            while lo > 0 && got < want {
+                lo -= 1;
+                got += hist[lo] as usize;
+            }
+            // ... or down to the k-th best's bucket, after which the loop
+            // stops (the k-th best only rises).
+            if let Some(f) = kth {
+                lo = lo.max(bound_bucket(f));
+            }
+            let filtered: Vec<u32>;
+            let picked: &[u32] = if lo >= short_lo {
+                // Buckets lo..hi: from the start of bucket hi - 1 to the
+                // end of bucket lo.
+                &short[start(hi - 1)..start(lo) + hist[lo] as usize]
+            } else {
+                filtered = self
+                    .parts
+                    .iter()
+                    .flat_map(|part| part.iter())
+                    .filter(|e| (lo..hi).contains(&bound_bucket(e.0)))
+                    .map(|e| e.1)
+                    .collect();
+                &filtered
+            };
+            done += picked.len();
+            const NEAR: usize = 8;
+            const FAR: usize = 16;
+            let found = picked
+                .par_chunks(2048)
+                .map(|chunk| {
+                    let mut t = TopK::new(k);
+                    for (j, &o) in chunk.iter().enumerate().take(FAR) {
+                        fetch(o, true);
+                        if j >= FAR - NEAR {
+                            fetch(chunk[j - (FAR - NEAR)], false);
+                        }
+                    }
+                    for (j, &o) in chunk.iter().enumerate() {
+                        if let Some(&far) = chunk.get(j + FAR) {
+                            fetch(far, true);
+                        }
+                        if let Some(&near) = chunk.get(j + NEAR) {
+                            fetch(near, false);
+                        }
+                        t.push(eval(o), o);
+                    }
+                    t
+                })
+                .reduce(|| TopK::new(k), TopK::merge);
+            top = top.merge(found);
+            hi = lo;
+        }
+        top.into_sorted()
     }
-    top.into_sorted()
 }
 
 #[cfg(test)]
@@ -305,7 +340,7 @@ mod tests {
         /// bounds that are tight, loose, equal to their values (ties
         /// between the skipped and the kept), infinite or NaN.
         #[test]
-        fn top_k_by_bound_equals_top_k_of_all(
+        fn bounded_top_k_equals_top_k_of_all(
             items in proptest::collection::vec((0u32..40, 0u32..6), 0..600),
             parts in 1usize..5,
             k in 0usize..80,
@@ -335,7 +370,16 @@ mod tests {
             for o in 0..n as u32 {
                 all.push(value(o), o);
             }
-            let got = top_k_by_bound(&entries, k, |_, _| {}, value);
+            let mut parts_of = entries.into_iter().map(|p| {
+                let mut b = Bounded::with_capacity(p.len());
+                for (ub, o) in p {
+                    b.push(ub, o);
+                }
+                b
+            });
+            let first = parts_of.next().unwrap_or_else(|| Bounded::with_capacity(0));
+            let bounded = parts_of.fold(first, Bounded::merge);
+            let got = bounded.top_k(k, |_, _| {}, value);
             prop_assert_eq!(got, all.into_sorted());
         }
     }
