@@ -22,7 +22,7 @@
 //! Invariant: no signal ever leaves [0, 1] and none is NaN (proptest'd).
 
 use crate::brief::CampaignBrief;
-use crate::snapshot::{bloom_bit, Snapshot, UNKNOWN_CODE};
+use crate::snapshot::{bloom_bit, fold_bloom, Snapshot, UNKNOWN_CODE};
 
 /// Pseudo-posts pulling a creator's overall rate toward its size band.
 pub const SHRINK_OVERALL: f32 = 3.0;
@@ -126,6 +126,9 @@ pub struct BriefScorer<'a> {
     /// ([`crate::snapshot::bloom_bit`]).
     geo_bits: u64,
     niche_bits: u64,
+    /// The same folded to 32 bits, for [`crate::snapshot::BoundWords`].
+    geo_bits32: u32,
+    niche_bits32: u32,
     seeds: Vec<u32>,
 }
 
@@ -241,6 +244,8 @@ impl<'a> BriefScorer<'a> {
             niche_slot,
             geo_bits,
             niche_bits,
+            geo_bits32: fold_bloom(geo_bits),
+            niche_bits32: fold_bloom(niche_bits),
             seeds,
         }
     }
@@ -585,21 +590,22 @@ impl<'a> BriefScorer<'a> {
     }
 
     /// An upper bound of [`Self::quick_value_per_dollar`] of creator `i`
-    /// (when that is finite) read from per-creator words only, no list
-    /// walked: the snapshot's [`crate::snapshot::Hot::value_bound`] times
-    /// the geography factor where the list summaries already decide it
-    /// (0 when the audience is known and holds no targeted country; the
-    /// home-country fallback when it is unknown) and times 0.3, the niche
-    /// factor of a creator none of whose lists names a brief niche. The
-    /// product is formed in the estimate's order, and rounding is monotone,
-    /// so the bound holds to the bit (tested over random briefs).
+    /// (when that is finite) read from one 16-byte record, no list
+    /// walked ([`crate::snapshot::BoundWords`]): the snapshot's
+    /// [`crate::snapshot::Hot::value_bound`] times the geography factor
+    /// where the list summaries already decide it (0 when the audience is
+    /// known and holds no targeted country; the home-country fallback
+    /// when it is unknown) and times 0.3, the niche factor of a creator
+    /// none of whose lists names a brief niche. The product is formed in
+    /// the estimate's order, and rounding is monotone, so the bound holds
+    /// to the bit (tested over random briefs).
     #[inline(always)]
     pub fn value_bound(&self, i: usize) -> f32 {
-        let h = &self.s.hot;
-        let mut ub = h.value_bound[i];
+        let w = self.s.hot.bound_words[i];
+        let mut ub = w.value_bound;
         if !self.geo.is_empty() {
-            let geo = if !h.aud_known[i] {
-                let home = h.country[i];
+            let geo = if !w.aud_known {
+                let home = w.country;
                 let targeted = home != UNKNOWN_CODE
                     && match &self.geo_slot {
                         Some(slot) => slot.get(home as usize).is_some_and(|&k| k != 0),
@@ -610,15 +616,14 @@ impl<'a> BriefScorer<'a> {
                 } else {
                     0.05
                 }
-            } else if h.aud_bloom[i] & self.geo_bits == 0 {
+            } else if w.aud_bloom & self.geo_bits32 == 0 {
                 0.0
             } else {
                 1.0
             };
             ub *= geo;
         }
-        if !self.b.niches.is_empty() && (h.niche_bloom[i] | h.hist_bloom[i]) & self.niche_bits == 0
-        {
+        if !self.b.niches.is_empty() && w.niche_bloom & self.niche_bits32 == 0 {
             ub *= 0.3;
         }
         ub
