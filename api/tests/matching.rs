@@ -680,7 +680,28 @@ fn union_by_definition(
     for found in scan_top_k_many(&s.qvectors, &s.vectors, &queries, n, Some(el)) {
         pool.extend(found.into_iter().map(|x| x.1));
     }
-    pool.extend(best_per_dollar(sc, el, n).into_iter().map(|x| x.1));
+    // The value retriever by its definition: the estimate of every
+    // eligible creator (non-finite as 0) through one top-n.
+    let by_definition = |n: usize| {
+        let mut t = TopK::new(n);
+        for i in el.iter_ones() {
+            let v = sc.quick_value_per_dollar(i);
+            t.push(if v.is_finite() { v } else { 0.0 }, i as u32);
+        }
+        t.into_sorted()
+    };
+    let by_value = by_definition(n);
+    // `best_per_dollar` (the graph path's) is that, in order; also for
+    // depths small enough that it stops long before the last bound.
+    for depth in [1, 3, 10, n] {
+        assert_eq!(
+            best_per_dollar(sc, el, depth),
+            by_definition(depth),
+            "{}, depth {depth}",
+            b.campaign_id
+        );
+    }
+    pool.extend(by_value.into_iter().map(|x| x.1));
     pool.retain(|&o| el.get(o as usize));
     pool.sort_unstable();
     pool.dedup();

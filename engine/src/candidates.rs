@@ -93,20 +93,55 @@ pub fn hnsw_is_cheaper(k: usize, ef: usize, eligible: usize, total: usize) -> bo
 }
 
 /// The `n` eligible creators with the best cheap value-per-dollar
-/// estimate ([`BriefScorer::quick_value_per_dollar`]), best first.
+/// estimate ([`BriefScorer::quick_value_per_dollar`], non-finite as 0),
+/// best first: every eligible creator's bound
+/// ([`BriefScorer::value_bound`]) in one parallel pass, then the estimate
+/// in falling order of the bounds ([`Bounded::top_k`]; exact).
 pub fn best_per_dollar(sc: &BriefScorer<'_>, eligible: &Bitset, n: usize) -> Vec<(f32, u32)> {
+    let bounds = eligible.par_ranges(
+        |words, base| {
+            let rows = words.iter().map(|w| w.count_ones() as usize).sum();
+            let mut b = Bounded::with_capacity(rows);
+            for (wi, &word) in words.iter().enumerate() {
+                let mut w = word;
+                while w != 0 {
+                    let i = base + wi * 64 + w.trailing_zeros() as usize;
+                    b.push(sc.value_bound(i), i as u32);
+                    w &= w - 1;
+                }
+            }
+            b
+        },
+        || Bounded::with_capacity(0),
+        Bounded::merge,
+    );
+    value_top_k(sc, &bounds, n)
+}
+
+/// The value retriever's top `n` of the creators in `bounds` (each with
+/// its [`BriefScorer::value_bound`]): the estimate, non-finite as 0, in
+/// falling order of the bounds, with the per-creator words and then the
+/// lists it reads asked for ahead.
+fn value_top_k(sc: &BriefScorer<'_>, bounds: &Bounded, n: usize) -> Vec<(f32, u32)> {
     let h = &sc.s.hot;
-    // The estimate reads three short lists per creator, scattered: ask
-    // for their first cache lines a word of creators ahead.
-    let fetch = |i: usize| h.prefetch_lists(i);
-    eligible.par_top_k_fetching(n, fetch, |i| {
-        let v = sc.quick_value_per_dollar(i);
-        if v.is_finite() {
-            v
-        } else {
-            0.0
-        }
-    })
+    bounds.top_k(
+        n,
+        |o, far| {
+            if far {
+                h.prefetch_value_words(o as usize)
+            } else {
+                h.prefetch_lists(o as usize)
+            }
+        },
+        |o| {
+            let v = sc.quick_value_per_dollar(o as usize);
+            if v.is_finite() {
+                v
+            } else {
+                0.0
+            }
+        },
+    )
 }
 
 /// Whether any brief could make the candidate stage (with `opts`) search
@@ -457,25 +492,7 @@ fn shared_pass(
                     let found = rescore(&s.vectors, query, short, b.n);
                     pool.extend(found.into_iter().map(|x| x.1));
                 }
-                let val = tops.bounds.top_k(
-                    b.n,
-                    |o, far| {
-                        let h = &b.sc.s.hot;
-                        if far {
-                            h.prefetch_value_words(o as usize)
-                        } else {
-                            h.prefetch_lists(o as usize)
-                        }
-                    },
-                    |o| {
-                        let v = b.sc.quick_value_per_dollar(o as usize);
-                        if v.is_finite() {
-                            v
-                        } else {
-                            0.0
-                        }
-                    },
-                );
+                let val = value_top_k(b.sc, &tops.bounds, b.n);
                 pool.extend(val.into_iter().map(|x| x.1));
             }
             pool
