@@ -581,7 +581,7 @@ fn batched_candidate_scans_equal_one_brief_at_a_time() {
     for sc in &scorers {
         for i in 0..s.len() {
             let v = sc.quick_value_per_dollar(i);
-            let bound = s.hot.value_bound[i];
+            let bound = s.hot.bound_words[i].value_bound;
             assert!(!v.is_finite() || v <= bound, "creator {i}: {v} > {bound}");
             // The brief's own bound, tighter, holds too.
             let tight = sc.value_bound(i);

@@ -592,7 +592,7 @@ impl<'a> BriefScorer<'a> {
     /// An upper bound of [`Self::quick_value_per_dollar`] of creator `i`
     /// (when that is finite) read from one 16-byte record, no list
     /// walked ([`crate::snapshot::BoundWords`]): the snapshot's
-    /// [`crate::snapshot::Hot::value_bound`] times the geography factor
+    /// [`crate::snapshot::BoundWords::value_bound`] times the geography factor
     /// where the list summaries already decide it (0 when the audience is
     /// known and holds no targeted country; the home-country fallback
     /// when it is unknown) and times 0.3, the niche factor of a creator

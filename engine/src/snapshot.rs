@@ -94,13 +94,6 @@ pub struct Hot {
     /// fee in dollars, the reach a dollar buys (for the cheap
     /// value-per-dollar ranking of the candidate stage).
     pub reach_per_dollar: Vec<f32>,
-    /// An upper bound of `signals::BriefScorer::quick_value_per_dollar`
-    /// for any brief: the best rate the creator could be predicted (its
-    /// overall rate or a niche rate, whichever is higher) x
-    /// `reach_per_dollar`, never below 0, with a margin for rounding (the
-    /// brief's geography and niche factors are at most 1). The candidate
-    /// scan skips a creator whose bound cannot enter its top list.
-    pub value_bound: Vec<f32>,
     /// Brief-independent part of the hard rules, 64 creators a word: bit
     /// set iff the planned fee is at or above the floor and
     /// the capacity is not 0 (the rule pass starts from it instead of
@@ -125,14 +118,19 @@ pub struct Hot {
     pub bound_words: Vec<BoundWords>,
 }
 
-/// Creator `i`'s inputs to the brief's value bound: `Hot::value_bound`,
-/// the audience summary and the declared-or-history niche summary folded
+/// Creator `i`'s inputs to the brief's value bound: `value_bound`, the
+/// audience summary and the declared-or-history niche summary folded
 /// to 32 bits (bit `code % 32`: a brief whose folded bits share none with
 /// them has none of those codes — a looser "maybe" than 64 bits, never a
 /// wrong "no"), the home country and whether the audience is known.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 #[repr(C, align(16))]
 pub struct BoundWords {
+    /// An upper bound of `signals::BriefScorer::quick_value_per_dollar`
+    /// for any brief: the best rate the creator could be predicted (its
+    /// overall rate or a niche rate, whichever is higher) x
+    /// `reach_per_dollar`, never below 0, with a margin for rounding (the
+    /// brief's geography and niche factors are at most 1).
     pub value_bound: f32,
     pub aud_bloom: u32,
     pub niche_bloom: u32,
@@ -183,7 +181,7 @@ impl Hot {
     }
 }
 
-/// Relative margin of `Hot::value_bound` over the products it bounds
+/// Relative margin of `BoundWords::value_bound` over the products it bounds
 /// (their f32 roundings are a few parts in 10^7).
 pub const VALUE_BOUND_MARGIN: f32 = 1.0001;
 
@@ -548,16 +546,6 @@ impl Snapshot {
                 hot.followers[i] as f32 * q / fee
             })
             .collect();
-        hot.value_bound = (0..n)
-            .map(|i| {
-                let hist = &hot.hist[hot.hist_off[i] as usize..hot.hist_off[i + 1] as usize];
-                let best = hist
-                    .iter()
-                    .filter(|h| h.1.is_finite())
-                    .fold(hot.overall_er[i], |m, h| m.max(h.1));
-                (best * hot.reach_per_dollar[i]).max(0.0) * VALUE_BOUND_MARGIN
-            })
-            .collect();
         hot.languages_lo = hot.languages.iter().map(|l| l[0]).collect();
         hot.payable = (0..n.div_ceil(64))
             .map(|w| {
@@ -577,7 +565,14 @@ impl Snapshot {
         hot.aud_bloom = blooms(&hot.aud_off, &hot.aud, |a| a.0);
         hot.bound_words = (0..n)
             .map(|i| BoundWords {
-                value_bound: hot.value_bound[i],
+                value_bound: {
+                    let hist = &hot.hist[hot.hist_off[i] as usize..hot.hist_off[i + 1] as usize];
+                    let best = hist
+                        .iter()
+                        .filter(|h| h.1.is_finite())
+                        .fold(hot.overall_er[i], |m, h| m.max(h.1));
+                    (best * hot.reach_per_dollar[i]).max(0.0) * VALUE_BOUND_MARGIN
+                },
                 aud_bloom: fold_bloom(hot.aud_bloom[i]),
                 niche_bloom: fold_bloom(hot.niche_bloom[i] | hot.hist_bloom[i]),
                 country: hot.country[i],

@@ -119,7 +119,7 @@ pub fn top_k_of_scores(scores: &[f32], k: usize) -> Vec<(f32, u32)> {
         .into_sorted()
 }
 
-/// Buckets of [`top_k_by_bound`]'s histogram of bounds: the top bits of
+/// Buckets of [`Bounded`]'s histogram of bounds: the top bits of
 /// a positive f32 (exponent and four mantissa bits), so a bucket spans a
 /// factor of at most 1 + 1/16 and buckets order as their floats do.
 const BOUND_BUCKETS: usize = 4096;
