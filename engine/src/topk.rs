@@ -146,12 +146,14 @@ fn bucket_edge(b: usize) -> f32 {
 }
 
 /// A collector of `(bound, ordinal)` entries for [`Bounded::top_k`]: the
-/// entries of one scan, in parts (one per scanned range, joined with
-/// [`Bounded::merge`]), with the histogram of their bounds kept as they
-/// are pushed (while the scan's data is in cache).
+/// entries of one scan (its own, and those of the collectors merged into
+/// it, kept as they are: one per scanned range), with the histogram of
+/// their bounds kept as they are pushed (while the scan's data is in
+/// cache).
 #[derive(Debug, Clone)]
 pub struct Bounded {
-    parts: Vec<Vec<(f32, u32)>>,
+    own: Vec<(f32, u32)>,
+    merged: Vec<Vec<(f32, u32)>>,
     hist: Vec<u32>,
 }
 
@@ -159,7 +161,8 @@ impl Bounded {
     /// An empty collector expecting about `rows` entries.
     pub fn with_capacity(rows: usize) -> Bounded {
         Bounded {
-            parts: vec![Vec::with_capacity(rows)],
+            own: Vec::with_capacity(rows),
+            merged: Vec::new(),
             hist: vec![0; BOUND_BUCKETS],
         }
     }
@@ -168,19 +171,25 @@ impl Bounded {
     #[inline(always)]
     pub fn push(&mut self, ub: f32, ordinal: u32) {
         self.hist[bound_bucket(ub)] += 1;
-        if let Some(p) = self.parts.last_mut() {
-            p.push((ub, ordinal));
-        }
+        self.own.push((ub, ordinal));
     }
 
-    /// Both collectors' entries (the parts are kept, not copied).
+    /// Both collectors' entries (moved, not copied).
     pub fn merge(mut self, other: Bounded) -> Bounded {
-        self.parts.extend(other.parts);
+        self.merged.push(other.own);
+        self.merged.extend(other.merged);
         self.hist
             .iter_mut()
             .zip(&other.hist)
             .for_each(|(a, b)| *a += b);
         self
+    }
+
+    /// Every entry, part by part.
+    fn entries(&self) -> impl Iterator<Item = &(f32, u32)> {
+        std::iter::once(&self.own)
+            .chain(&self.merged)
+            .flat_map(|part| part.iter())
     }
 
     /// The best `k` of the entries by `eval`, best first — equal to
@@ -235,14 +244,12 @@ impl Bounded {
         }
         let mut short = vec![0u32; acc];
         let mut cursor = base.clone();
-        for part in &self.parts {
-            for &(ub, o) in part {
-                let b = bound_bucket(ub);
-                if b >= short_lo {
-                    let c = &mut cursor[b - short_lo];
-                    short[*c] = o;
-                    *c += 1;
-                }
+        for &(ub, o) in self.entries() {
+            let b = bound_bucket(ub);
+            if b >= short_lo {
+                let c = &mut cursor[b - short_lo];
+                short[*c] = o;
+                *c += 1;
             }
         }
         let start = |b: usize| base[b - short_lo];
@@ -278,9 +285,7 @@ impl Bounded {
                 &short[start(hi - 1)..start(lo) + hist[lo] as usize]
             } else {
                 filtered = self
-                    .parts
-                    .iter()
-                    .flat_map(|part| part.iter())
+                    .entries()
                     .filter(|e| (lo..hi).contains(&bound_bucket(e.0)))
                     .map(|e| e.1)
                     .collect();
