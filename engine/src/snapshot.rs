@@ -349,13 +349,23 @@ impl Snapshot {
                     message: format!("manifest lists no `{name}` table"),
                 })
         };
-        let creators = CreatorTable::from_batch(&data.read_table(id, table(TABLE_CREATORS)?)?)?;
-        let niche_stats = NicheStats::from_batch(&data.read_table(id, table(TABLE_NICHES)?)?)?;
-        let orgs = OrgTable::from_batch(&data.read_table(id, table(TABLE_ORGS)?)?)?;
-        let vectors = VectorTable::from_batch(
-            &data.read_table(id, table(TABLE_VECTORS)?)?,
-            manifest.vectors_user_supplied,
-        )?;
+        // The creators table (the largest, and the slowest to convert) on
+        // one core, the others meanwhile on the other.
+        let (creators, rest) = rayon::join(
+            || CreatorTable::from_batch(&data.read_table(id, table(TABLE_CREATORS)?)?),
+            || -> Result<_, StorageError> {
+                let niche_stats =
+                    NicheStats::from_batch(&data.read_table(id, table(TABLE_NICHES)?)?)?;
+                let orgs = OrgTable::from_batch(&data.read_table(id, table(TABLE_ORGS)?)?)?;
+                let vectors = VectorTable::from_batch(
+                    &data.read_table(id, table(TABLE_VECTORS)?)?,
+                    manifest.vectors_user_supplied,
+                )?;
+                Ok((niche_stats, orgs, vectors))
+            },
+        );
+        let creators = creators?;
+        let (niche_stats, orgs, vectors) = rest?;
         let dir = data.snapshot_dir(id);
         let text = match &manifest.text_index {
             Some(t) => Some(
@@ -409,183 +419,19 @@ impl Snapshot {
                 message: format!("{} vectors for {n} creators", vectors.len()),
             });
         }
-        let mut dicts = Dicts::default();
-        let mut hot = Hot::default();
-        let c = &creators;
-        let cents = |x: f64| (x * 100.0).round().max(0.0) as u64;
-        hot.platform = c.platform.iter().map(|p| p.code()).collect();
-        hot.followers = c.followers.clone();
-        hot.band = c.followers.iter().map(|&f| size_band(f) as u8).collect();
-        hot.er_rule = c
-            .engagement_rate
-            .iter()
-            .map(|x| x.unwrap_or(f64::NAN))
-            .collect();
-        hot.quality_rule = c
-            .audience_quality
-            .iter()
-            .map(|x| x.unwrap_or(f64::NAN))
-            .collect();
-        hot.er = hot.er_rule.iter().map(|&x| x as f32).collect();
-        hot.quality = hot.quality_rule.iter().map(|&x| x as f32).collect();
-        hot.female = c
-            .audience_female
-            .iter()
-            .map(|x| x.unwrap_or(f32::NAN))
-            .collect();
-        hot.ages = c
-            .audience_ages
-            .iter()
-            .map(|a| a.unwrap_or([0.0; 5]))
-            .collect();
-        hot.ages_known = c.audience_ages.iter().map(Option::is_some).collect();
-        hot.fee_cents = c.planned_fee_usd.iter().map(|&f| cents(f)).collect();
-        // Floors round up to the cent: a planned fee that passes is never below it.
-        hot.min_fee_cents = c
-            .min_fee_usd
-            .iter()
-            .map(|m| m.map_or(0, crate::pricing::cents_at_least))
-            .collect();
-        hot.capacity = c.capacity.iter().map(|x| x.unwrap_or(u32::MAX)).collect();
-        hot.usage_rights = c
-            .accepts_usage_rights
-            .iter()
-            .map(|x| match x {
-                Some(false) => 0,
-                Some(true) => 1,
-                None => 2,
-            })
-            .collect();
-        hot.country = Vec::with_capacity(n);
-        hot.languages = Vec::with_capacity(n);
-        hot.niche_off = Vec::with_capacity(n + 1);
-        hot.aud_off = Vec::with_capacity(n + 1);
-        hot.niche_off.push(0);
-        hot.aud_off.push(0);
-        for i in 0..n {
-            hot.country.push(match &c.country[i] {
-                Some(cc) => Dicts::intern(&mut dicts.country_index, &mut dicts.countries, cc),
-                None => UNKNOWN_CODE,
-            });
-            let mut mask = [0u64; 3];
-            for l in c.languages[i].iter().flatten() {
-                let code =
-                    Dicts::intern(&mut dicts.language_index, &mut dicts.languages, l) as usize;
-                if code < 192 {
-                    mask[code / 64] |= 1 << (code % 64);
-                }
-            }
-            hot.languages.push(mask);
-            for ni in c.niches[i].iter().flatten() {
-                let code = Dicts::intern(&mut dicts.niche_index, &mut dicts.niches, ni);
-                hot.niche_codes.push(code);
-            }
-            hot.niche_off.push(hot.niche_codes.len() as u32);
-            for (cc, s) in c.audience_countries[i].iter().flatten() {
-                let code = Dicts::intern(&mut dicts.country_index, &mut dicts.countries, cc);
-                hot.aud.push((code, *s));
-            }
-            hot.aud_off.push(hot.aud.len() as u32);
-            hot.aud_known.push(c.audience_countries[i].is_some());
-        }
-        // History per niche, CSR by ordinal (niche_stats is sorted by ordinal).
-        hot.hist_off = vec![0u32; n + 1];
-        let ns = &niche_stats;
-        for k in 0..ns.ordinal.len() {
-            let o = ns.ordinal[k] as usize;
-            if o >= n || (k > 0 && ns.ordinal[k - 1] > ns.ordinal[k]) {
-                return Err(StorageError::Schema {
-                    table: TABLE_NICHES.into(),
-                    message: format!("row {k}: ordinal {o} out of order or range"),
-                });
-            }
-            let code = Dicts::intern(&mut dicts.niche_index, &mut dicts.niches, &ns.niche[k]);
-            hot.hist.push((code, ns.engagement_rate[k], ns.posts[k]));
-            hot.hist_off[o + 1] += 1;
-        }
-        for i in 0..n {
-            hot.hist_off[i + 1] += hot.hist_off[i];
-        }
-        let by_id: HashMap<String, u32> = c
-            .creator_id
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (id.clone(), i as u32))
-            .collect();
-        let mut brand_postings: HashMap<String, Vec<u32>> = HashMap::new();
-        for i in 0..n {
-            let brands = c.brands_worked_with[i]
-                .iter()
-                .flatten()
-                .chain(c.history_brands[i].iter().flatten());
-            for b in brands {
-                let list = brand_postings.entry(b.to_lowercase()).or_default();
-                if list.last() != Some(&(i as u32)) {
-                    list.push(i as u32);
-                }
-            }
-        }
-        let priors = compute_priors(&hot, c, &dicts);
-        hot.overall_er = (0..n)
-            .map(|i| {
-                let prior = priors.er_by_band[hot.band[i] as usize];
-                let posts = c.post_count[i] as f32;
-                let er = hot.er[i];
-                if er.is_finite() && posts > 0.0 {
-                    (posts * er + SHRINK_OVERALL * prior) / (posts + SHRINK_OVERALL)
-                } else {
-                    prior
-                }
-            })
-            .collect();
-        hot.reach_per_dollar = (0..n)
-            .map(|i| {
-                let q = hot.quality[i];
-                let q = if q.is_finite() { q } else { priors.quality };
-                let fee = hot.fee_cents[i].max(1) as f32 / 100.0;
-                hot.followers[i] as f32 * q / fee
-            })
-            .collect();
-        hot.languages_lo = hot.languages.iter().map(|l| l[0]).collect();
-        hot.payable = (0..n.div_ceil(64))
-            .map(|w| {
-                let mut m = 0u64;
-                for i in w * 64..((w + 1) * 64).min(n) {
-                    let fee = hot.fee_cents[i];
-                    if fee >= hot.min_fee_cents[i] && hot.capacity[i] != 0 {
-                        m |= 1 << (i % 64);
-                    }
-                }
-                m
-            })
-            .collect();
-        hot.followers_u32 = narrow(&hot.followers);
-        hot.niche_bloom = blooms(&hot.niche_off, &hot.niche_codes, |&c| c);
-        hot.hist_bloom = blooms(&hot.hist_off, &hot.hist, |h| h.0);
-        hot.aud_bloom = blooms(&hot.aud_off, &hot.aud, |a| a.0);
-        hot.bound_words = (0..n)
-            .map(|i| BoundWords {
-                value_bound: {
-                    let hist = &hot.hist[hot.hist_off[i] as usize..hot.hist_off[i + 1] as usize];
-                    let best = hist
-                        .iter()
-                        .filter(|h| h.1.is_finite())
-                        .fold(hot.overall_er[i], |m, h| m.max(h.1));
-                    (best * hot.reach_per_dollar[i]).max(0.0) * VALUE_BOUND_MARGIN
-                },
-                aud_bloom: fold_bloom(hot.aud_bloom[i]),
-                niche_bloom: fold_bloom(hot.niche_bloom[i] | hot.hist_bloom[i]),
-                country: hot.country[i],
-                aud_known: hot.aud_known[i],
-            })
-            .collect();
-        hot.fee_cents_u32 = narrow(&hot.fee_cents);
-        let qvectors = QuantVectors::from_table(&vectors);
-        let niche_centroids = if vectors.user_supplied {
-            niche_centroids(&hot, &vectors, dicts.niches.len())
-        } else {
-            Vec::new()
-        };
+        // The creators' indexes by id and by brand are independent of the
+        // derived columns: built on the other core meanwhile.
+        let ((by_id, brand_postings), derived) = rayon::join(
+            || rayon::join(|| id_index(&creators), || brand_index(&creators)),
+            || derive(&creators, &niche_stats, &vectors),
+        );
+        let Derived {
+            hot,
+            dicts,
+            priors,
+            qvectors,
+            niche_centroids,
+        } = derived?;
         Ok(Snapshot {
             niche_centroids,
             id,
@@ -664,6 +510,216 @@ impl Snapshot {
 /// Industry engagement-rate priors per size band, used when a band has too
 /// few creators with history to measure its own median.
 pub const INDUSTRY_ER: [f32; SIZE_BANDS] = [0.08, 0.04, 0.024, 0.02, 0.017];
+
+/// What [`Snapshot::from_parts`] derives from the creators' columns.
+struct Derived {
+    hot: Hot,
+    dicts: Dicts,
+    priors: Priors,
+    qvectors: QuantVectors,
+    niche_centroids: Vec<Vec<f32>>,
+}
+
+/// The hot columns, dictionaries, priors and quantized vectors of a
+/// snapshot's tables (lengths checked by the caller).
+fn derive(
+    c: &CreatorTable,
+    niche_stats: &NicheStats,
+    vectors: &VectorTable,
+) -> Result<Derived, StorageError> {
+    let n = c.len();
+    let mut dicts = Dicts::default();
+    let mut hot = Hot::default();
+    let cents = |x: f64| (x * 100.0).round().max(0.0) as u64;
+    hot.platform = c.platform.iter().map(|p| p.code()).collect();
+    hot.followers = c.followers.clone();
+    hot.band = c.followers.iter().map(|&f| size_band(f) as u8).collect();
+    hot.er_rule = c
+        .engagement_rate
+        .iter()
+        .map(|x| x.unwrap_or(f64::NAN))
+        .collect();
+    hot.quality_rule = c
+        .audience_quality
+        .iter()
+        .map(|x| x.unwrap_or(f64::NAN))
+        .collect();
+    hot.er = hot.er_rule.iter().map(|&x| x as f32).collect();
+    hot.quality = hot.quality_rule.iter().map(|&x| x as f32).collect();
+    hot.female = c
+        .audience_female
+        .iter()
+        .map(|x| x.unwrap_or(f32::NAN))
+        .collect();
+    hot.ages = c
+        .audience_ages
+        .iter()
+        .map(|a| a.unwrap_or([0.0; 5]))
+        .collect();
+    hot.ages_known = c.audience_ages.iter().map(Option::is_some).collect();
+    hot.fee_cents = c.planned_fee_usd.iter().map(|&f| cents(f)).collect();
+    // Floors round up to the cent: a planned fee that passes is never below it.
+    hot.min_fee_cents = c
+        .min_fee_usd
+        .iter()
+        .map(|m| m.map_or(0, crate::pricing::cents_at_least))
+        .collect();
+    hot.capacity = c.capacity.iter().map(|x| x.unwrap_or(u32::MAX)).collect();
+    hot.usage_rights = c
+        .accepts_usage_rights
+        .iter()
+        .map(|x| match x {
+            Some(false) => 0,
+            Some(true) => 1,
+            None => 2,
+        })
+        .collect();
+    hot.country = Vec::with_capacity(n);
+    hot.languages = Vec::with_capacity(n);
+    hot.niche_off = Vec::with_capacity(n + 1);
+    hot.aud_off = Vec::with_capacity(n + 1);
+    hot.niche_off.push(0);
+    hot.aud_off.push(0);
+    for i in 0..n {
+        hot.country.push(match &c.country[i] {
+            Some(cc) => Dicts::intern(&mut dicts.country_index, &mut dicts.countries, cc),
+            None => UNKNOWN_CODE,
+        });
+        let mut mask = [0u64; 3];
+        for l in c.languages[i].iter().flatten() {
+            let code = Dicts::intern(&mut dicts.language_index, &mut dicts.languages, l) as usize;
+            if code < 192 {
+                mask[code / 64] |= 1 << (code % 64);
+            }
+        }
+        hot.languages.push(mask);
+        for ni in c.niches[i].iter().flatten() {
+            let code = Dicts::intern(&mut dicts.niche_index, &mut dicts.niches, ni);
+            hot.niche_codes.push(code);
+        }
+        hot.niche_off.push(hot.niche_codes.len() as u32);
+        for (cc, s) in c.audience_countries[i].iter().flatten() {
+            let code = Dicts::intern(&mut dicts.country_index, &mut dicts.countries, cc);
+            hot.aud.push((code, *s));
+        }
+        hot.aud_off.push(hot.aud.len() as u32);
+        hot.aud_known.push(c.audience_countries[i].is_some());
+    }
+    // History per niche, CSR by ordinal (niche_stats is sorted by ordinal).
+    hot.hist_off = vec![0u32; n + 1];
+    let ns = niche_stats;
+    for k in 0..ns.ordinal.len() {
+        let o = ns.ordinal[k] as usize;
+        if o >= n || (k > 0 && ns.ordinal[k - 1] > ns.ordinal[k]) {
+            return Err(StorageError::Schema {
+                table: TABLE_NICHES.into(),
+                message: format!("row {k}: ordinal {o} out of order or range"),
+            });
+        }
+        let code = Dicts::intern(&mut dicts.niche_index, &mut dicts.niches, &ns.niche[k]);
+        hot.hist.push((code, ns.engagement_rate[k], ns.posts[k]));
+        hot.hist_off[o + 1] += 1;
+    }
+    for i in 0..n {
+        hot.hist_off[i + 1] += hot.hist_off[i];
+    }
+    let priors = compute_priors(&hot, c, &dicts);
+    hot.overall_er = (0..n)
+        .map(|i| {
+            let prior = priors.er_by_band[hot.band[i] as usize];
+            let posts = c.post_count[i] as f32;
+            let er = hot.er[i];
+            if er.is_finite() && posts > 0.0 {
+                (posts * er + SHRINK_OVERALL * prior) / (posts + SHRINK_OVERALL)
+            } else {
+                prior
+            }
+        })
+        .collect();
+    hot.reach_per_dollar = (0..n)
+        .map(|i| {
+            let q = hot.quality[i];
+            let q = if q.is_finite() { q } else { priors.quality };
+            let fee = hot.fee_cents[i].max(1) as f32 / 100.0;
+            hot.followers[i] as f32 * q / fee
+        })
+        .collect();
+    hot.languages_lo = hot.languages.iter().map(|l| l[0]).collect();
+    hot.payable = (0..n.div_ceil(64))
+        .map(|w| {
+            let mut m = 0u64;
+            for i in w * 64..((w + 1) * 64).min(n) {
+                let fee = hot.fee_cents[i];
+                if fee >= hot.min_fee_cents[i] && hot.capacity[i] != 0 {
+                    m |= 1 << (i % 64);
+                }
+            }
+            m
+        })
+        .collect();
+    hot.followers_u32 = narrow(&hot.followers);
+    hot.niche_bloom = blooms(&hot.niche_off, &hot.niche_codes, |&c| c);
+    hot.hist_bloom = blooms(&hot.hist_off, &hot.hist, |h| h.0);
+    hot.aud_bloom = blooms(&hot.aud_off, &hot.aud, |a| a.0);
+    hot.bound_words = (0..n)
+        .map(|i| BoundWords {
+            value_bound: {
+                let hist = &hot.hist[hot.hist_off[i] as usize..hot.hist_off[i + 1] as usize];
+                let best = hist
+                    .iter()
+                    .filter(|h| h.1.is_finite())
+                    .fold(hot.overall_er[i], |m, h| m.max(h.1));
+                (best * hot.reach_per_dollar[i]).max(0.0) * VALUE_BOUND_MARGIN
+            },
+            aud_bloom: fold_bloom(hot.aud_bloom[i]),
+            niche_bloom: fold_bloom(hot.niche_bloom[i] | hot.hist_bloom[i]),
+            country: hot.country[i],
+            aud_known: hot.aud_known[i],
+        })
+        .collect();
+    hot.fee_cents_u32 = narrow(&hot.fee_cents);
+    let qvectors = QuantVectors::from_table(vectors);
+    let niche_centroids = if vectors.user_supplied {
+        niche_centroids(&hot, vectors, dicts.niches.len())
+    } else {
+        Vec::new()
+    };
+    Ok(Derived {
+        hot,
+        dicts,
+        priors,
+        qvectors,
+        niche_centroids,
+    })
+}
+
+/// Creator id -> ordinal.
+fn id_index(c: &CreatorTable) -> HashMap<String, u32> {
+    c.creator_id
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.clone(), i as u32))
+        .collect()
+}
+
+/// Lower-cased brand -> ordinals that worked with it (profile or history),
+/// each ordinal once, ascending.
+fn brand_index(c: &CreatorTable) -> HashMap<String, Vec<u32>> {
+    let mut brand_postings: HashMap<String, Vec<u32>> = HashMap::new();
+    for i in 0..c.len() {
+        let brands = c.brands_worked_with[i]
+            .iter()
+            .flatten()
+            .chain(c.history_brands[i].iter().flatten());
+        for b in brands {
+            let list = brand_postings.entry(b.to_lowercase()).or_default();
+            if list.last() != Some(&(i as u32)) {
+                list.push(i as u32);
+            }
+        }
+    }
+    brand_postings
+}
 
 /// Unit mean vector of the creators declaring each niche code (empty for a
 /// niche no creator declares).
