@@ -237,14 +237,16 @@ impl CompiledRules {
     }
 }
 
-/// The codes a rule allows (platforms, countries). A short list is kept
-/// padded to `N` by repeating a member and tested by equality, which the
-/// compiler vectorises; a longer one is a table over every code; an empty
-/// one admits nobody.
+/// The codes a rule allows (platforms, countries). A short list (at most
+/// `N`; the array padded by repeating a member) is tested by equality, one
+/// vectorised pass over the word's rows per member, so a brief's one
+/// country costs one compare per row (padded to `N`, it cost `N`); a
+/// longer one is a table over every code; an empty one admits nobody.
 #[derive(Debug, Clone)]
 enum CodeSet<T, const N: usize> {
     Nobody,
-    Few([T; N]),
+    /// The members and how many of the array's leading entries they are.
+    Few([T; N], usize),
     Table(Box<[bool]>),
 }
 
@@ -260,7 +262,7 @@ where
             Some(&first) if codes.len() <= N => {
                 let mut a = [first; N];
                 a[..codes.len()].copy_from_slice(&codes);
-                CodeSet::Few(a)
+                CodeSet::Few(a, codes.len())
             }
             Some(_) => {
                 let mut t = vec![false; 1 << (8 * std::mem::size_of::<T>())];
@@ -276,7 +278,7 @@ where
     fn contains(&self, x: T) -> bool {
         match self {
             CodeSet::Nobody => false,
-            CodeSet::Few(a) => a.contains(&x),
+            CodeSet::Few(a, k) => a[..*k].contains(&x),
             CodeSet::Table(t) => t[x.into()],
         }
     }
@@ -287,7 +289,15 @@ where
     fn mask(&self, col: &[T]) -> u64 {
         match self {
             CodeSet::Nobody => 0,
-            CodeSet::Few(a) => mask(col, |x| a.iter().fold(false, |hit, &c| hit | (c == x))),
+            CodeSet::Few(a, k) => {
+                let mut bytes = [0u8; 64];
+                for &c in &a[..*k] {
+                    for (b, &x) in bytes.iter_mut().zip(col) {
+                        *b |= (x == c) as u8;
+                    }
+                }
+                pack_bytes(&bytes)
+            }
             CodeSet::Table(t) => mask(col, |x| t[x.into()]),
         }
     }
@@ -473,7 +483,7 @@ mod tests {
             let set = CodeSet::<u16, 8>::new(codes.clone());
             let want = |x: u16| codes.contains(&x);
             match (&set, codes.len()) {
-                (CodeSet::Nobody, 0) | (CodeSet::Few(_), 1..=8) | (CodeSet::Table(_), 9..) => {}
+                (CodeSet::Nobody, 0) | (CodeSet::Few(_, _), 1..=8) | (CodeSet::Table(_), 9..) => {}
                 (other, n) => panic!("{n} codes became {other:?}"),
             }
             for x in 0..30u16 {
@@ -484,6 +494,8 @@ mod tests {
                 m |= (want(x) as u64) << j;
             }
             assert_eq!(set.mask(&col), m, "{codes:?}");
+            // The last word of a table is partial: rows past it stay 0.
+            assert_eq!(set.mask(&col[..37]), m & ((1 << 37) - 1), "{codes:?}");
         }
     }
 
