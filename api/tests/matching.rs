@@ -462,6 +462,50 @@ fn rules_hold_for_long_and_empty_country_and_platform_lists() {
 }
 
 #[test]
+fn rules_hold_for_languages_past_64_codes() {
+    // The language rule reads the first 64-bit word of the mask while a
+    // brief names only codes under 64, and the whole 192-bit mask beyond:
+    // briefs naming early, late and mixed codes must agree with the
+    // row-by-row rules on snapshots of few and of many languages.
+    use cloutdesk_engine::codes::LANGUAGES;
+    for distinct in [12usize, 40, 100] {
+        let f = build_edited(600, 17, false, |w| {
+            for (i, c) in w.creators.iter_mut().enumerate() {
+                c.languages = (i % 9 != 0).then(|| {
+                    vec![
+                        LANGUAGES[i % distinct].to_string(),
+                        LANGUAGES[(i * 7 + 3) % distinct].to_string(),
+                    ]
+                });
+            }
+        });
+        let s = &f.snap;
+        assert_eq!(s.dicts.languages.len(), distinct);
+        // Codes are given out in order of first appearance: the dictionary
+        // says which names are early and which late.
+        let code = |k: usize| s.dicts.languages[k.min(distinct - 1)].clone();
+        let briefs: Vec<Value> = [
+            vec![code(0)],
+            vec![code(5), code(11)],
+            vec![code(15)],
+            vec![code(39)],
+            vec![code(63), code(64)],
+            vec![code(2), code(99)],
+        ]
+        .into_iter()
+        .map(|langs| {
+            json!({
+                "campaign_id": "cmp-langs", "org_id": "org-langs", "brand": "Langs Brand",
+                "title": "Languages campaign", "budget_usd": 100_000, "creators_wanted": 50,
+                "target": {"languages": langs},
+            })
+        })
+        .collect();
+        assert_rules_equal_row_by_row(s, &briefs);
+    }
+}
+
+#[test]
 fn rules_hold_for_values_too_wide_for_the_32_bit_columns() {
     // Two creators beyond 32 bits (followers, fee in cents), two at the
     // edge: the rule pass must fall back to the 64-bit columns.
