@@ -440,6 +440,8 @@ fn rules_hold_for_long_and_empty_country_and_platform_lists() {
     let mut known: Vec<String> = s.dicts.countries.clone();
     known.sort();
     assert!(known.len() > 9, "the fixture has {} countries", known.len());
+    // The rule reads the 8-bit country column (any ISO snapshot has one).
+    assert!(!s.hot.country_8.is_empty());
     let brief = |countries: Vec<String>, platforms: Value| {
         json!({
             "campaign_id": "cmp-lists", "org_id": "org-lists", "brand": "Lists Brand",

@@ -18,6 +18,9 @@ pub struct CompiledRules {
     /// Allowed platforms and countries (by code; `None`: no rule).
     platforms: Option<CodeSet<u8, 6>>,
     countries: Option<CodeSet<u16, 8>>,
+    /// `countries` over the 8-bit column (`Hot::country_8`), when the
+    /// snapshot has it.
+    countries_8: Option<CodeSet<u8, 8>>,
     languages: Option<[u64; 3]>,
     followers_min: u64,
     followers_max: u64,
@@ -52,14 +55,18 @@ impl CompiledRules {
             .as_ref()
             .map(|ps| CodeSet::new(ps.iter().map(|p| p.code()).collect()));
         // A country the snapshot has never seen is no creator's: no code.
-        let countries = b.target.countries.as_ref().map(|cs| {
-            CodeSet::new(
-                cs.iter()
-                    .filter_map(|c| s.dicts.country_index.get(c).copied())
-                    .filter(|&c| c != UNKNOWN_CODE)
-                    .collect(),
-            )
+        let country_codes: Option<Vec<u16>> = b.target.countries.as_ref().map(|cs| {
+            cs.iter()
+                .filter_map(|c| s.dicts.country_index.get(c).copied())
+                .filter(|&c| c != UNKNOWN_CODE)
+                .collect()
         });
+        // With the 8-bit column every known code is below 255.
+        let countries_8 = country_codes
+            .as_ref()
+            .filter(|_| !s.hot.country_8.is_empty())
+            .map(|cs| CodeSet::new(cs.iter().map(|&c| c as u8).collect()));
+        let countries = country_codes.map(CodeSet::new);
         let languages = b.target.languages.as_ref().map(|ls| {
             let mut m = [0u64; 3];
             for l in ls {
@@ -83,6 +90,7 @@ impl CompiledRules {
         CompiledRules {
             platforms,
             countries,
+            countries_8,
             languages,
             followers_min: b.filters.followers_min.unwrap_or(0),
             followers_max: b.filters.followers_max.unwrap_or(u64::MAX),
@@ -192,7 +200,10 @@ impl CompiledRules {
             m &= p.mask(&h.platform[r.clone()]);
         }
         if let (Some(c), true) = (&self.countries, m != 0) {
-            m &= c.mask(&h.country[r.clone()]);
+            m &= match &self.countries_8 {
+                Some(c8) => c8.mask(&h.country_8[r.clone()]),
+                None => c.mask(&h.country[r.clone()]),
+            };
         }
         if m != 0 && (self.followers_min > 0 || self.followers_max < u64::MAX) {
             let (lo, hi) = (self.followers_min, self.followers_max);

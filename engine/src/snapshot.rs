@@ -48,6 +48,10 @@ pub struct Priors {
 pub struct Hot {
     pub platform: Vec<u8>,
     pub country: Vec<u16>,
+    /// `country` in 8 bits (255: unknown) when the snapshot knows at most
+    /// 255 countries, as ISO 3166 allows; empty otherwise. Half the bytes
+    /// for the country rule, which reads it for nearly every word.
+    pub country_8: Vec<u8>,
     /// Bitmask of languages (index into `language_dict`), 192 bits.
     pub languages: Vec<[u64; 3]>,
     /// `languages[i][0]`, the first 64 language codes, as its own column:
@@ -645,6 +649,14 @@ fn derive(
         })
         .collect();
     hot.languages_lo = hot.languages.iter().map(|l| l[0]).collect();
+    hot.country_8 = if dicts.countries.len() <= 255 {
+        hot.country
+            .iter()
+            .map(|&c| if c == UNKNOWN_CODE { 255 } else { c as u8 })
+            .collect()
+    } else {
+        Vec::new()
+    };
     hot.payable = (0..n.div_ceil(64))
         .map(|w| {
             let mut m = 0u64;
