@@ -62,10 +62,11 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::select::{discounted, price, Caps, Entry, Item, LazyQueue, LAMBDAS};
+use crate::select::{discounted, price, Caps, Dense, Entry, Item, LazyQueue, LAMBDAS};
 
 /// One campaign's input: its scored pool and its limits.
 #[derive(Debug, Clone, PartialEq)]
@@ -168,71 +169,23 @@ struct Greedy {
     /// Chosen item indices in order (removed ones are taken out).
     chosen: Vec<u32>,
     spent: u64,
-    cell: IdMap<u32, u32>,
-    niche: CodeCounts,
-    country: CodeCounts,
+    /// The campaign's items' groups as dense indices (shared by its
+    /// greedies), and the chosen items' counts per group.
+    groups: Arc<Dense>,
+    cell: Vec<u32>,
+    niche: Vec<usize>,
+    country: Vec<usize>,
     tier: Vec<usize>,
 }
 
-/// Chosen items per niche or country code, for the caps. The codes are
-/// dictionary indexes, small but for `UNKNOWN_CODE`: counted in an array
-/// up to the campaign's largest code under [`CodeCounts::DENSE`], in a map
-/// beyond. The refill checks the caps of every parked item after every
-/// rejection (137M checks in the 10,000 x 1M re-rank), two map look-ups
-/// each before.
-#[derive(Debug, Clone)]
-struct CodeCounts {
-    dense: Vec<u32>,
-    rest: IdMap<u16, u32>,
-}
-
-impl CodeCounts {
-    const DENSE: usize = 4096;
-
-    /// Counts for `codes`: an array slot for each one under `DENSE`.
-    fn for_codes(codes: impl Iterator<Item = u16>) -> CodeCounts {
-        let top = codes
-            .map(|c| c as usize)
-            .filter(|&c| c < Self::DENSE)
-            .max()
-            .map_or(0, |m| m + 1);
-        CodeCounts {
-            dense: vec![0; top],
-            rest: IdMap::default(),
-        }
-    }
-
-    #[inline]
-    fn get(&self, code: u16) -> usize {
-        match self.dense.get(code as usize) {
-            Some(&n) => n as usize,
-            None => self.rest.get(&code).copied().unwrap_or(0) as usize,
-        }
-    }
-
-    #[inline]
-    fn add(&mut self, code: u16) {
-        match self.dense.get_mut(code as usize) {
-            Some(n) => *n += 1,
-            None => *self.rest.entry(code).or_default() += 1,
-        }
-    }
-
-    #[inline]
-    fn remove(&mut self, code: u16) {
-        match self.dense.get_mut(code as usize) {
-            Some(n) => *n -= 1,
-            None => {
-                if let Some(n) = self.rest.get_mut(&code) {
-                    *n -= 1;
-                }
-            }
-        }
-    }
-}
-
 impl Greedy {
-    fn new(items: &[Item], budget: u64, lambda: f64, banned: &dyn Fn(usize) -> bool) -> Greedy {
+    fn new(
+        items: &[Item],
+        groups: Arc<Dense>,
+        budget: u64,
+        lambda: f64,
+        banned: &dyn Fn(usize) -> bool,
+    ) -> Greedy {
         let heap = LazyQueue::priced(items, budget, lambda, banned);
         Greedy {
             lambda,
@@ -241,19 +194,27 @@ impl Greedy {
             freed: false,
             chosen: Vec::new(),
             spent: 0,
-            cell: IdMap::default(),
-            niche: CodeCounts::for_codes(items.iter().map(|it| it.niche)),
-            country: CodeCounts::for_codes(items.iter().map(|it| it.country)),
+            cell: vec![0; groups.cells],
+            niche: vec![0; groups.niches],
+            country: vec![0; groups.countries],
             tier: vec![0; 256],
+            groups,
         }
     }
 
-    fn capped(&self, it: &Item, caps: &Caps) -> bool {
+    /// The cell count of item `idx` (its overlap occupancy).
+    #[inline]
+    fn occupancy(&self, idx: u32) -> u32 {
+        self.cell[self.groups.cell[idx as usize] as usize]
+    }
+
+    fn capped(&self, idx: u32, it: &Item, caps: &Caps) -> bool {
+        let g = &self.groups;
         caps.per_niche
-            .is_some_and(|m| self.niche.get(it.niche) >= m)
+            .is_some_and(|m| self.niche[g.niche[idx as usize] as usize] >= m)
             || caps
                 .per_country
-                .is_some_and(|m| self.country.get(it.country) >= m)
+                .is_some_and(|m| self.country[g.country[idx as usize] as usize] >= m)
             || caps
                 .per_tier
                 .is_some_and(|m| self.tier[it.tier as usize] >= m)
@@ -285,10 +246,10 @@ impl Greedy {
                     return true;
                 }
                 let it = &items[idx as usize];
-                if self.capped(it, caps) {
+                if self.capped(idx, it, caps) {
                     return true;
                 }
-                let occ = self.cell.get(&it.cell).copied().unwrap_or(0);
+                let occ = self.occupancy(idx);
                 back.push(Entry {
                     ratio: discounted(it.value, occ) / price(it.cost_cents, self.lambda),
                     ordinal: it.ordinal,
@@ -312,11 +273,11 @@ impl Greedy {
             }
             let Some(e) = self.heap.pop() else { break };
             let it = &items[e.idx as usize];
-            if it.cost_cents > budget - self.spent || self.capped(it, caps) {
+            if it.cost_cents > budget - self.spent || self.capped(e.idx, it, caps) {
                 self.parked.push((it.cost_cents, e.idx));
                 continue;
             }
-            let occ = self.cell.get(&it.cell).copied().unwrap_or(0);
+            let occ = self.occupancy(e.idx);
             if occ != e.seen {
                 self.heap.push(Entry {
                     ratio: discounted(it.value, occ) / price(it.cost_cents, self.lambda),
@@ -330,9 +291,10 @@ impl Greedy {
             }
             self.chosen.push(e.idx);
             self.spent += it.cost_cents;
-            *self.cell.entry(it.cell).or_default() += 1;
-            self.niche.add(it.niche);
-            self.country.add(it.country);
+            let (g, i) = (&self.groups, e.idx as usize);
+            self.cell[g.cell[i] as usize] += 1;
+            self.niche[g.niche[i] as usize] += 1;
+            self.country[g.country[i] as usize] += 1;
             self.tier[it.tier as usize] += 1;
             added.push(e.idx);
         }
@@ -344,28 +306,15 @@ impl Greedy {
             self.chosen.remove(p);
             let it = &items[idx as usize];
             self.spent -= it.cost_cents;
-            dec(&mut self.cell, it.cell);
-            self.niche.remove(it.niche);
-            self.country.remove(it.country);
+            let (g, i) = (&self.groups, idx as usize);
+            self.cell[g.cell[i] as usize] -= 1;
+            self.niche[g.niche[i] as usize] -= 1;
+            self.country[g.country[i] as usize] -= 1;
             self.tier[it.tier as usize] -= 1;
             self.freed = true;
         }
     }
 }
-
-fn dec<K: std::hash::Hash + Eq>(
-    m: &mut IdMap<K, impl Copy + std::ops::SubAssign + From<u8>>,
-    k: K,
-) {
-    if let Some(v) = m.get_mut(&k) {
-        *v -= From::from(1u8);
-    }
-}
-
-/// The greedy's counts per cell, niche and country: small integer keys,
-/// hashed with rustc-hash's multiplicative hasher instead of SipHash (which
-/// a profile of the 10,000-campaign re-rank showed at 8% of the assignment).
-type IdMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 /// Overlap-discounted value of a portfolio, in the order given.
 pub fn portfolio_value(items: &[Item], chosen: &[usize]) -> f64 {
@@ -384,9 +333,10 @@ pub fn portfolio_value(items: &[Item], chosen: &[usize]) -> f64 {
 /// value, best greedy's slot price, that greedy's state).
 fn alone(p: &CampaignPool, banned: &dyn Fn(usize) -> bool) -> (Vec<usize>, f64, Greedy) {
     let slot = p.budget_cents as f64 / p.wanted.max(1) as f64;
+    let groups = Arc::new(Dense::new(&p.items));
     let mut best: Option<(f64, Greedy)> = None;
     for l in LAMBDAS {
-        let mut g = Greedy::new(&p.items, p.budget_cents, l * slot, banned);
+        let mut g = Greedy::new(&p.items, groups.clone(), p.budget_cents, l * slot, banned);
         g.fill(&p.items, p.budget_cents, p.wanted, &p.caps, &mut |_| false);
         let chosen: Vec<usize> = g.chosen.iter().map(|&x| x as usize).collect();
         let v = portfolio_value(&p.items, &chosen);
@@ -394,7 +344,7 @@ fn alone(p: &CampaignPool, banned: &dyn Fn(usize) -> bool) -> (Vec<usize>, f64, 
             best = Some((v, g));
         }
     }
-    let (mut value, g) = best.unwrap_or_else(|| (0.0, Greedy::new(&[], 0, 0.0, banned)));
+    let (mut value, g) = best.unwrap_or_else(|| (0.0, Greedy::new(&[], groups, 0, 0.0, banned)));
     let mut chosen: Vec<usize> = g.chosen.iter().map(|&x| x as usize).collect();
     if p.wanted > 0 {
         let single = p
@@ -756,29 +706,11 @@ mod tests {
             cost_cents: cost * 100,
             cell,
             // Unknown niches and countries (`UNKNOWN_CODE`) among known
-            // ones: the caps count both kinds of code (`CodeCounts`).
+            // ones: the caps count both kinds of code.
             niche: [0, 7, u16::MAX][ordinal as usize % 3],
             country: [3, u16::MAX][ordinal as usize % 2],
             tier: (ordinal % 4) as u8,
         }
-    }
-
-    #[test]
-    fn code_counts_count_small_and_large_codes_alike() {
-        let mut c = CodeCounts::for_codes([2u16, 9, u16::MAX, 5000].into_iter());
-        assert_eq!(c.dense.len(), 10);
-        for code in [2u16, 9, u16::MAX, 5000, 0] {
-            assert_eq!(c.get(code), 0);
-            c.add(code);
-            c.add(code);
-            c.remove(code);
-            assert_eq!(c.get(code), 1, "code {code}");
-        }
-        // A code the campaign's items never had (none would be counted;
-        // still answered, in the map).
-        c.add(12);
-        assert_eq!(c.get(12), 1);
-        assert_eq!(c.get(11), 0);
     }
 
     /// A campaign of `items` with no caps and no previous selection.

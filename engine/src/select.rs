@@ -126,18 +126,20 @@ static KEEP_SHARE: std::sync::LazyLock<[f64; 64]> = std::sync::LazyLock::new(|| 
 });
 
 /// Items' groups as dense indices (computed once per `select`, shared by
-/// every greedy run), so the greedy counts with plain arrays.
-struct Dense {
-    cell: Vec<u32>,
-    niche: Vec<u32>,
-    country: Vec<u32>,
-    cells: usize,
-    niches: usize,
-    countries: usize,
+/// every greedy run; in the re-rank, once per campaign, shared by its
+/// greedies), so the greedy counts with plain arrays.
+#[derive(Debug)]
+pub(crate) struct Dense {
+    pub(crate) cell: Vec<u32>,
+    pub(crate) niche: Vec<u32>,
+    pub(crate) country: Vec<u32>,
+    pub(crate) cells: usize,
+    pub(crate) niches: usize,
+    pub(crate) countries: usize,
 }
 
 impl Dense {
-    fn new(items: &[Item]) -> Dense {
+    pub(crate) fn new(items: &[Item]) -> Dense {
         fn ids<K: std::hash::Hash + Eq + Copy>(keys: impl Iterator<Item = K>) -> (Vec<u32>, usize) {
             let mut map: HashMap<K, u32> = HashMap::new();
             let v = keys
