@@ -846,16 +846,28 @@ pub fn rerank(
     opts: &RerankOptions,
     progress: &dyn Progress,
 ) -> anyhow::Result<RerankReport> {
+    rerank_keeping(data, raw, opts, progress).map(|(_, r)| r)
+}
+
+/// [`rerank`], also handing back the snapshot it loaded (the CLI leaves it
+/// to the operating system at exit rather than free it).
+fn rerank_keeping(
+    data: &Path,
+    raw: &[(String, Value)],
+    opts: &RerankOptions,
+    progress: &dyn Progress,
+) -> anyhow::Result<(Arc<Snapshot>, RerankReport)> {
     let t_all = Instant::now();
     day_of(opts)?;
     let s = load_for_rerank(data, progress)?;
-    rerank_on(&s, data, raw, opts, progress, t_all)
+    let r = rerank_on(&s, data, raw, opts, progress, t_all)?;
+    Ok((s, r))
 }
 
 /// The published snapshot as [`rerank`] loads it: without the HNSW graph,
 /// which the batch's candidate depths never search (they always take the
 /// exact vector scan, see `OpenOptions::vector_graph`).
-pub fn load_for_rerank(data: &Path, progress: &dyn Progress) -> anyhow::Result<Arc<Snapshot>> {
+fn load_for_rerank(data: &Path, progress: &dyn Progress) -> anyhow::Result<Arc<Snapshot>> {
     progress.start("loading snapshot", None);
     let s = Snapshot::open_with(
         &DataDir::open(data)?,
@@ -1925,13 +1937,7 @@ impl RerankArgs {
 pub fn run_rerank_cli(a: &RerankArgs) -> anyhow::Result<()> {
     let raw = read_campaigns(&a.data, a.campaigns.as_deref())?;
     let bars = crate::progress::Bars::new(a.json);
-    // As `rerank`, with the snapshot kept here so that it can be left to
-    // the operating system when the process ends.
-    let t_all = Instant::now();
-    let opts = a.options();
-    day_of(&opts)?;
-    let s = load_for_rerank(&a.data, &bars)?;
-    let r = rerank_on(&s, &a.data, &raw, &opts, &bars, t_all)?;
+    let (s, r) = rerank_keeping(&a.data, &raw, &a.options(), &bars)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r.manifest)?);
     } else {
