@@ -193,15 +193,71 @@ impl CompiledRules {
     /// so bounds saturate exactly).
     #[inline]
     pub fn word(&self, s: &Snapshot, start: usize, end: usize) -> u64 {
+        self.word_with::<Plain>(s, start, end)
+    }
+
+    /// [`CompiledRules::word`] with AVX2 compares where the CPU has them:
+    /// the same bits (the kernels are tested against the plain loops on
+    /// edge values). Each 64-row column becomes its word with a compare and
+    /// a `movemask` per vector instead of a byte array packed by multiplies.
+    #[inline]
+    pub fn word_fast(&self, s: &Snapshot, start: usize, end: usize) -> u64 {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                #[allow(unsafe_code)]
+                return unsafe { self.word_avx2(s, start, end) };
+            }
+        }
+        self.word(s, start, end)
+    }
+
+    /// Words `w0..w1` of the column rules (as [`CompiledRules::word_fast`])
+    /// appended to `out`; the CPU check is made once per block.
+    pub fn words_into(&self, s: &Snapshot, w0: usize, w1: usize, out: &mut Vec<u64>) {
+        let n = s.len();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                #[allow(unsafe_code)]
+                unsafe {
+                    self.words_into_avx2(s, w0, w1, out)
+                };
+                return;
+            }
+        }
+        out.extend((w0..w1).map(|w| self.word(s, w * 64, (w * 64 + 64).min(n))));
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn words_into_avx2(&self, s: &Snapshot, w0: usize, w1: usize, out: &mut Vec<u64>) {
+        let n = s.len();
+        out.extend((w0..w1).map(|w| self.word_avx2(s, w * 64, (w * 64 + 64).min(n))));
+    }
+
+    /// [`CompiledRules::word`] through the AVX2 kernels ([`Wide`]).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn word_avx2(&self, s: &Snapshot, start: usize, end: usize) -> u64 {
+        self.word_with::<Wide>(s, start, end)
+    }
+
+    /// The body of [`CompiledRules::word`], its per-column tests made by
+    /// the kernels `K`.
+    #[inline(always)]
+    fn word_with<K: Kernels>(&self, s: &Snapshot, start: usize, end: usize) -> u64 {
         let h = &s.hot;
         let r = start..end;
         let mut m = h.payable[start / 64];
         if let Some(p) = &self.platforms {
-            m &= p.mask(&h.platform[r.clone()]);
+            m &= p.mask_u8::<K>(&h.platform[r.clone()]);
         }
         if let (Some(c), true) = (&self.countries, m != 0) {
             m &= match &self.countries_8 {
-                Some(c8) => c8.mask(&h.country_8[r.clone()]),
+                Some(c8) => c8.mask_u8::<K>(&h.country_8[r.clone()]),
                 None => c.mask(&h.country[r.clone()]),
             };
         }
@@ -210,8 +266,7 @@ impl CompiledRules {
             if h.followers_u32.is_empty() {
                 m &= mask(&h.followers[r.clone()], |f| f >= lo && f <= hi);
             } else {
-                let (lo, hi) = (sat32(lo), sat32(hi));
-                m &= mask(&h.followers_u32[r.clone()], |f| f >= lo && f <= hi);
+                m &= K::within_u32(&h.followers_u32[r.clone()], sat32(lo), sat32(hi));
             }
         }
         if m != 0 && (self.fee_lo_cents > 0 || self.fee_hi_cents < u64::MAX) {
@@ -219,22 +274,20 @@ impl CompiledRules {
             if h.fee_cents_u32.is_empty() {
                 m &= mask(&h.fee_cents[r.clone()], |fee| fee >= lo && fee <= hi);
             } else {
-                let (lo, hi) = (sat32(lo), sat32(hi));
-                m &= mask(&h.fee_cents_u32[r.clone()], |fee| fee >= lo && fee <= hi);
+                m &= K::within_u32(&h.fee_cents_u32[r.clone()], sat32(lo), sat32(hi));
             }
         }
         if let (Some(min), true) = (self.min_er, m != 0) {
             // NaN (unknown) fails: comparisons with NaN are false.
-            m &= mask(&h.er_rule[r.clone()], |er| er >= min);
+            m &= K::at_least_f64(&h.er_rule[r.clone()], min);
         }
         if let (Some(min), true) = (self.min_quality, m != 0) {
-            m &= mask(&h.quality_rule[r.clone()], |q| q >= min);
+            m &= K::at_least_f64(&h.quality_rule[r.clone()], min);
         }
         if let (Some(want), true) = (&self.languages, m != 0) {
             if want[1] == 0 && want[2] == 0 {
                 // Only codes < 64 asked: the 8-byte column says it all.
-                let w0 = want[0];
-                m &= mask(&h.languages_lo[r.clone()], |l| l & w0 != 0);
+                m &= K::any_bit_u64(&h.languages_lo[r.clone()], want[0]);
             } else {
                 m &= mask(&h.languages[r.clone()], |l| {
                     (l[0] & want[0]) | (l[1] & want[1]) | (l[2] & want[2]) != 0
@@ -242,9 +295,179 @@ impl CompiledRules {
             }
         }
         if self.needs_usage_rights && m != 0 {
-            m &= mask(&h.usage_rights[r], |u| u == 1);
+            m &= K::eq_any_u8(&h.usage_rights[r], &[1]);
         }
         m
+    }
+}
+
+/// How the rule pass turns up to 64 rows of a column into a word (bit j
+/// for row j): the plain loops, or the AVX2 kernels.
+trait Kernels {
+    /// Bit j set iff `col[j]` is one of `codes`.
+    fn eq_any_u8(col: &[u8], codes: &[u8]) -> u64;
+    /// Bit j set iff `lo <= col[j] <= hi`.
+    fn within_u32(col: &[u32], lo: u32, hi: u32) -> u64;
+    /// Bit j set iff `col[j] >= min` (false for NaN).
+    fn at_least_f64(col: &[f64], min: f64) -> u64;
+    /// Bit j set iff `col[j] & want != 0`.
+    fn any_bit_u64(col: &[u64], want: u64) -> u64;
+}
+
+/// The plain loops ([`mask`]), which the compiler vectorises for the
+/// baseline CPU.
+struct Plain;
+
+impl Kernels for Plain {
+    #[inline(always)]
+    fn eq_any_u8(col: &[u8], codes: &[u8]) -> u64 {
+        // Member by member, each one vectorised pass over the rows.
+        let mut bytes = [0u8; 64];
+        for &c in codes {
+            for (b, &x) in bytes.iter_mut().zip(col) {
+                *b |= (x == c) as u8;
+            }
+        }
+        pack_bytes(&bytes)
+    }
+
+    #[inline(always)]
+    fn within_u32(col: &[u32], lo: u32, hi: u32) -> u64 {
+        mask(col, |x| x >= lo && x <= hi)
+    }
+
+    #[inline(always)]
+    fn at_least_f64(col: &[f64], min: f64) -> u64 {
+        mask(col, |x| x >= min)
+    }
+
+    #[inline(always)]
+    fn any_bit_u64(col: &[u64], want: u64) -> u64 {
+        mask(col, |x| x & want != 0)
+    }
+}
+
+/// The AVX2 kernels of [`wide`] for a whole word of 64 rows, the plain
+/// loops for a shorter (the last) one. Only ever instantiated inside
+/// `CompiledRules::word_avx2`, which the CPU check guards.
+#[cfg(target_arch = "x86_64")]
+struct Wide;
+
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+impl Kernels for Wide {
+    #[inline(always)]
+    fn eq_any_u8(col: &[u8], codes: &[u8]) -> u64 {
+        match col.try_into() {
+            // SAFETY: reached only from `word_avx2` (AVX2 checked).
+            Ok(col) => unsafe { wide::eq_any_u8(col, codes) },
+            Err(_) => Plain::eq_any_u8(col, codes),
+        }
+    }
+
+    #[inline(always)]
+    fn within_u32(col: &[u32], lo: u32, hi: u32) -> u64 {
+        match col.try_into() {
+            // SAFETY: reached only from `word_avx2` (AVX2 checked).
+            Ok(col) => unsafe { wide::within_u32(col, lo, hi) },
+            Err(_) => Plain::within_u32(col, lo, hi),
+        }
+    }
+
+    #[inline(always)]
+    fn at_least_f64(col: &[f64], min: f64) -> u64 {
+        match col.try_into() {
+            // SAFETY: reached only from `word_avx2` (AVX2 checked).
+            Ok(col) => unsafe { wide::at_least_f64(col, min) },
+            Err(_) => Plain::at_least_f64(col, min),
+        }
+    }
+
+    #[inline(always)]
+    fn any_bit_u64(col: &[u64], want: u64) -> u64 {
+        match col.try_into() {
+            // SAFETY: reached only from `word_avx2` (AVX2 checked).
+            Ok(col) => unsafe { wide::any_bit_u64(col, want) },
+            Err(_) => Plain::any_bit_u64(col, want),
+        }
+    }
+}
+
+/// The rule pass's AVX2 kernels: 64 rows of one column to a word (bit j
+/// for row j), the same tests as the plain `mask` closures.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod wide {
+    use std::arch::x86_64::*;
+
+    /// Bit j set iff `col[j]` is one of `codes`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub fn eq_any_u8(col: &[u8; 64], codes: &[u8]) -> u64 {
+        let p = col.as_ptr().cast::<__m256i>();
+        // SAFETY: `col` is 64 bytes, two unaligned 32-byte loads.
+        let (a, b) = unsafe { (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1))) };
+        let (mut ma, mut mb) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+        for &c in codes {
+            let v = _mm256_set1_epi8(c as i8);
+            ma = _mm256_or_si256(ma, _mm256_cmpeq_epi8(a, v));
+            mb = _mm256_or_si256(mb, _mm256_cmpeq_epi8(b, v));
+        }
+        let lo = _mm256_movemask_epi8(ma) as u32 as u64;
+        let hi = _mm256_movemask_epi8(mb) as u32 as u64;
+        lo | (hi << 32)
+    }
+
+    /// Bit j set iff `lo <= col[j] <= hi` (unsigned).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub fn within_u32(col: &[u32; 64], lo: u32, hi: u32) -> u64 {
+        let (vlo, vhi) = (_mm256_set1_epi32(lo as i32), _mm256_set1_epi32(hi as i32));
+        let p = col.as_ptr().cast::<__m256i>();
+        let mut m = 0u64;
+        for k in 0..8 {
+            // SAFETY: 8 x 8 lanes of 32 bits are the 64 values of `col`.
+            let x = unsafe { _mm256_loadu_si256(p.add(k)) };
+            // x >= lo iff max(x, lo) == x; x <= hi iff min(x, hi) == x.
+            let ge = _mm256_cmpeq_epi32(_mm256_max_epu32(x, vlo), x);
+            let le = _mm256_cmpeq_epi32(_mm256_min_epu32(x, vhi), x);
+            let both = _mm256_castsi256_ps(_mm256_and_si256(ge, le));
+            m |= (_mm256_movemask_ps(both) as u32 as u64) << (8 * k);
+        }
+        m
+    }
+
+    /// Bit j set iff `col[j] >= min` (false for NaN, like the plain `>=`).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub fn at_least_f64(col: &[f64; 64], min: f64) -> u64 {
+        let vmin = _mm256_set1_pd(min);
+        let p = col.as_ptr();
+        let mut m = 0u64;
+        for k in 0..16 {
+            // SAFETY: 16 x 4 lanes are the 64 values of `col`.
+            let x = unsafe { _mm256_loadu_pd(p.add(4 * k)) };
+            // Ordered, quiet: NaN on either side compares false.
+            let ge = _mm256_cmp_pd::<_CMP_GE_OQ>(x, vmin);
+            m |= (_mm256_movemask_pd(ge) as u32 as u64) << (4 * k);
+        }
+        m
+    }
+
+    /// Bit j set iff `col[j] & want != 0`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub fn any_bit_u64(col: &[u64; 64], want: u64) -> u64 {
+        let (w, zero) = (_mm256_set1_epi64x(want as i64), _mm256_setzero_si256());
+        let p = col.as_ptr().cast::<__m256i>();
+        let mut none = 0u64;
+        for k in 0..16 {
+            // SAFETY: 16 x 4 lanes of 64 bits are the 64 values of `col`.
+            let x = unsafe { _mm256_loadu_si256(p.add(k)) };
+            let z = _mm256_cmpeq_epi64(_mm256_and_si256(x, w), zero);
+            none |= (_mm256_movemask_pd(_mm256_castsi256_pd(z)) as u32 as u64) << (4 * k);
+        }
+        !none
     }
 }
 
@@ -314,6 +537,17 @@ where
     }
 }
 
+impl<const N: usize> CodeSet<u8, N> {
+    /// [`CodeSet::mask`] of an 8-bit column, a short list by `K`.
+    #[inline(always)]
+    fn mask_u8<K: Kernels>(&self, col: &[u8]) -> u64 {
+        match self {
+            CodeSet::Few(a, k) => K::eq_any_u8(col, &a[..*k]),
+            other => other.mask(col),
+        }
+    }
+}
+
 /// A 64-bit bound against a column whose values are all below
 /// `u32::MAX`: saturating keeps every comparison's outcome.
 #[inline]
@@ -335,7 +569,7 @@ pub fn eligible(b: &CampaignBrief, s: &Snapshot) -> Eligibility {
     let rules = CompiledRules::compile(b, s);
     let bits = Bitset::from_words(s.len(), |w| {
         let start = w * 64;
-        rules.word(s, start, (start + 64).min(s.len()))
+        rules.word_fast(s, start, (start + 64).min(s.len()))
     });
     excluded_out(b, s, bits)
 }
@@ -368,7 +602,7 @@ pub fn eligible_many(briefs: &[&CampaignBrief], s: &Snapshot) -> Vec<Eligibility
             while b0 < w1 {
                 let b1 = (b0 + MANY_BLOCK_WORDS).min(w1);
                 for (rule, o) in rules.iter().zip(out.iter_mut()) {
-                    o.extend((b0..b1).map(|w| rule.word(s, w * 64, (w * 64 + 64).min(n))));
+                    rule.words_into(s, b0, b1, o);
                 }
                 b0 = b1;
             }
@@ -528,5 +762,74 @@ mod tests {
         }
         assert_eq!(mask(&[1u8; 64], |x| x == 1), u64::MAX);
         assert_eq!(pack_bytes(&[0u8; 64]), 0);
+    }
+
+    /// The AVX2 kernels give the plain `mask` bits on columns full of edge
+    /// values: bounds themselves, 0 and MAX, NaN, infinities, -0.0.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    #[allow(unsafe_code)]
+    fn wide_kernels_give_the_plain_bits() {
+        if !std::is_x86_feature_detected!("avx2") {
+            eprintln!("no AVX2 on this CPU: the kernels are never called");
+            return;
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..400 {
+            // u8 codes against 0..6 members.
+            let col8: [u8; 64] = std::array::from_fn(|_| (next() % 7) as u8 * 40);
+            let k = round % 7;
+            let codes: Vec<u8> = (0..k).map(|_| (next() % 7) as u8 * 40).collect();
+            // SAFETY (all calls below): AVX2 is present, checked above.
+            let got = unsafe { wide::eq_any_u8(&col8, &codes) };
+            assert_eq!(got, mask(&col8, |v| codes.contains(&v)), "{codes:?}");
+
+            // u32 ranges whose bounds occur in the column.
+            let pick = [0u32, 1, 99, 100, 101, u32::MAX - 1, u32::MAX];
+            let col32: [u32; 64] = std::array::from_fn(|_| {
+                if next() % 2 == 0 {
+                    pick[(next() % 7) as usize]
+                } else {
+                    next() as u32
+                }
+            });
+            let (a, b) = (pick[(next() % 7) as usize], pick[(next() % 7) as usize]);
+            let (lo, hi) = (a.min(b), if round % 5 == 0 { a.max(b) } else { b });
+            let got = unsafe { wide::within_u32(&col32, lo, hi) };
+            assert_eq!(got, mask(&col32, |v| v >= lo && v <= hi), "[{lo}, {hi}]");
+
+            // f64 at-least with NaN, infinities and signed zeros.
+            let fpick = [
+                f64::NAN,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                0.0,
+                -0.0,
+                0.8,
+                0.8f32 as f64,
+                0.79999999,
+            ];
+            let colf: [f64; 64] = std::array::from_fn(|_| fpick[(next() % 8) as usize]);
+            let min = fpick[1 + (next() % 7) as usize];
+            let got = unsafe { wide::at_least_f64(&colf, min) };
+            assert_eq!(got, mask(&colf, |v| v >= min), "at least {min}");
+
+            // u64 bit sets.
+            let col64: [u64; 64] = std::array::from_fn(|_| next() & next() & next());
+            let want = match round % 4 {
+                0 => 0,
+                1 => 1 << 63,
+                2 => next(),
+                _ => next() & next() & next(),
+            };
+            let got = unsafe { wide::any_bit_u64(&col64, want) };
+            assert_eq!(got, mask(&col64, |v| v & want != 0), "{want:#x}");
+        }
     }
 }

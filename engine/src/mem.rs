@@ -3,8 +3,9 @@
 
 /// Asks the CPU to start loading the cache line holding `p` (a hint: it
 /// never faults and never changes a result; a no-op off x86-64). The
-/// workspace denies `unsafe`; this, [`release_free_memory`] and
-/// `quant::scan_range` are its three exceptions.
+/// workspace denies `unsafe`; this, [`release_free_memory`],
+/// `quant::scan_range` / `quant::dispatch` and the rule kernels of
+/// `filter` (behind the same CPU check) are its exceptions.
 #[inline(always)]
 #[allow(unsafe_code)]
 pub fn prefetch<T>(p: *const T) {

@@ -210,8 +210,9 @@ fn scan_words_avx2(s: &RangeScan<'_>, words: &[u64], base: usize) -> Vec<TopK> {
 /// `scan_words`, vectorised with AVX2 when the CPU has it (runtime
 /// detection; the build targets plain x86-64). Both paths give
 /// the same result: the integer dot products are exact. The workspace
-/// denies `unsafe`; this call, behind its CPU check, and two in `mem`
-/// (`prefetch`, `release_free_memory`) are its exceptions.
+/// denies `unsafe`; this call, behind its CPU check, `dispatch`, the rule
+/// kernels of `filter` and two in `mem` (`prefetch`,
+/// `release_free_memory`) are its exceptions.
 #[allow(unsafe_code)]
 fn scan_range(s: &RangeScan<'_>, words: &[u64], base: usize) -> Vec<TopK> {
     #[cfg(target_arch = "x86_64")]
