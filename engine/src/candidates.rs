@@ -556,12 +556,21 @@ pub fn gather_many(
         .collect()
 }
 /// The score of each of `ordinals` (sorted) in `scores`, 0 where absent
-/// (the last one listed where an ordinal repeats).
+/// (the last one listed where an ordinal repeats). Most scored creators
+/// are not among `ordinals` (a typical brief's words match a few hundred
+/// thousand, its pool holds a few thousand): a bit per ordinal rules them
+/// out before any binary search.
 fn aligned_scores(ordinals: &[u32], scores: &[(f32, u32)]) -> Vec<f32> {
     let mut out = vec![0.0f32; ordinals.len()];
+    let Some(&last) = ordinals.last() else {
+        return out;
+    };
+    let member = Bitset::from_ordinals(last as usize + 1, ordinals.iter().copied());
     for &(score, o) in scores {
-        if let Ok(k) = ordinals.binary_search(&o) {
-            out[k] = score;
+        if o <= last && member.get(o as usize) {
+            if let Ok(k) = ordinals.binary_search(&o) {
+                out[k] = score;
+            }
         }
     }
     out
@@ -589,6 +598,33 @@ fn graph_and_value_candidates(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aligned_scores_are_each_ordinals_last_listed_score() {
+        let mut x = 12345u64;
+        let mut next = move |m: u64| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % m
+        };
+        for round in 0..200 {
+            let mut ordinals: Vec<u32> = (0..next(40)).map(|_| next(500) as u32).collect();
+            ordinals.sort_unstable();
+            ordinals.dedup();
+            // Members, repeats, non-members and ordinals past the last.
+            let scores: Vec<(f32, u32)> = (0..next(300))
+                .map(|k| (k as f32 + 0.5, next(700) as u32))
+                .collect();
+            let got = aligned_scores(&ordinals, &scores);
+            let want: Vec<f32> = ordinals
+                .iter()
+                .map(|o| scores.iter().rev().find(|s| s.1 == *o).map_or(0.0, |s| s.0))
+                .collect();
+            assert_eq!(got, want, "round {round}");
+        }
+        assert!(aligned_scores(&[], &[(1.0, 3)]).is_empty());
+    }
 
     #[test]
     fn graph_pays_off_only_where_some_brief_would_search_it() {
