@@ -78,6 +78,15 @@ impl Bitset {
         b
     }
 
+    /// The bitset of `len` rows whose words are `words` (one per 64 rows,
+    /// in order, `len.div_ceil(64)` of them); bits past `len` are cleared.
+    pub fn from_word_vec(len: usize, words: Vec<u64>) -> Bitset {
+        assert_eq!(words.len(), len.div_ceil(64), "one word per 64 rows");
+        let mut b = Bitset { words, len };
+        b.clear_tail();
+        b
+    }
+
     pub fn from_ordinals(len: usize, ordinals: impl IntoIterator<Item = u32>) -> Bitset {
         let mut b = Bitset::new(len);
         for o in ordinals {
@@ -356,6 +365,15 @@ pub fn for_each_one_fetching(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_word_vec_keeps_the_words_and_clears_the_tail() {
+        let b = Bitset::from_word_vec(130, vec![u64::MAX, 5, u64::MAX]);
+        assert_eq!(b.words(), &[u64::MAX, 5, 0b11]);
+        assert_eq!(b.count(), 64 + 2 + 2);
+        assert_eq!(b, Bitset::from_words(130, |w| [u64::MAX, 5, u64::MAX][w]));
+        assert!(std::panic::catch_unwind(|| Bitset::from_word_vec(130, vec![0; 2])).is_err());
+    }
 
     #[test]
     fn fetching_rows_ahead_visits_every_one_in_order_and_fetches_each_first() {

@@ -613,7 +613,13 @@ pub fn eligible_many(briefs: &[&CampaignBrief], s: &Snapshot) -> Vec<Eligibility
         .par_iter()
         .enumerate()
         .map(|(j, b)| {
-            let bits = Bitset::from_words(n, |w| parts[w / per][j][w % per]);
+            // The ranges' words in order (a copy per range, no per-word
+            // index arithmetic).
+            let mut words = Vec::with_capacity(words);
+            for part in &parts {
+                words.extend_from_slice(&part[j]);
+            }
+            let bits = Bitset::from_word_vec(n, words);
             excluded_out(b, s, bits)
         })
         .collect()
