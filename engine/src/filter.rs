@@ -10,6 +10,7 @@ use rayon::prelude::*;
 
 use crate::bitset::Bitset;
 use crate::brief::CampaignBrief;
+use crate::quant::dispatch;
 use crate::snapshot::{Snapshot, UNKNOWN_CODE};
 
 /// A brief's rules compiled against a snapshot's dictionaries.
@@ -167,6 +168,20 @@ fn mask<T: Copy>(col: &[T], keep: impl Fn(T) -> bool) -> u64 {
     pack_bytes(&bytes)
 }
 
+/// Bit j set iff `col[j]` (at most 64 values) is one of `codes`: member
+/// by member, each one vectorised pass over the rows, so the cost follows
+/// the list's length.
+#[inline(always)]
+fn eq_any<T: Copy + PartialEq>(col: &[T], codes: &[T]) -> u64 {
+    let mut bytes = [0u8; 64];
+    for &c in codes {
+        for (b, &x) in bytes.iter_mut().zip(col) {
+            *b |= (x == c) as u8;
+        }
+    }
+    pack_bytes(&bytes)
+}
+
 /// Packs 64 bytes, each 0 or 1, into a word: bit j = byte j.
 #[inline(always)]
 fn pack_bytes(bytes: &[u8; 64]) -> u64 {
@@ -196,53 +211,28 @@ impl CompiledRules {
         self.word_with::<Plain>(s, start, end)
     }
 
-    /// [`CompiledRules::word`] with AVX2 compares where the CPU has them:
-    /// the same bits (the kernels are tested against the plain loops on
-    /// edge values). Each 64-row column becomes its word with a compare and
-    /// a `movemask` per vector instead of a byte array packed by multiplies.
+    /// [`CompiledRules::word`] with AVX2 compares where the CPU has them
+    /// (through [`dispatch`]): the same bits (the kernels are tested
+    /// against the plain loops on edge values). Each 64-row column becomes
+    /// its word with a compare and a `movemask` per vector instead of a
+    /// byte array packed by multiplies.
     #[inline]
     pub fn word_fast(&self, s: &Snapshot, start: usize, end: usize) -> u64 {
         #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU supports AVX2, checked just above.
-                #[allow(unsafe_code)]
-                return unsafe { self.word_avx2(s, start, end) };
-            }
-        }
-        self.word(s, start, end)
+        let avx2: unsafe fn(WordArgs<'_>) -> u64 = word_avx2;
+        #[cfg(not(target_arch = "x86_64"))]
+        let avx2: unsafe fn(WordArgs<'_>) -> u64 = word_plain;
+        dispatch((self, s, start, end), word_plain, avx2)
     }
 
     /// Words `w0..w1` of the column rules (as [`CompiledRules::word_fast`])
     /// appended to `out`; the CPU check is made once per block.
     pub fn words_into(&self, s: &Snapshot, w0: usize, w1: usize, out: &mut Vec<u64>) {
-        let n = s.len();
         #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU supports AVX2, checked just above.
-                #[allow(unsafe_code)]
-                unsafe {
-                    self.words_into_avx2(s, w0, w1, out)
-                };
-                return;
-            }
-        }
-        out.extend((w0..w1).map(|w| self.word(s, w * 64, (w * 64 + 64).min(n))));
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn words_into_avx2(&self, s: &Snapshot, w0: usize, w1: usize, out: &mut Vec<u64>) {
-        let n = s.len();
-        out.extend((w0..w1).map(|w| self.word_avx2(s, w * 64, (w * 64 + 64).min(n))));
-    }
-
-    /// [`CompiledRules::word`] through the AVX2 kernels ([`Wide`]).
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn word_avx2(&self, s: &Snapshot, start: usize, end: usize) -> u64 {
-        self.word_with::<Wide>(s, start, end)
+        let avx2: unsafe fn(BlockArgs<'_, '_>) = words_avx2;
+        #[cfg(not(target_arch = "x86_64"))]
+        let avx2: unsafe fn(BlockArgs<'_, '_>) = words_plain;
+        dispatch((self, s, w0, w1, out), words_plain, avx2)
     }
 
     /// The body of [`CompiledRules::word`], its per-column tests made by
@@ -301,6 +291,51 @@ impl CompiledRules {
     }
 }
 
+/// One word of rules: the rules, the snapshot, first and end row.
+type WordArgs<'r> = (&'r CompiledRules, &'r Snapshot, usize, usize);
+
+/// A block of words of rules: the rules, the snapshot, first and end word,
+/// and where the words go.
+type BlockArgs<'r, 'o> = (
+    &'r CompiledRules,
+    &'r Snapshot,
+    usize,
+    usize,
+    &'o mut Vec<u64>,
+);
+
+fn word_plain((r, s, start, end): WordArgs<'_>) -> u64 {
+    r.word_with::<Plain>(s, start, end)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn word_avx2((r, s, start, end): WordArgs<'_>) -> u64 {
+    r.word_with::<Wide>(s, start, end)
+}
+
+fn words_plain(args: BlockArgs<'_, '_>) {
+    words_with::<Plain>(args)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn words_avx2(args: BlockArgs<'_, '_>) {
+    words_with::<Wide>(args)
+}
+
+/// A plain loop, not `extend` over an iterator: the iterator's `fold` is a
+/// function of its own, compiled without AVX2, which would call each
+/// kernel out of line instead of inlining it here.
+#[inline(always)]
+fn words_with<K: Kernels>((r, s, w0, w1, out): BlockArgs<'_, '_>) {
+    let n = s.len();
+    out.reserve(w1.saturating_sub(w0));
+    for w in w0..w1 {
+        out.push(r.word_with::<K>(s, w * 64, (w * 64 + 64).min(n)));
+    }
+}
+
 /// How the rule pass turns up to 64 rows of a column into a word (bit j
 /// for row j): the plain loops, or the AVX2 kernels.
 trait Kernels {
@@ -321,14 +356,7 @@ struct Plain;
 impl Kernels for Plain {
     #[inline(always)]
     fn eq_any_u8(col: &[u8], codes: &[u8]) -> u64 {
-        // Member by member, each one vectorised pass over the rows.
-        let mut bytes = [0u8; 64];
-        for &c in codes {
-            for (b, &x) in bytes.iter_mut().zip(col) {
-                *b |= (x == c) as u8;
-            }
-        }
-        pack_bytes(&bytes)
+        eq_any(col, codes)
     }
 
     #[inline(always)]
@@ -349,7 +377,8 @@ impl Kernels for Plain {
 
 /// The AVX2 kernels of [`wide`] for a whole word of 64 rows, the plain
 /// loops for a shorter (the last) one. Only ever instantiated inside
-/// `CompiledRules::word_avx2`, which the CPU check guards.
+/// `word_avx2` and `words_avx2`, which [`dispatch`] calls after its CPU
+/// check.
 #[cfg(target_arch = "x86_64")]
 struct Wide;
 
@@ -359,7 +388,7 @@ impl Kernels for Wide {
     #[inline(always)]
     fn eq_any_u8(col: &[u8], codes: &[u8]) -> u64 {
         match col.try_into() {
-            // SAFETY: reached only from `word_avx2` (AVX2 checked).
+            // SAFETY: reached only from the AVX2 entry points (checked).
             Ok(col) => unsafe { wide::eq_any_u8(col, codes) },
             Err(_) => Plain::eq_any_u8(col, codes),
         }
@@ -368,7 +397,7 @@ impl Kernels for Wide {
     #[inline(always)]
     fn within_u32(col: &[u32], lo: u32, hi: u32) -> u64 {
         match col.try_into() {
-            // SAFETY: reached only from `word_avx2` (AVX2 checked).
+            // SAFETY: reached only from the AVX2 entry points (checked).
             Ok(col) => unsafe { wide::within_u32(col, lo, hi) },
             Err(_) => Plain::within_u32(col, lo, hi),
         }
@@ -377,7 +406,7 @@ impl Kernels for Wide {
     #[inline(always)]
     fn at_least_f64(col: &[f64], min: f64) -> u64 {
         match col.try_into() {
-            // SAFETY: reached only from `word_avx2` (AVX2 checked).
+            // SAFETY: reached only from the AVX2 entry points (checked).
             Ok(col) => unsafe { wide::at_least_f64(col, min) },
             Err(_) => Plain::at_least_f64(col, min),
         }
@@ -386,7 +415,7 @@ impl Kernels for Wide {
     #[inline(always)]
     fn any_bit_u64(col: &[u64], want: u64) -> u64 {
         match col.try_into() {
-            // SAFETY: reached only from `word_avx2` (AVX2 checked).
+            // SAFETY: reached only from the AVX2 entry points (checked).
             Ok(col) => unsafe { wide::any_bit_u64(col, want) },
             Err(_) => Plain::any_bit_u64(col, want),
         }
@@ -523,15 +552,7 @@ where
     fn mask(&self, col: &[T]) -> u64 {
         match self {
             CodeSet::Nobody => 0,
-            CodeSet::Few(a, k) => {
-                let mut bytes = [0u8; 64];
-                for &c in &a[..*k] {
-                    for (b, &x) in bytes.iter_mut().zip(col) {
-                        *b |= (x == c) as u8;
-                    }
-                }
-                pack_bytes(&bytes)
-            }
+            CodeSet::Few(a, k) => eq_any(col, &a[..*k]),
             CodeSet::Table(t) => mask(col, |x| t[x.into()]),
         }
     }
@@ -615,11 +636,11 @@ pub fn eligible_many(briefs: &[&CampaignBrief], s: &Snapshot) -> Vec<Eligibility
         .map(|(j, b)| {
             // The ranges' words in order (a copy per range, no per-word
             // index arithmetic).
-            let mut words = Vec::with_capacity(words);
+            let mut own = Vec::with_capacity(words);
             for part in &parts {
-                words.extend_from_slice(&part[j]);
+                own.extend_from_slice(&part[j]);
             }
-            let bits = Bitset::from_word_vec(n, words);
+            let bits = Bitset::from_word_vec(n, own);
             excluded_out(b, s, bits)
         })
         .collect()
