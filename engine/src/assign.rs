@@ -385,6 +385,64 @@ struct Closed {
     new_offers: Option<Key>,
 }
 
+/// A rejected pair: (campaign, item index, creator ordinal, the limit).
+type Rejection = (u32, u32, u32, Limit);
+
+/// One creator's round: `held` (its holds) gets `offers` (this round's
+/// proposals), keeps the best within `cap` and `cap_new`, and the rest are
+/// rejected. Returns the creator's closed view and the rejections, in the
+/// order of the creator's ranking.
+fn settle(
+    ord: u32,
+    held: &mut Vec<(Key, u32, bool)>,
+    offers: impl Iterator<Item = (Key, u32, bool)>,
+    cap: usize,
+    cap_new: usize,
+) -> (Closed, Vec<Rejection>) {
+    held.extend(offers);
+    // Keep the best offers within both limits.
+    held.sort_by(|a, b| {
+        if a.0.beats(&b.0) {
+            Ordering::Less
+        } else if b.0.beats(&a.0) {
+            Ordering::Greater
+        } else {
+            Ordering::Equal
+        }
+    });
+    let mut rejections = Vec::new();
+    let mut kept = Vec::with_capacity(held.len());
+    let mut new_kept = 0usize;
+    for &(key, idx, new) in held.iter() {
+        if kept.len() >= cap {
+            rejections.push((key.campaign, idx, ord, Limit::Capacity));
+        } else if new && new_kept >= cap_new {
+            rejections.push((key.campaign, idx, ord, Limit::NewOffers));
+        } else {
+            new_kept += new as usize;
+            kept.push((key, idx, new));
+        }
+    }
+    *held = kept;
+    let closed = Closed {
+        capacity: (held.len() >= cap)
+            .then(|| held.last().map(|x| x.0))
+            .flatten(),
+        new_offers: (new_kept >= cap_new)
+            .then(|| held.iter().rev().find(|x| x.2).map(|x| x.0))
+            .flatten()
+            .or(if cap_new == 0 {
+                Some(Key {
+                    value: f64::INFINITY,
+                    campaign: 0,
+                })
+            } else {
+                None
+            }),
+    };
+    (closed, rejections)
+}
+
 /// Runs the global assignment. `capacity[ordinal]` is the creator's
 /// capacity (`u32::MAX`: unknown, no limit).
 pub fn assign(pools: &[CampaignPool], capacity: &[u32], opts: &AssignOptions) -> Assignment {
@@ -424,61 +482,34 @@ pub fn assign(pools: &[CampaignPool], capacity: &[u32], opts: &AssignOptions) ->
             })
             .collect();
         props.par_sort_unstable();
-        let mut rejections: Vec<(u32, u32, u32, Limit)> = Vec::new(); // (campaign, idx, ordinal, limit)
-        let mut k = 0;
-        while k < props.len() {
-            let ord = props[k].0;
-            let mut j = k;
-            let h = &mut holds[ord as usize];
-            while j < props.len() && props[j].0 == ord {
-                let (_, c, idx) = props[j];
-                let key = Key {
-                    value: pools[c as usize].items[idx as usize].value,
-                    campaign: c,
-                };
-                h.held.push((key, idx, !is_prev[c as usize][idx as usize]));
-                j += 1;
-            }
-            // Keep the best offers within both limits.
-            h.held.sort_by(|a, b| {
-                if a.0.beats(&b.0) {
-                    Ordering::Less
-                } else if b.0.beats(&a.0) {
-                    Ordering::Greater
-                } else {
-                    Ordering::Equal
-                }
-            });
-            let cap = capacity[ord as usize] as usize;
-            let mut kept = Vec::with_capacity(h.held.len());
-            let mut new_kept = 0usize;
-            for &(key, idx, new) in &h.held {
-                if kept.len() >= cap {
-                    rejections.push((key.campaign, idx, ord, Limit::Capacity));
-                } else if new && new_kept >= cap_new {
-                    rejections.push((key.campaign, idx, ord, Limit::NewOffers));
-                } else {
-                    new_kept += new as usize;
-                    kept.push((key, idx, new));
-                }
-            }
-            h.held = kept;
-            let cl = &mut closed[ord as usize];
-            cl.capacity = (h.held.len() >= cap)
-                .then(|| h.held.last().map(|x| x.0))
-                .flatten();
-            cl.new_offers = (new_kept >= cap_new)
-                .then(|| h.held.iter().rev().find(|x| x.2).map(|x| x.0))
-                .flatten()
-                .or(if cap_new == 0 {
-                    Some(Key {
-                        value: f64::INFINITY,
-                        campaign: 0,
-                    })
-                } else {
-                    None
+        // Each creator's offers are settled on their own (in parallel): its
+        // holds are taken out, merged with its proposals and put back.
+        let groups: Vec<&[(u32, u32, u32)]> = props.chunk_by(|x, y| x.0 == y.0).collect();
+        let mut taken: Vec<Vec<(Key, u32, bool)>> = groups
+            .iter()
+            .map(|g| std::mem::take(&mut holds[g[0].0 as usize].held))
+            .collect();
+        let settled: Vec<(Closed, Vec<Rejection>)> = groups
+            .par_iter()
+            .zip(taken.par_iter_mut())
+            .map(|(g, held)| {
+                let ord = g[0].0;
+                let offers = g.iter().map(|&(_, c, idx)| {
+                    let key = Key {
+                        value: pools[c as usize].items[idx as usize].value,
+                        campaign: c,
+                    };
+                    (key, idx, !is_prev[c as usize][idx as usize])
                 });
-            k = j;
+                settle(ord, held, offers, capacity[ord as usize] as usize, cap_new)
+            })
+            .collect();
+        let mut rejections: Vec<Rejection> = Vec::new();
+        for ((g, held), (cl, rejected)) in groups.iter().zip(taken).zip(settled) {
+            let ord = g[0].0 as usize;
+            holds[ord].held = held;
+            closed[ord] = cl;
+            rejections.extend(rejected);
         }
         if rejections.is_empty() {
             break;
