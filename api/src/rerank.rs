@@ -49,7 +49,7 @@ use cloutdesk_engine::select::{discounted, Item};
 use cloutdesk_engine::signals::{BriefScorer, Scored};
 use cloutdesk_engine::snapshot::{OpenOptions as SnapshotOpenOptions, Snapshot};
 use cloutdesk_engine::storage::DataDir;
-use cloutdesk_engine::storage::{fsync_dir, write_synced, write_synced_parts};
+use cloutdesk_engine::storage::{fsync_dir, write_synced, write_synced_parts, SyncedFile};
 use cloutdesk_engine::table::{CreatorTable, CreatorTerms};
 use cloutdesk_ingest::Progress;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -322,17 +322,15 @@ impl GenerationWriter {
         })
     }
 
-    fn write(&mut self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
-        self.write_parts(name, &[bytes])
+    /// Where the generation's file `name` is written (in the staging
+    /// directory, until [`GenerationWriter::publish`]).
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
     }
 
-    /// [`GenerationWriter::write`] of `parts` one after the other, streamed
-    /// to the file and checksummed on the way instead of joined into one
-    /// buffer first (the match results of a 10,000-campaign run are 300 MB).
-    fn write_parts<B: AsRef<[u8]>>(&mut self, name: &str, parts: &[B]) -> anyhow::Result<()> {
-        let entry = write_synced_parts(&self.dir.join(name), parts)?;
+    /// Records a written file's size and sha256 for the manifest.
+    fn record(&mut self, name: &str, entry: (u64, String)) {
         self.files.insert(name.to_string(), entry);
-        Ok(())
     }
 
     fn publish(mut self, mut m: GenerationManifest, keep: usize) -> anyhow::Result<String> {
@@ -373,30 +371,44 @@ impl GenerationWriter {
 
 // ------------------------------------------------------------ parquet
 
-/// The contract's match result per campaign, one JSON object a line, as
-/// stored in a generation (`took_ms` 0: the run's timings are in the
-/// manifest). Serialised per campaign in parallel; the file is the lines
-/// in order ([`GenerationWriter::write_parts`]).
-fn match_results_jsonl(
+/// Campaigns serialised at once (in parallel) by [`write_match_results`]
+/// before they are written: enough to keep both cores busy, while the
+/// serialised lines in memory stay a few MB (the whole file of a
+/// 10,000-campaign run is 300 MB).
+const JSONL_SLICE: usize = 256;
+
+/// Writes the contract's match result per campaign, one JSON object a
+/// line, as stored in a generation (`took_ms` 0: the run's timings are in
+/// the manifest), into file `path`; returns its size and sha256. The
+/// campaigns are serialised [`JSONL_SLICE`] at a time in parallel and
+/// written in order.
+fn write_match_results(
+    path: &Path,
     briefs: &[CampaignBrief],
     results: &[MatchResult],
     generation: &str,
-) -> anyhow::Result<Vec<Vec<u8>>> {
-    let lines: Vec<Vec<u8>> = briefs
-        .par_iter()
-        .zip(results)
-        .map(|(b, r)| {
-            let mut j = dto::MatchResultJson::of(r);
-            j.stats.took_ms = 0.0;
-            j.generation = Some(generation);
-            // Two orgs may share a campaign id: the org tells them apart.
-            j.org_id = Some(&b.org_id);
-            let mut line = serde_json::to_vec(&j)?;
-            line.push(b'\n');
-            Ok(line)
-        })
-        .collect::<anyhow::Result<_>>()?;
-    Ok(lines)
+) -> anyhow::Result<(u64, String)> {
+    let mut file = SyncedFile::create(path)?;
+    for (bs, rs) in briefs.chunks(JSONL_SLICE).zip(results.chunks(JSONL_SLICE)) {
+        let lines: Vec<Vec<u8>> = bs
+            .par_iter()
+            .zip(rs)
+            .map(|(b, r)| {
+                let mut j = dto::MatchResultJson::of(r);
+                j.stats.took_ms = 0.0;
+                j.generation = Some(generation);
+                // Two orgs may share a campaign id: the org tells them apart.
+                j.org_id = Some(&b.org_id);
+                let mut line = serde_json::to_vec(&j)?;
+                line.push(b'\n');
+                Ok(line)
+            })
+            .collect::<anyhow::Result<_>>()?;
+        for line in &lines {
+            file.write(line)?;
+        }
+    }
+    Ok(file.finish()?)
 }
 
 fn parquet_bytes(batch: &RecordBatch) -> anyhow::Result<Vec<u8>> {
@@ -1110,32 +1122,55 @@ pub fn rerank_on(
     progress.start("writing generation", Some(5));
     let mut w = GenerationWriter::begin(data)?;
     cloutdesk_engine::failpoint("rerank_after_begin");
-    // The four files are encoded at once (each encoder is sequential;
-    // the match results are serialised per campaign in parallel), then
-    // written one after the other.
+    // The four files are encoded and written at once, each encoder and
+    // writer on its own (the parquet encoders are sequential; the match
+    // results are serialised a slice of campaigns at a time, in parallel,
+    // and streamed to their file), so one file's fsync overlaps the
+    // others' encoding.
     let gen_id = w.id.clone();
-    let (selections, (jsonl, (feeds_file, diff_file))) = rayon::join(
-        || parquet_bytes(&selections_batch(&briefs, &results)?),
+    let encoded = |name: &'static str, bytes: anyhow::Result<Vec<u8>>| {
+        let entry = write_synced_parts(&w.path(name), &[bytes?])?;
+        progress.inc(1);
+        anyhow::Ok((name, entry))
+    };
+    let (jsonl, (selections, (feeds_file, diff_file))) = rayon::join(
+        || {
+            let name = "match_results.jsonl";
+            let entry = write_match_results(&w.path(name), &briefs, &results, &gen_id)?;
+            progress.inc(1);
+            anyhow::Ok((name, entry))
+        },
         || {
             rayon::join(
-                || match_results_jsonl(&briefs, &results, &gen_id),
+                || {
+                    encoded(
+                        "selections.parquet",
+                        selections_batch(&briefs, &results).and_then(|b| parquet_bytes(&b)),
+                    )
+                },
                 || {
                     rayon::join(
-                        || parquet_bytes(&feeds_batch(s, &briefs, &feeds)?),
-                        || parquet_bytes(&diff_batch(&diff)?),
+                        || {
+                            encoded(
+                                "feeds.parquet",
+                                feeds_batch(s, &briefs, &feeds).and_then(|b| parquet_bytes(&b)),
+                            )
+                        },
+                        || {
+                            encoded(
+                                "diff.parquet",
+                                diff_batch(&diff).and_then(|b| parquet_bytes(&b)),
+                            )
+                        },
                     )
                 },
             )
         },
     );
-    w.write("selections.parquet", &selections?)?;
-    progress.inc(1);
-    w.write_parts("match_results.jsonl", &jsonl?)?;
-    progress.inc(1);
-    w.write("feeds.parquet", &feeds_file?)?;
-    progress.inc(1);
-    w.write("diff.parquet", &diff_file?)?;
-    progress.inc(1);
+    for file in [jsonl, selections, feeds_file, diff_file] {
+        let (name, entry) = file?;
+        w.record(name, entry);
+    }
     cloutdesk_engine::failpoint("rerank_after_files");
     lap("write", &mut t);
     let pairs: usize = a.campaigns.iter().map(|c| c.chosen.len()).sum();
@@ -1525,7 +1560,7 @@ fn diff_rows(
     } = *before_run;
     let by_campaign = selections_by_campaign(prev);
     let prev_of: Vec<Option<HashMap<&str, &SelectionRow>>> = briefs
-        .iter()
+        .par_iter()
         .map(|b| {
             previous_of(&by_campaign, b)
                 .map(|v| v.iter().map(|r| (r.creator_id.as_str(), *r)).collect())
@@ -1537,123 +1572,134 @@ fn diff_rows(
         .filter_map(|b| previous_of(&by_campaign, b))
         .flat_map(|v| v.iter().map(|r| *r as *const SelectionRow))
         .collect();
-    let mut out: Vec<DiffRow> = Vec::new();
-    // Campaigns in this run.
-    for (c, r) in results.iter().enumerate() {
-        let org_id = briefs[c].org_id.clone();
-        let before = prev_of[c].as_ref();
-        let lost: HashMap<u32, Limit> = outcomes[c].lost.iter().copied().collect();
-        let now: HashMap<&str, &SelectedCreator> = r
-            .selected
-            .iter()
-            .map(|x| (x.creator_id.as_str(), x))
-            .collect();
-        // Position among the creators in both generations: a creator
-        // "moved" when its order against those changed, not when others
-        // merely entered or left around it.
-        let common_new: HashMap<&str, usize> = r
-            .selected
-            .iter()
-            .filter(|x| before.is_some_and(|m| m.contains_key(x.creator_id.as_str())))
-            .enumerate()
-            .map(|(k, x)| (x.creator_id.as_str(), k))
-            .collect();
-        let common_old: HashMap<&str, usize> = before
-            .map(|m| {
-                let mut v: Vec<&&SelectionRow> = m
-                    .values()
-                    .filter(|p| common_new.contains_key(p.creator_id.as_str()))
-                    .collect();
-                v.sort_by_key(|p| p.rank);
-                v.into_iter()
-                    .enumerate()
-                    .map(|(k, p)| (p.creator_id.as_str(), k))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for x in &r.selected {
-            match before.and_then(|m| m.get(x.creator_id.as_str())) {
-                None => out.push(DiffRow {
-                    campaign_id: r.campaign_id.clone(),
-                    org_id: org_id.clone(),
-                    creator_id: x.creator_id.clone(),
-                    change: "entered",
-                    old_rank: None,
-                    new_rank: Some(x.rank),
-                    why: if before.is_none() {
-                        format!("new campaign; score {:.3}", x.score)
-                    } else {
-                        format!(
-                            "chosen at rank {}: score {:.3}, value {:.0} for ${:.0}",
-                            x.rank, x.score, x.value, x.fee_usd
-                        )
-                    },
-                }),
-                Some(p)
-                    if common_old.get(x.creator_id.as_str())
-                        != common_new.get(x.creator_id.as_str()) =>
-                {
-                    out.push(DiffRow {
+    // Campaigns in this run, each on its own (in parallel), in run order.
+    let per_campaign: Vec<Vec<DiffRow>> = results
+        .par_iter()
+        .enumerate()
+        .map(|(c, r)| {
+            let mut out: Vec<DiffRow> = Vec::new();
+            let org_id = briefs[c].org_id.clone();
+            let before = prev_of[c].as_ref();
+            let lost: HashMap<u32, Limit> = outcomes[c].lost.iter().copied().collect();
+            let now: HashMap<&str, &SelectedCreator> = r
+                .selected
+                .iter()
+                .map(|x| (x.creator_id.as_str(), x))
+                .collect();
+            // Position among the creators in both generations: a creator
+            // "moved" when its order against those changed, not when others
+            // merely entered or left around it.
+            let common_new: HashMap<&str, usize> = r
+                .selected
+                .iter()
+                .filter(|x| before.is_some_and(|m| m.contains_key(x.creator_id.as_str())))
+                .enumerate()
+                .map(|(k, x)| (x.creator_id.as_str(), k))
+                .collect();
+            let common_old: HashMap<&str, usize> = before
+                .map(|m| {
+                    let mut v: Vec<&&SelectionRow> = m
+                        .values()
+                        .filter(|p| common_new.contains_key(p.creator_id.as_str()))
+                        .collect();
+                    v.sort_by_key(|p| p.rank);
+                    v.into_iter()
+                        .enumerate()
+                        .map(|(k, p)| (p.creator_id.as_str(), k))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for x in &r.selected {
+                match before.and_then(|m| m.get(x.creator_id.as_str())) {
+                    None => out.push(DiffRow {
                         campaign_id: r.campaign_id.clone(),
                         org_id: org_id.clone(),
                         creator_id: x.creator_id.clone(),
-                        change: "moved",
-                        old_rank: Some(p.rank),
+                        change: "entered",
+                        old_rank: None,
                         new_rank: Some(x.rank),
-                        why: if (p.score - x.score).abs() >= 0.0005 {
-                            format!("score {:.3} -> {:.3} (the data changed)", p.score, x.score)
+                        why: if before.is_none() {
+                            format!("new campaign; score {:.3}", x.score)
                         } else {
-                            "others' scores changed around it".to_string()
-                        },
-                    })
-                }
-                Some(_) => {}
-            }
-        }
-        if let Some(m) = before {
-            let mut gone: Vec<&&SelectionRow> = m
-                .values()
-                .filter(|p| !now.contains_key(p.creator_id.as_str()))
-                .collect();
-            gone.sort_by_key(|p| p.rank);
-            for p in gone {
-                let why = match s.ordinal(&p.creator_id) {
-                    _ if declined.contains(&p.creator_id, &briefs[c].org_id, &p.campaign_id) => {
-                        "the creator declined".to_string()
-                    }
-                    None => "the creator is no longer in the data".to_string(),
-                    Some(o) => {
-                        let broken = check_one(&briefs[c], s, o as usize);
-                        if !broken.is_empty() {
-                            format!("no longer eligible: breaks {broken:?}")
-                        } else if let Some(l) = lost.get(&o) {
                             format!(
+                                "chosen at rank {}: score {:.3}, value {:.0} for ${:.0}",
+                                x.rank, x.score, x.value, x.fee_usd
+                            )
+                        },
+                    }),
+                    Some(p)
+                        if common_old.get(x.creator_id.as_str())
+                            != common_new.get(x.creator_id.as_str()) =>
+                    {
+                        out.push(DiffRow {
+                            campaign_id: r.campaign_id.clone(),
+                            org_id: org_id.clone(),
+                            creator_id: x.creator_id.clone(),
+                            change: "moved",
+                            old_rank: Some(p.rank),
+                            new_rank: Some(x.rank),
+                            why: if (p.score - x.score).abs() >= 0.0005 {
+                                format!("score {:.3} -> {:.3} (the data changed)", p.score, x.score)
+                            } else {
+                                "others' scores changed around it".to_string()
+                            },
+                        })
+                    }
+                    Some(_) => {}
+                }
+            }
+            if let Some(m) = before {
+                let mut gone: Vec<&&SelectionRow> = m
+                    .values()
+                    .filter(|p| !now.contains_key(p.creator_id.as_str()))
+                    .collect();
+                gone.sort_by_key(|p| p.rank);
+                for p in gone {
+                    let why = match s.ordinal(&p.creator_id) {
+                        _ if declined.contains(
+                            &p.creator_id,
+                            &briefs[c].org_id,
+                            &p.campaign_id,
+                        ) =>
+                        {
+                            "the creator declined".to_string()
+                        }
+                        None => "the creator is no longer in the data".to_string(),
+                        Some(o) => {
+                            let broken = check_one(&briefs[c], s, o as usize);
+                            if !broken.is_empty() {
+                                format!("no longer eligible: breaks {broken:?}")
+                            } else if let Some(l) = lost.get(&o) {
+                                format!(
                                 "went to campaigns valuing the creator more (its {} limit is full)",
                                 match l {
                                     Limit::Capacity => "capacity",
                                     Limit::NewOffers => "new-offers-per-run",
                                 }
                             )
-                        } else if pools[c].members.binary_search(&o).is_ok() {
-                            "outranked: others give more value per dollar within the budget"
-                                .to_string()
-                        } else {
-                            "no longer among the campaign's best candidates".to_string()
+                            } else if pools[c].members.binary_search(&o).is_ok() {
+                                "outranked: others give more value per dollar within the budget"
+                                    .to_string()
+                            } else {
+                                "no longer among the campaign's best candidates".to_string()
+                            }
                         }
-                    }
-                };
-                out.push(DiffRow {
-                    campaign_id: r.campaign_id.clone(),
-                    org_id: org_id.clone(),
-                    creator_id: p.creator_id.clone(),
-                    change: "left",
-                    old_rank: Some(p.rank),
-                    new_rank: None,
-                    why,
-                });
+                    };
+                    out.push(DiffRow {
+                        campaign_id: r.campaign_id.clone(),
+                        org_id: org_id.clone(),
+                        creator_id: p.creator_id.clone(),
+                        change: "left",
+                        old_rank: Some(p.rank),
+                        new_rank: None,
+                        why,
+                    });
+                }
             }
-        }
-    }
+            out
+        })
+        .collect();
+    let mut out: Vec<DiffRow> = per_campaign.into_iter().flatten().collect();
     // Campaigns gone from this run.
     let mut gone: Vec<&SelectionRow> = prev
         .iter()

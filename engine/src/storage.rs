@@ -413,6 +413,47 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
+/// A file written a part at a time through a buffer and the checksum,
+/// then fsynced ([`SyncedFile::finish`]); errors name the path. Lets a
+/// writer stream what it produces instead of holding all of it in memory.
+pub struct SyncedFile {
+    path: PathBuf,
+    out: HashingWriter<std::io::BufWriter<File>>,
+}
+
+impl SyncedFile {
+    pub fn create(p: &Path) -> Result<SyncedFile, StorageError> {
+        let f = File::create(p).map_err(|e| io_err(p, e))?;
+        Ok(SyncedFile {
+            path: p.to_path_buf(),
+            out: HashingWriter {
+                inner: std::io::BufWriter::with_capacity(1 << 20, f),
+                hasher: Sha256::new(),
+                bytes: 0,
+            },
+        })
+    }
+
+    pub fn write(&mut self, part: &[u8]) -> Result<(), StorageError> {
+        self.out.write_all(part).map_err(|e| io_err(&self.path, e))
+    }
+
+    /// Flushes and fsyncs the file; returns its size and sha256 (hex).
+    pub fn finish(self) -> Result<(u64, String), StorageError> {
+        let SyncedFile { path, out } = self;
+        let HashingWriter {
+            inner,
+            hasher,
+            bytes,
+        } = out;
+        let f = inner
+            .into_inner()
+            .map_err(|e| io_err(&path, e.into_error()))?;
+        f.sync_all().map_err(|e| io_err(&path, e))?;
+        Ok((bytes, hex(&hasher.finalize())))
+    }
+}
+
 /// Writes `parts` one after the other into file `p` through a buffer and
 /// the checksum (never joined in memory) and fsyncs it; returns the
 /// file's size and sha256 (hex). Errors name the path.
@@ -420,23 +461,11 @@ pub fn write_synced_parts<B: AsRef<[u8]>>(
     p: &Path,
     parts: &[B],
 ) -> Result<(u64, String), StorageError> {
-    let f = File::create(p).map_err(|e| io_err(p, e))?;
-    let mut out = HashingWriter {
-        inner: std::io::BufWriter::with_capacity(1 << 20, f),
-        hasher: Sha256::new(),
-        bytes: 0,
-    };
+    let mut f = SyncedFile::create(p)?;
     for part in parts {
-        out.write_all(part.as_ref()).map_err(|e| io_err(p, e))?;
+        f.write(part.as_ref())?;
     }
-    let HashingWriter {
-        inner,
-        hasher,
-        bytes,
-    } = out;
-    let f = inner.into_inner().map_err(|e| io_err(p, e.into_error()))?;
-    f.sync_all().map_err(|e| io_err(p, e))?;
-    Ok((bytes, hex(&hasher.finalize())))
+    f.finish()
 }
 
 /// Writes a file and fsyncs it (errors name the path).
