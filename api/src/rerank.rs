@@ -861,19 +861,20 @@ pub fn rerank(
     rerank_keeping(data, raw, opts, progress).map(|(_, r)| r)
 }
 
-/// [`rerank`], also handing back the snapshot it loaded (the CLI leaves it
-/// to the operating system at exit rather than free it).
+/// [`rerank`], also handing back the snapshot it loaded and the run's
+/// working state (the CLI leaves both to the operating system at exit
+/// rather than free them).
 fn rerank_keeping(
     data: &Path,
     raw: &[(String, Value)],
     opts: &RerankOptions,
     progress: &dyn Progress,
-) -> anyhow::Result<(Arc<Snapshot>, RerankReport)> {
+) -> anyhow::Result<((Arc<Snapshot>, RunState), RerankReport)> {
     let t_all = Instant::now();
     day_of(opts)?;
     let s = load_for_rerank(data, progress)?;
-    let r = rerank_on(&s, data, raw, opts, progress, t_all)?;
-    Ok((s, r))
+    let (r, state) = rerank_on_keeping(&s, data, raw, opts, progress, t_all)?;
+    Ok(((s, state), r))
 }
 
 /// The published snapshot as [`rerank`] loads it: without the HNSW graph,
@@ -901,6 +902,24 @@ pub fn rerank_on(
     progress: &dyn Progress,
     t_all: Instant,
 ) -> anyhow::Result<RerankReport> {
+    rerank_on_keeping(s, data, raw, opts, progress, t_all).map(|(r, _)| r)
+}
+
+/// The run's large working state (pools, assignment, results, feeds,
+/// diff), handed back by [`rerank_on_keeping`] instead of freed: the CLI
+/// leaves it to the operating system at exit (freeing its millions of
+/// small allocations one by one took most of a second at 10,000 x 1M).
+struct RunState(#[allow(dead_code)] Box<dyn std::any::Any>);
+
+/// [`rerank_on`], also handing back the run's working state.
+fn rerank_on_keeping(
+    s: &Snapshot,
+    data: &Path,
+    raw: &[(String, Value)],
+    opts: &RerankOptions,
+    progress: &dyn Progress,
+    t_all: Instant,
+) -> anyhow::Result<(RerankReport, RunState)> {
     let mut timings: Vec<(String, f64)> = Vec::new();
     let mut t = t_all;
     let mut lap = |name: &str, t: &mut Instant| {
@@ -1213,12 +1232,24 @@ pub fn rerank_on(
     progress.finish();
     let manifest = read_manifest(data, &id)?;
     let secs = t_all.elapsed().as_secs_f64();
-    Ok(RerankReport {
+    let report = RerankReport {
         generation: id,
         rounds: manifest.rounds,
         campaigns_per_sec: briefs.len() as f64 / secs.max(1e-9),
         manifest,
-    })
+    };
+    let state = RunState(Box::new((
+        pools,
+        cpools,
+        a,
+        results,
+        chosen_scored,
+        offers,
+        feeds,
+        diff,
+        briefs,
+    )));
+    Ok((report, state))
 }
 
 /// The contract's match result for a campaign's assigned portfolio
@@ -1989,9 +2020,9 @@ pub fn run_rerank_cli(a: &RerankArgs) -> anyhow::Result<()> {
     } else {
         print!("{}", report_text(&r));
     }
-    // The process ends next: freeing the snapshot's millions of small
-    // allocations one by one took about a second at 1M creators, for
-    // pages the system takes back at exit anyway.
+    // The process ends next: freeing the snapshot's and the run's
+    // millions of small allocations one by one took about a second each
+    // at 1M creators, for pages the system takes back at exit anyway.
     std::mem::forget(s);
     Ok(())
 }
