@@ -873,7 +873,7 @@ fn rerank_keeping(
     let t_all = Instant::now();
     day_of(opts)?;
     let s = load_for_rerank(data, progress)?;
-    let (r, state) = rerank_on_keeping(&s, data, raw, opts, progress, t_all)?;
+    let (r, state) = rerank_on(&s, data, raw, opts, progress, t_all)?;
     Ok(((s, state), r))
 }
 
@@ -893,26 +893,16 @@ fn load_for_rerank(data: &Path, progress: &dyn Progress) -> anyhow::Result<Arc<S
     Ok(s)
 }
 
-/// [`rerank`] on an already loaded snapshot (the server's served one).
-pub fn rerank_on(
-    s: &Snapshot,
-    data: &Path,
-    raw: &[(String, Value)],
-    opts: &RerankOptions,
-    progress: &dyn Progress,
-    t_all: Instant,
-) -> anyhow::Result<RerankReport> {
-    rerank_on_keeping(s, data, raw, opts, progress, t_all).map(|(r, _)| r)
-}
-
 /// The run's large working state (pools, assignment, results, feeds,
-/// diff), handed back by [`rerank_on_keeping`] instead of freed: the CLI
-/// leaves it to the operating system at exit (freeing its millions of
-/// small allocations one by one took most of a second at 10,000 x 1M).
-struct RunState(#[allow(dead_code)] Box<dyn std::any::Any>);
+/// diff), handed back by [`rerank_on`] instead of freed: the CLI leaves it
+/// to the operating system at exit (freeing its millions of small
+/// allocations one by one took most of a second at 10,000 x 1M); the
+/// server drops it.
+pub struct RunState(#[allow(dead_code)] Box<dyn std::any::Any>);
 
-/// [`rerank_on`], also handing back the run's working state.
-fn rerank_on_keeping(
+/// [`rerank`] on an already loaded snapshot (the server's served one),
+/// also handing back the run's working state.
+pub fn rerank_on(
     s: &Snapshot,
     data: &Path,
     raw: &[(String, Value)],

@@ -450,7 +450,7 @@ async fn start_rerank(
             let t = Instant::now();
             let progress = StageProgress(id2.clone());
             let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                rerank::rerank_on(&snap, &data, &raw, &opts, &progress, t)
+                rerank::rerank_on(&snap, &data, &raw, &opts, &progress, t).map(|(r, _)| r)
             }));
             let secs = t.elapsed().as_secs_f64();
             let m = metrics.metrics();
