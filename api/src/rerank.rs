@@ -1414,111 +1414,106 @@ fn feeds_batch(
     briefs: &[CampaignBrief],
     feeds: &[cloutdesk_engine::feed::CreatorFeed],
 ) -> anyhow::Result<RecordBatch> {
-    let items: Vec<&cloutdesk_engine::feed::FeedItem> =
-        feeds.iter().flat_map(|f| &f.items).collect();
-    let b = |it: &cloutdesk_engine::feed::FeedItem| &briefs[it.campaign as usize];
-    let mut cols: Vec<(&str, ArrayRef)> = vec![
-        (
-            "creator_id",
-            str_col(
+    use cloutdesk_engine::arrow_io::{list_str_col_of, str_col_of};
+    use cloutdesk_engine::feed::FeedItem;
+    let items: Vec<&FeedItem> = feeds.iter().flat_map(|f| &f.items).collect();
+    let items = &items;
+    let b = |it: &FeedItem| &briefs[it.campaign as usize];
+    let text = |f: fn(&CampaignBrief) -> &str| move || str_col_of(items.iter().map(|i| f(b(i))));
+    let timeline = |f: fn(&cloutdesk_engine::brief::Timeline) -> Option<i32>| {
+        move || -> ArrayRef {
+            Arc::new(Date32Array::from(
+                items
+                    .iter()
+                    .map(|i| b(i).timeline.as_ref().and_then(f))
+                    .collect::<Vec<_>>(),
+            ))
+        }
+    };
+    let signal = |k: usize| {
+        move || {
+            f32_col(
                 &items
                     .iter()
-                    .map(|i| s.creators.creator_id[i.ordinal as usize].clone())
+                    .map(|i| i.signals.named()[k].1)
                     .collect::<Vec<_>>(),
-            ),
+            )
+        }
+    };
+    // Each column is built on its own (in parallel), from borrowed
+    // strings: the feeds of a 10,000 x 1M run hold 795,023 items.
+    type Column<'a> = (String, Box<dyn Fn() -> ArrayRef + Sync + 'a>);
+    let mut build: Vec<Column<'_>> = vec![
+        (
+            "creator_id".into(),
+            Box::new(|| {
+                str_col_of(
+                    items
+                        .iter()
+                        .map(|i| s.creators.creator_id[i.ordinal as usize].as_str()),
+                )
+            }),
         ),
         (
-            "rank",
-            u32_col(&items.iter().map(|i| i.rank).collect::<Vec<_>>()),
+            "rank".into(),
+            Box::new(|| u32_col(&items.iter().map(|i| i.rank).collect::<Vec<_>>())),
+        ),
+        ("campaign_id".into(), Box::new(text(|b| &b.campaign_id))),
+        ("org_id".into(), Box::new(text(|b| &b.org_id))),
+        ("brand".into(), Box::new(text(|b| &b.brand))),
+        ("title".into(), Box::new(text(|b| &b.title))),
+        (
+            "score".into(),
+            Box::new(|| f32_col(&items.iter().map(|i| i.score).collect::<Vec<_>>())),
         ),
         (
-            "campaign_id",
-            str_col(
-                &items
-                    .iter()
-                    .map(|i| b(i).campaign_id.clone())
-                    .collect::<Vec<_>>(),
-            ),
-        ),
-        (
-            "org_id",
-            str_col(
-                &items
-                    .iter()
-                    .map(|i| b(i).org_id.clone())
-                    .collect::<Vec<_>>(),
-            ),
-        ),
-        (
-            "brand",
-            str_col(&items.iter().map(|i| b(i).brand.clone()).collect::<Vec<_>>()),
-        ),
-        (
-            "title",
-            str_col(&items.iter().map(|i| b(i).title.clone()).collect::<Vec<_>>()),
-        ),
-        (
-            "score",
-            f32_col(&items.iter().map(|i| i.score).collect::<Vec<_>>()),
-        ),
-        (
-            "fee_usd",
-            f64_col(&items.iter().map(|i| i.fee_usd).collect::<Vec<_>>()),
+            "fee_usd".into(),
+            Box::new(|| f64_col(&items.iter().map(|i| i.fee_usd).collect::<Vec<_>>())),
         ),
     ];
-    let sig_cols: Vec<(String, ArrayRef)> = FEED_SIGNALS
-        .iter()
-        .enumerate()
-        .map(|(k, n)| {
-            (
-                format!("signal_{n}"),
-                f32_col(
-                    &items
-                        .iter()
-                        .map(|i| i.signals.named()[k].1)
-                        .collect::<Vec<_>>(),
-                ),
-            )
-        })
-        .collect();
-    for (n, a) in &sig_cols {
-        cols.push((n.as_str(), a.clone()));
+    for (k, n) in FEED_SIGNALS.iter().enumerate() {
+        build.push((format!("signal_{n}"), Box::new(signal(k))));
     }
-    cols.push((
-        "reasons",
-        list_str_col(
-            &items
-                .iter()
-                .map(|i| Some(i.reasons.clone()))
-                .collect::<Vec<_>>(),
-        ),
+    build.push((
+        "reasons".into(),
+        Box::new(|| {
+            list_str_col_of(
+                &items
+                    .iter()
+                    .map(|i| i.reasons.as_slice())
+                    .collect::<Vec<_>>(),
+            )
+        }),
     ));
-    cols.push((
-        "missing",
-        list_str_col(
-            &items
-                .iter()
-                .map(|i| Some(i.missing.iter().map(|m| m.to_string()).collect()))
-                .collect::<Vec<_>>(),
-        ),
+    build.push((
+        "missing".into(),
+        Box::new(|| {
+            list_str_col_of(
+                &items
+                    .iter()
+                    .map(|i| i.missing.as_slice())
+                    .collect::<Vec<_>>(),
+            )
+        }),
     ));
-    cols.push((
-        "first_shown",
-        Arc::new(Date32Array::from(
-            items.iter().map(|i| i.first_shown_day).collect::<Vec<_>>(),
-        )),
+    build.push((
+        "first_shown".into(),
+        Box::new(|| {
+            Arc::new(Date32Array::from(
+                items.iter().map(|i| i.first_shown_day).collect::<Vec<_>>(),
+            ))
+        }),
     ));
-    let timeline = |f: fn(&cloutdesk_engine::brief::Timeline) -> Option<i32>| -> ArrayRef {
-        Arc::new(Date32Array::from(
-            items
-                .iter()
-                .map(|i| b(i).timeline.as_ref().and_then(f))
-                .collect::<Vec<_>>(),
-        ))
-    };
-    cols.push(("content_due", timeline(|t| t.content_due)));
-    cols.push(("post_until", timeline(|t| t.post_until)));
-    make_batch(cols)
+    build.push(("content_due".into(), Box::new(timeline(|t| t.content_due))));
+    build.push(("post_until".into(), Box::new(timeline(|t| t.post_until))));
+    let arrays: Vec<ArrayRef> = build.par_iter().map(|(_, f)| f()).collect();
+    make_batch(
+        build
+            .iter()
+            .zip(arrays)
+            .map(|((n, _), a)| (n.as_str(), a))
+            .collect(),
+    )
 }
 
 /// One change between two generations.

@@ -107,6 +107,15 @@ pub fn list_str_col(v: &[Option<Vec<String>>]) -> ArrayRef {
     ))
 }
 
+/// `list<utf8>` of borrowed lists, none null: the same column as
+/// [`list_str_col`] of the lists wrapped in `Some`, without owned copies.
+pub fn list_str_col_of<S: AsRef<str>>(v: &[&[S]]) -> ArrayRef {
+    let offsets = OffsetBuffer::<i32>::from_lengths(v.iter().map(|x| x.len()));
+    let values = StringArray::from_iter_values(v.iter().flat_map(|x| x.iter().map(AsRef::as_ref)));
+    let field = Arc::new(Field::new("item", DataType::Utf8, false));
+    Arc::new(ListArray::new(field, offsets, Arc::new(values), None))
+}
+
 pub fn share_map_type() -> DataType {
     DataType::List(Arc::new(Field::new(
         "item",
