@@ -514,13 +514,23 @@ pub fn assign(pools: &[CampaignPool], capacity: &[u32], opts: &AssignOptions) ->
         if rejections.is_empty() {
             break;
         }
+        // Each campaign takes its rejections back (in parallel), in order.
         rejections.sort_unstable_by_key(|r| (r.0, r.1));
-        let mut banned_in: Vec<Vec<u32>> = vec![Vec::new(); pools.len()];
-        for &(c, idx, ord, lim) in &rejections {
-            states[c as usize].2.remove(&pools[c as usize].items, idx);
-            banned_in[c as usize].push(idx);
-            lost[c as usize].push((ord, lim));
+        let mut rejected: Vec<&[Rejection]> = vec![&[]; pools.len()];
+        for g in rejections.chunk_by(|x, y| x.0 == y.0) {
+            rejected[g[0].0 as usize] = g;
         }
+        states
+            .par_iter_mut()
+            .zip(lost.par_iter_mut())
+            .zip(rejected)
+            .enumerate()
+            .for_each(|(c, ((st, lost), rejected))| {
+                for &(_, idx, ord, lim) in rejected {
+                    st.2.remove(&pools[c].items, idx);
+                    lost.push((ord, lim));
+                }
+            });
         // Propose again, in parallel, against the frozen view.
         let closed_ref = &closed;
         let prev_ref = &is_prev;
