@@ -46,7 +46,7 @@ use cloutdesk_engine::matcher::{
     score_creator, MatchResult, MatchStats, Matcher, SelectedCreator, Totals,
 };
 use cloutdesk_engine::select::{discounted, Item};
-use cloutdesk_engine::signals::{BriefScorer, Scored};
+use cloutdesk_engine::signals::{BriefScorer, Scored, Signals};
 use cloutdesk_engine::snapshot::{OpenOptions as SnapshotOpenOptions, Snapshot};
 use cloutdesk_engine::storage::DataDir;
 use cloutdesk_engine::storage::{fsync_dir, write_synced, write_synced_parts, SyncedFile};
@@ -1345,11 +1345,39 @@ fn batch_of(columns: Vec<Column<'_>>) -> anyhow::Result<RecordBatch> {
     )
 }
 
+/// Column `name` of `f` of each row, made into an array by `make`.
+fn col_of<'a, T: Sync, V: 'a>(
+    name: &str,
+    rows: &'a [T],
+    f: impl Fn(&T) -> V + Sync + 'a,
+    make: fn(&[V]) -> ArrayRef,
+) -> Column<'a> {
+    let build = move || make(&rows.iter().map(&f).collect::<Vec<_>>());
+    (name.to_string(), Box::new(build))
+}
+
+/// Column `name` of the strings `f` borrows from each row.
+fn strs_of<'a, T: Sync>(name: &str, rows: &'a [T], f: fn(&T) -> &str) -> Column<'a> {
+    let build = move || cloutdesk_engine::arrow_io::str_col_of(rows.iter().map(f));
+    (name.to_string(), Box::new(build))
+}
+
+/// Column `name` (`list<utf8>`) of the lists `f` borrows from each row.
+fn lists_of<'a, T: Sync, S: AsRef<str> + 'a>(
+    name: &str,
+    rows: &'a [T],
+    f: fn(&T) -> &[S],
+) -> Column<'a> {
+    let build = move || {
+        cloutdesk_engine::arrow_io::list_str_col_of(&rows.iter().map(f).collect::<Vec<_>>())
+    };
+    (name.to_string(), Box::new(build))
+}
+
 fn selections_batch(
     briefs: &[CampaignBrief],
     results: &[MatchResult],
 ) -> anyhow::Result<RecordBatch> {
-    use cloutdesk_engine::arrow_io::{list_str_col_of, str_col_of};
     // `results[c]` is `briefs[c]`'s.
     let rows: Vec<(CampaignKey<'_>, &SelectedCreator)> = briefs
         .iter()
@@ -1360,63 +1388,31 @@ fn selections_batch(
                 .map(move |c| ((b.org_id.as_str(), r.campaign_id.as_str()), c))
         })
         .collect();
-    let rows = &rows;
-    let f32s = |f: fn(&SelectedCreator) -> f32| {
-        move || f32_col(&rows.iter().map(|r| f(r.1)).collect::<Vec<_>>())
-    };
-    let f64s = |f: fn(&SelectedCreator) -> f64| {
-        move || f64_col(&rows.iter().map(|r| f(r.1)).collect::<Vec<_>>())
-    };
+    let rows = &rows[..];
     let mut columns: Vec<Column<'_>> = vec![
-        (
-            "campaign_id".into(),
-            Box::new(|| str_col_of(rows.iter().map(|r| r.0 .1))),
+        strs_of("campaign_id", rows, |r| r.0 .1),
+        strs_of("org_id", rows, |r| r.0 .0),
+        col_of("rank", rows, |r| r.1.rank, u32_col),
+        strs_of("creator_id", rows, |r| &r.1.creator_id),
+        col_of("score", rows, |r| r.1.score, f32_col),
+        col_of("fee_usd", rows, |r| r.1.fee_usd, f64_col),
+        col_of(
+            "expected_engagements",
+            rows,
+            |r| r.1.expected_engagements,
+            f64_col,
         ),
-        (
-            "org_id".into(),
-            Box::new(|| str_col_of(rows.iter().map(|r| r.0 .0))),
-        ),
-        (
-            "rank".into(),
-            Box::new(|| u32_col(&rows.iter().map(|r| r.1.rank).collect::<Vec<_>>())),
-        ),
-        (
-            "creator_id".into(),
-            Box::new(|| str_col_of(rows.iter().map(|r| r.1.creator_id.as_str()))),
-        ),
-        ("score".into(), Box::new(f32s(|c| c.score))),
-        ("fee_usd".into(), Box::new(f64s(|c| c.fee_usd))),
-        (
-            "expected_engagements".into(),
-            Box::new(f64s(|c| c.expected_engagements)),
-        ),
-        ("value".into(), Box::new(f64s(|c| c.value))),
+        col_of("value", rows, |r| r.1.value, f64_col),
     ];
-    // The signals in `Signals::named`'s order (without `lookalike`).
-    type Signal = (&'static str, fn(&SelectedCreator) -> f32);
-    let signals: [Signal; 7] = [
-        ("text", |c| c.signals.text),
-        ("semantic", |c| c.signals.semantic),
-        ("niche", |c| c.signals.niche),
-        ("audience_fit", |c| c.signals.audience_fit),
-        ("performance", |c| c.signals.performance),
-        ("reliability", |c| c.signals.reliability),
-        ("price_fit", |c| c.signals.price_fit),
-    ];
-    for (n, f) in signals {
-        columns.push((format!("signal_{n}"), Box::new(f32s(f))));
+    for (n, f) in Signals::CORE {
+        columns.push(col_of(
+            &format!("signal_{n}"),
+            rows,
+            move |r| f(&r.1.signals),
+            f32_col,
+        ));
     }
-    columns.push((
-        "reasons".into(),
-        Box::new(|| {
-            list_str_col_of(
-                &rows
-                    .iter()
-                    .map(|r| r.1.reasons.as_slice())
-                    .collect::<Vec<_>>(),
-            )
-        }),
-    ));
+    columns.push(lists_of("reasons", rows, |r| &r.1.reasons));
     batch_of(columns)
 }
 
@@ -1425,97 +1421,57 @@ fn feeds_batch(
     briefs: &[CampaignBrief],
     feeds: &[cloutdesk_engine::feed::CreatorFeed],
 ) -> anyhow::Result<RecordBatch> {
-    use cloutdesk_engine::arrow_io::{list_str_col_of, str_col_of};
+    use cloutdesk_engine::brief::Timeline;
     use cloutdesk_engine::feed::FeedItem;
-    let items: Vec<&FeedItem> = feeds.iter().flat_map(|f| &f.items).collect();
-    let items = &items;
-    let b = |it: &FeedItem| &briefs[it.campaign as usize];
-    let text = |f: fn(&CampaignBrief) -> &str| move || str_col_of(items.iter().map(|i| f(b(i))));
-    let timeline = |f: fn(&cloutdesk_engine::brief::Timeline) -> Option<i32>| {
-        move || -> ArrayRef {
-            Arc::new(Date32Array::from(
-                items
-                    .iter()
-                    .map(|i| b(i).timeline.as_ref().and_then(f))
-                    .collect::<Vec<_>>(),
-            ))
-        }
+    // Each item with its campaign's brief.
+    let items: Vec<(&FeedItem, &CampaignBrief)> = feeds
+        .iter()
+        .flat_map(|f| &f.items)
+        .map(|i| (i, &briefs[i.campaign as usize]))
+        .collect();
+    let items = &items[..];
+    let ids = &s.creators.creator_id;
+    let timeline = |name: &str, f: fn(&Timeline) -> Option<i32>| {
+        let days = move |d: &[Option<i32>]| -> ArrayRef { Arc::new(Date32Array::from(d.to_vec())) };
+        col_of(
+            name,
+            items,
+            move |i| i.1.timeline.as_ref().and_then(f),
+            days,
+        )
     };
-    let signal = |k: usize| {
-        move || {
-            f32_col(
-                &items
-                    .iter()
-                    .map(|i| i.signals.named()[k].1)
-                    .collect::<Vec<_>>(),
-            )
-        }
-    };
-    // From borrowed strings, each column on its own ([`batch_of`]).
-    let mut build: Vec<Column<'_>> = vec![
+    let mut columns: Vec<Column<'_>> = vec![
         (
             "creator_id".into(),
-            Box::new(|| {
-                str_col_of(
-                    items
-                        .iter()
-                        .map(|i| s.creators.creator_id[i.ordinal as usize].as_str()),
+            Box::new(move || {
+                cloutdesk_engine::arrow_io::str_col_of(
+                    items.iter().map(|i| ids[i.0.ordinal as usize].as_str()),
                 )
             }),
         ),
-        (
-            "rank".into(),
-            Box::new(|| u32_col(&items.iter().map(|i| i.rank).collect::<Vec<_>>())),
-        ),
-        ("campaign_id".into(), Box::new(text(|b| &b.campaign_id))),
-        ("org_id".into(), Box::new(text(|b| &b.org_id))),
-        ("brand".into(), Box::new(text(|b| &b.brand))),
-        ("title".into(), Box::new(text(|b| &b.title))),
-        (
-            "score".into(),
-            Box::new(|| f32_col(&items.iter().map(|i| i.score).collect::<Vec<_>>())),
-        ),
-        (
-            "fee_usd".into(),
-            Box::new(|| f64_col(&items.iter().map(|i| i.fee_usd).collect::<Vec<_>>())),
-        ),
+        col_of("rank", items, |i| i.0.rank, u32_col),
+        strs_of("campaign_id", items, |i| &i.1.campaign_id),
+        strs_of("org_id", items, |i| &i.1.org_id),
+        strs_of("brand", items, |i| &i.1.brand),
+        strs_of("title", items, |i| &i.1.title),
+        col_of("score", items, |i| i.0.score, f32_col),
+        col_of("fee_usd", items, |i| i.0.fee_usd, f64_col),
     ];
     for (k, n) in FEED_SIGNALS.iter().enumerate() {
-        build.push((format!("signal_{n}"), Box::new(signal(k))));
+        columns.push(col_of(
+            &format!("signal_{n}"),
+            items,
+            move |i| i.0.signals.named()[k].1,
+            f32_col,
+        ));
     }
-    build.push((
-        "reasons".into(),
-        Box::new(|| {
-            list_str_col_of(
-                &items
-                    .iter()
-                    .map(|i| i.reasons.as_slice())
-                    .collect::<Vec<_>>(),
-            )
-        }),
-    ));
-    build.push((
-        "missing".into(),
-        Box::new(|| {
-            list_str_col_of(
-                &items
-                    .iter()
-                    .map(|i| i.missing.as_slice())
-                    .collect::<Vec<_>>(),
-            )
-        }),
-    ));
-    build.push((
-        "first_shown".into(),
-        Box::new(|| {
-            Arc::new(Date32Array::from(
-                items.iter().map(|i| i.first_shown_day).collect::<Vec<_>>(),
-            ))
-        }),
-    ));
-    build.push(("content_due".into(), Box::new(timeline(|t| t.content_due))));
-    build.push(("post_until".into(), Box::new(timeline(|t| t.post_until))));
-    batch_of(build)
+    columns.push(lists_of("reasons", items, |i| &i.0.reasons));
+    columns.push(lists_of("missing", items, |i| &i.0.missing));
+    let days = |d: &[i32]| -> ArrayRef { Arc::new(Date32Array::from(d.to_vec())) };
+    columns.push(col_of("first_shown", items, |i| i.0.first_shown_day, days));
+    columns.push(timeline("content_due", |t| t.content_due));
+    columns.push(timeline("post_until", |t| t.post_until));
+    batch_of(columns)
 }
 
 /// One change between two generations.

@@ -46,18 +46,27 @@ pub struct Signals {
     pub lookalike: Option<f32>,
 }
 
+/// A signal's name and how to read it from [`Signals`].
+pub type SignalField = (&'static str, fn(&Signals) -> f32);
+
 impl Signals {
-    /// (name, value) pairs, in a stable order.
+    /// The signals every creator has (all but `lookalike`), by name, in
+    /// [`Signals::named`]'s order.
+    pub const CORE: [SignalField; 7] = [
+        ("text", |s| s.text),
+        ("semantic", |s| s.semantic),
+        ("niche", |s| s.niche),
+        ("audience_fit", |s| s.audience_fit),
+        ("performance", |s| s.performance),
+        ("reliability", |s| s.reliability),
+        ("price_fit", |s| s.price_fit),
+    ];
+
+    /// (name, value) pairs, in a stable order: [`Signals::CORE`], then
+    /// `lookalike` when the brief asked for it.
     pub fn named(&self) -> Vec<(&'static str, f32)> {
-        let mut v = vec![
-            ("text", self.text),
-            ("semantic", self.semantic),
-            ("niche", self.niche),
-            ("audience_fit", self.audience_fit),
-            ("performance", self.performance),
-            ("reliability", self.reliability),
-            ("price_fit", self.price_fit),
-        ];
+        let mut v: Vec<(&'static str, f32)> =
+            Self::CORE.iter().map(|(n, f)| (*n, f(self))).collect();
         if let Some(l) = self.lookalike {
             v.push(("lookalike", l));
         }
