@@ -555,14 +555,18 @@ pub fn file_sha256(p: &Path) -> Result<String, StorageError> {
 pub fn read_ipc(p: &Path, sha256: Option<&str>) -> Result<RecordBatch, StorageError> {
     let file = File::open(p).map_err(|e| io_err(p, e))?;
     let len = file.metadata().map_err(|e| io_err(p, e))?.len();
-    let buf = if len >= MAP_AT_LEAST {
-        arrow_buffer::Buffer::from(bytes::Bytes::from_owner(
-            map_file(&file).map_err(|e| io_err(p, e))?,
-        ))
-    } else {
-        let mut bytes = Vec::with_capacity(len as usize);
-        (&file).read_to_end(&mut bytes).map_err(|e| io_err(p, e))?;
-        arrow_buffer::Buffer::from_vec(bytes)
+    // A file system that cannot map files (some network or FUSE ones)
+    // gets the file read instead.
+    let mapped = (len >= MAP_AT_LEAST)
+        .then(|| map_file(&file).ok())
+        .flatten();
+    let buf = match mapped {
+        Some(map) => arrow_buffer::Buffer::from(bytes::Bytes::from_owner(map)),
+        None => {
+            let mut bytes = Vec::with_capacity(len as usize);
+            (&file).read_to_end(&mut bytes).map_err(|e| io_err(p, e))?;
+            arrow_buffer::Buffer::from_vec(bytes)
+        }
     };
     if let Some(expected) = sha256 {
         let found = hex_sha256(&buf);
