@@ -557,36 +557,66 @@ const FEED_SIGNALS: [&str; 6] = [
 ];
 
 pub fn read_feeds(data: &Path, gen: &str) -> anyhow::Result<Vec<FeedRow>> {
+    read_feeds_of(data, gen, None)
+}
+
+/// The feed rows of one creator (`Some`) or of all (`None`), in file
+/// order. Rows are picked on the file's own creator column before any is
+/// turned into a [`FeedRow`]: one creator's feed out of a million
+/// creators' no longer costs the allocations of every row.
+fn read_feeds_of(data: &Path, gen: &str, creator: Option<&str>) -> anyhow::Result<Vec<FeedRow>> {
+    use arrow_array::{Float32Array, Float64Array, ListArray, StringArray};
     let p = generation_dir(data, gen).join("feeds.parquet");
     let mut out = Vec::new();
     for b in read_parquet(&p)? {
-        let c = Columns {
-            table: "feeds",
-            batch: &b,
+        let col = |name: &str, ty: &str| {
+            b.column_by_name(name)
+                .ok_or_else(|| anyhow!("{}: column `{name}` missing ({ty})", p.display()))
         };
-        let creator = c.strings("creator_id")?;
-        let rank = c.u32s("rank")?;
-        let campaign = c.strings("campaign_id")?;
-        let org = c.strings("org_id")?;
-        let brand = c.strings("brand")?;
-        let title = c.strings("title")?;
-        let score = c.f32s("score")?;
-        let fee = c.f64s("fee_usd")?;
-        let sigs: Vec<Vec<f32>> = FEED_SIGNALS
-            .iter()
-            .map(|n| c.f32s(&format!("signal_{n}")))
-            .collect::<Result<_, _>>()?;
-        let reasons = c.list_strs("reasons")?;
-        let missing = c.list_strs("missing")?;
-        let first = b
-            .column_by_name("first_shown")
-            .and_then(|a| a.as_any().downcast_ref::<Date32Array>())
-            .ok_or_else(|| {
+        fn typed<'a, T: 'static>(
+            a: &'a ArrayRef,
+            p: &Path,
+            name: &str,
+            ty: &str,
+        ) -> anyhow::Result<&'a T> {
+            a.as_any().downcast_ref::<T>().ok_or_else(|| {
                 anyhow!(
-                    "{}: column `first_shown` missing or not a date",
-                    p.display()
+                    "{}: column `{name}` has type {}, not {ty}",
+                    p.display(),
+                    a.data_type()
                 )
-            })?;
+            })
+        }
+        let strs = |name: &str| -> anyhow::Result<&StringArray> {
+            typed(col(name, "utf8")?, &p, name, "utf8")
+        };
+        let f32s = |name: &str| -> anyhow::Result<&Float32Array> {
+            typed(col(name, "float32")?, &p, name, "float32")
+        };
+        let lists = |name: &str| -> anyhow::Result<(&ListArray, &StringArray)> {
+            let l: &ListArray = typed(col(name, "list<utf8>")?, &p, name, "list<utf8>")?;
+            let v = l
+                .values()
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .ok_or_else(|| anyhow!("{}: column `{name}`: items are not utf8", p.display()))?;
+            Ok((l, v))
+        };
+        let creator_col = strs("creator_id")?;
+        let rank: &UInt32Array = typed(col("rank", "uint32")?, &p, "rank", "uint32")?;
+        let campaign = strs("campaign_id")?;
+        let org = strs("org_id")?;
+        let brand = strs("brand")?;
+        let title = strs("title")?;
+        let score = f32s("score")?;
+        let fee: &Float64Array = typed(col("fee_usd", "float64")?, &p, "fee_usd", "float64")?;
+        let sigs: Vec<&Float32Array> = FEED_SIGNALS
+            .iter()
+            .map(|n| f32s(&format!("signal_{n}")))
+            .collect::<Result<_, _>>()?;
+        let reasons = lists("reasons")?;
+        let missing = lists("missing")?;
+        let first: &Date32Array = typed(col("first_shown", "date")?, &p, "first_shown", "date")?;
         // Absent from generations written before them.
         let opt_day = |name: &str| {
             b.column_by_name(name)
@@ -595,7 +625,26 @@ pub fn read_feeds(data: &Path, gen: &str) -> anyhow::Result<Vec<FeedRow>> {
         let (due, until) = (opt_day("content_due"), opt_day("post_until"));
         let day_at =
             |a: Option<&Date32Array>, k: usize| a.filter(|a| a.is_valid(k)).map(|a| a.value(k));
+        let str_at = |a: &StringArray, k: usize| {
+            if a.is_valid(k) {
+                a.value(k).to_string()
+            } else {
+                String::new()
+            }
+        };
+        let list_at = |(l, v): (&ListArray, &StringArray), k: usize| -> Vec<String> {
+            if !l.is_valid(k) {
+                return Vec::new();
+            }
+            let offs = l.value_offsets();
+            (offs[k] as usize..offs[k + 1] as usize)
+                .map(|j| v.value(j).to_string())
+                .collect()
+        };
         for k in 0..b.num_rows() {
+            if creator.is_some_and(|c| !creator_col.is_valid(k) || creator_col.value(k) != c) {
+                continue;
+            }
             let day = first.value(k);
             let (due_day, until_day) = (day_at(due, k), day_at(until, k));
             out.push(FeedRow {
@@ -603,21 +652,21 @@ pub fn read_feeds(data: &Path, gen: &str) -> anyhow::Result<Vec<FeedRow>> {
                 post_until: until_day.map(cloutdesk_engine::schema::format_date),
                 content_due_day: due_day,
                 post_until_day: until_day,
-                creator_id: creator[k].clone(),
-                rank: rank[k],
-                campaign_id: campaign[k].clone(),
-                org_id: org[k].clone(),
-                brand: brand[k].clone(),
-                title: title[k].clone(),
-                score: score[k],
-                fee_usd: fee[k],
+                creator_id: str_at(creator_col, k),
+                rank: rank.value(k),
+                campaign_id: str_at(campaign, k),
+                org_id: str_at(org, k),
+                brand: str_at(brand, k),
+                title: str_at(title, k),
+                score: score.value(k),
+                fee_usd: fee.value(k),
                 signals: FEED_SIGNALS
                     .iter()
                     .zip(&sigs)
-                    .map(|(n, v)| (n.to_string(), v[k]))
+                    .map(|(n, v)| (n.to_string(), v.value(k)))
                     .collect(),
-                reasons: reasons[k].clone().unwrap_or_default(),
-                missing: missing[k].clone().unwrap_or_default(),
+                reasons: list_at(reasons, k),
+                missing: list_at(missing, k),
                 first_shown: cloutdesk_engine::schema::format_date(day),
                 first_shown_day: day,
             });
@@ -756,9 +805,8 @@ pub fn creator_feed(data: &Path, creator_id: &str) -> anyhow::Result<(String, Ve
         None
     };
     let declined = declines::read(data)?;
-    let mut rows: Vec<FeedRow> = read_feeds(data, &gen)?
+    let mut rows: Vec<FeedRow> = read_feeds_of(data, &gen, Some(creator_id))?
         .into_iter()
-        .filter(|r| r.creator_id == creator_id)
         .filter(|r| !declined.contains(&r.creator_id, &r.org_id, &r.campaign_id))
         .filter(|r| stale_reason(r, now, store.as_ref(), clock).is_none())
         .collect();
