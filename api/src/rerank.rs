@@ -441,12 +441,97 @@ fn make_batch(cols: Vec<(&str, ArrayRef)>) -> anyhow::Result<RecordBatch> {
 }
 
 fn read_parquet(p: &Path) -> anyhow::Result<Vec<RecordBatch>> {
+    read_parquet_columns(p, None)
+}
+
+/// The batches of a Parquet file, with only the named top-level columns
+/// decoded when `columns` is given (the others are never read).
+fn read_parquet_columns(p: &Path, columns: Option<&[&str]>) -> anyhow::Result<Vec<RecordBatch>> {
     let f = File::open(p).with_context(|| format!("{}: cannot open", p.display()))?;
-    let r = ParquetRecordBatchReaderBuilder::try_new(f)
-        .with_context(|| format!("{}: not a Parquet file", p.display()))?
-        .build()?;
+    let mut b = ParquetRecordBatchReaderBuilder::try_new(f)
+        .with_context(|| format!("{}: not a Parquet file", p.display()))?;
+    if let Some(names) = columns {
+        let mask =
+            parquet::arrow::ProjectionMask::columns(b.parquet_schema(), names.iter().copied());
+        b = b.with_projection(mask);
+    }
+    let r = b.build()?;
     r.collect::<Result<Vec<_>, _>>()
         .with_context(|| format!("{}: cannot read", p.display()))
+}
+
+/// When each (creator, campaign) pair of a generation's feeds was first
+/// shown: the four columns the re-rank needs of its parent's feeds, kept
+/// as the decoded Arrow arrays (the map built from them borrows their
+/// strings; no row is turned into a [`FeedRow`]).
+struct FirstShown {
+    batches: Vec<RecordBatch>,
+}
+
+impl FirstShown {
+    const COLUMNS: [&'static str; 4] = ["creator_id", "org_id", "campaign_id", "first_shown"];
+
+    fn none() -> FirstShown {
+        FirstShown {
+            batches: Vec::new(),
+        }
+    }
+
+    fn read(data: &Path, gen: &str) -> anyhow::Result<FirstShown> {
+        let p = generation_dir(data, gen).join("feeds.parquet");
+        let batches = read_parquet_columns(&p, Some(&Self::COLUMNS))?;
+        // Check every column's type once, naming the file.
+        for b in &batches {
+            for name in Self::COLUMNS {
+                let a = b
+                    .column_by_name(name)
+                    .ok_or_else(|| anyhow!("{}: column `{name}` missing", p.display()))?;
+                let ok = if name == "first_shown" {
+                    a.as_any().is::<Date32Array>()
+                } else {
+                    a.as_any().is::<arrow_array::StringArray>()
+                };
+                if !ok {
+                    bail!(
+                        "{}: column `{name}` has type {}",
+                        p.display(),
+                        a.data_type()
+                    );
+                }
+            }
+        }
+        Ok(FirstShown { batches })
+    }
+
+    /// (creator, (org, campaign)) -> the day it was first shown; a null
+    /// string reads as "" (as [`read_feeds`] reads it).
+    fn map(&self) -> HashMap<(&str, CampaignKey<'_>), i32> {
+        use arrow_array::StringArray;
+        let mut m = HashMap::with_capacity(self.batches.iter().map(|b| b.num_rows()).sum());
+        for b in &self.batches {
+            let s = |name: &str| -> &StringArray {
+                b.column_by_name(name)
+                    .and_then(|a| a.as_any().downcast_ref::<StringArray>())
+                    .expect("checked when read")
+            };
+            let (cr, org, ca) = (s("creator_id"), s("org_id"), s("campaign_id"));
+            let day = b
+                .column_by_name("first_shown")
+                .and_then(|a| a.as_any().downcast_ref::<Date32Array>())
+                .expect("checked when read");
+            fn at(a: &StringArray, k: usize) -> &str {
+                if a.is_valid(k) {
+                    a.value(k)
+                } else {
+                    ""
+                }
+            }
+            for k in 0..b.num_rows() {
+                m.insert((at(cr, k), (at(org, k), at(ca, k))), day.value(k));
+            }
+        }
+        m
+    }
 }
 
 /// One row of `selections.parquet`.
@@ -1012,22 +1097,11 @@ pub fn rerank_on(
     let declined = declines::read(data)?;
     let parent = current_generation(data)?;
     let (prev_sel, prev_feed) = match &parent {
-        Some(g) => (read_selections(data, g)?, read_feeds(data, g)?),
-        None => (Vec::new(), Vec::new()),
+        Some(g) => (read_selections(data, g)?, FirstShown::read(data, g)?),
+        None => (Vec::new(), FirstShown::none()),
     };
     let prev_by_campaign = selections_by_campaign(&prev_sel);
-    let first_shown: HashMap<(&str, CampaignKey<'_>), i32> = prev_feed
-        .iter()
-        .map(|r| {
-            (
-                (
-                    r.creator_id.as_str(),
-                    (r.org_id.as_str(), r.campaign_id.as_str()),
-                ),
-                r.first_shown_day,
-            )
-        })
-        .collect();
+    let first_shown = prev_feed.map();
     progress.finish();
     lap("load", &mut t);
 
