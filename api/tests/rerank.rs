@@ -533,16 +533,14 @@ fn declined_items_never_come_back() {
 
 #[test]
 fn an_item_keeps_the_day_it_was_first_shown() {
-    let w = world(1500, 20, 9);
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    ingest_into(&w, &data);
-    let g1 = run(&data, &w.campaigns, &opts(3));
+    let t = ingested(1500, 20, 9);
+    let (data, campaigns) = (&t.data, &t.w.campaigns);
+    let g1 = run(data, campaigns, &opts(3));
     let next_day = RerankOptions {
         today: Some("2026-11-02".into()),
         ..opts(3)
     };
-    let g2 = run(&data, &w.campaigns, &next_day);
+    let g2 = run(data, campaigns, &next_day);
     let key = |r: &cloutdesk::rerank::FeedRow| {
         (
             r.creator_id.clone(),
@@ -550,14 +548,14 @@ fn an_item_keeps_the_day_it_was_first_shown() {
             r.campaign_id.clone(),
         )
     };
-    let first: HashMap<_, String> = read_feeds(&data, &g1)
+    let first: HashMap<_, String> = read_feeds(data, &g1)
         .unwrap()
         .iter()
         .map(|r| (key(r), r.first_shown.clone()))
         .collect();
     assert!(first.values().all(|d| d == TODAY));
     let (mut kept, mut new) = (0, 0);
-    for r in read_feeds(&data, &g2).unwrap() {
+    for r in read_feeds(data, &g2).unwrap() {
         match first.get(&key(&r)) {
             // Shown yesterday too: still the day it was first shown.
             Some(d) => {
