@@ -565,7 +565,19 @@ type CampaignKey<'a> = (&'a str, &'a str);
 pub fn read_selections(data: &Path, gen: &str) -> anyhow::Result<Vec<SelectionRow>> {
     let p = generation_dir(data, gen).join("selections.parquet");
     let mut out = Vec::new();
-    for b in read_parquet(&p)? {
+    // Only the columns a row holds are decoded (not the signals and
+    // reasons).
+    const COLUMNS: [&str; 8] = [
+        "campaign_id",
+        "org_id",
+        "rank",
+        "creator_id",
+        "score",
+        "fee_usd",
+        "expected_engagements",
+        "value",
+    ];
+    for b in read_parquet_columns(&p, Some(&COLUMNS))? {
         let c = Columns {
             table: "selections",
             batch: &b,
@@ -580,12 +592,14 @@ pub fn read_selections(data: &Path, gen: &str) -> anyhow::Result<Vec<SelectionRo
             c.f64s("expected_engagements")?,
             c.f64s("value")?,
         );
-        for k in 0..b.num_rows() {
+        // The string columns' values are moved into the rows, not copied.
+        let strings = ca.into_iter().zip(orgs).zip(cr);
+        for (k, ((campaign_id, org_id), creator_id)) in strings.enumerate() {
             out.push(SelectionRow {
-                campaign_id: ca[k].clone(),
-                org_id: orgs[k].clone(),
+                campaign_id,
+                org_id,
                 rank: r[k],
-                creator_id: cr[k].clone(),
+                creator_id,
                 score: s[k],
                 fee_usd: f[k],
                 expected_engagements: e[k],
