@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use cloutdesk::declines::DeclineLog;
 use cloutdesk::rerank::{
     creator_feed, current_generation, read_diff, read_feeds, read_manifest, read_selections,
-    rerank, RerankOptions,
+    rerank, FeedIndex, RerankOptions,
 };
 use cloutdesk_engine::brief::CampaignBrief;
 use cloutdesk_engine::feed::{build_feeds, Exclusion, FeedHistory, FeedOptions, Offer};
@@ -570,6 +570,31 @@ fn an_item_keeps_the_day_it_was_first_shown() {
     }
     assert!(kept > 20, "{kept} items kept");
     assert!(new > 0, "{new} new items");
+}
+
+#[test]
+fn the_feed_index_gives_each_creator_the_rows_read_feeds_gives() {
+    let t = ingested(1200, 15, 11);
+    let g = run(&t.data, &t.w.campaigns, &opts(3));
+    let all = read_feeds(&t.data, &g).unwrap();
+    let index = FeedIndex::read(&t.data, &g).unwrap();
+    let mut creators: Vec<&str> = all.iter().map(|r| r.creator_id.as_str()).collect();
+    creators.sort_unstable();
+    creators.dedup();
+    assert!(
+        creators.len() > 50,
+        "{} creators with a feed",
+        creators.len()
+    );
+    let mut served = 0;
+    for c in creators {
+        let want: Vec<_> = all.iter().filter(|r| r.creator_id == c).cloned().collect();
+        let got = index.rows_of(c);
+        assert_eq!(got, want, "{c}");
+        served += got.len();
+    }
+    assert_eq!(served, all.len());
+    assert!(index.rows_of("no-such-creator").is_empty());
 }
 
 fn generation_files(data: &Path, g: &str) -> BTreeMap<String, Vec<u8>> {

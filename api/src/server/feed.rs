@@ -53,7 +53,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 
 /// A generation's feeds by creator, and its manifest (the options it ran
 /// with, and the day its items are judged at).
-type Feeds = Arc<(HashMap<String, Vec<FeedRow>>, rerank::GenerationManifest)>;
+type Feeds = Arc<(rerank::FeedIndex, rerank::GenerationManifest)>;
 
 /// Per-process state of these routes, keyed by data dir (a process may
 /// serve several in tests).
@@ -122,14 +122,11 @@ fn feeds_of(data: &Path) -> Result<Option<(String, Feeds)>, ApiError> {
             return Ok(Some((gen, m.clone())));
         }
     }
-    let rows = rerank::read_feeds(data, &gen).map_err(|e| ApiError::internal(format!("{e:#}")))?;
+    let index =
+        rerank::FeedIndex::read(data, &gen).map_err(|e| ApiError::internal(format!("{e:#}")))?;
     let manifest =
         rerank::read_manifest(data, &gen).map_err(|e| ApiError::internal(format!("{e:#}")))?;
-    let mut m: HashMap<String, Vec<FeedRow>> = HashMap::new();
-    for r in rows {
-        m.entry(r.creator_id.clone()).or_default().push(r);
-    }
-    let m = Arc::new((m, manifest));
+    let m = Arc::new((index, manifest));
     lock()
         .feeds
         .insert(data.to_path_buf(), (gen.clone(), m.clone()));
@@ -181,15 +178,11 @@ async fn get_feed(
         .campaigns_from_store
         .then(|| state.campaigns());
     let items: Vec<FeedRow> = by_creator
-        .get(&id)
-        .map(|v| {
-            v.iter()
-                .filter(|r| !log.contains(&r.creator_id, &r.org_id, &r.campaign_id))
-                .filter(|r| rerank::stale_reason(r, now, store, clock).is_none())
-                .cloned()
-                .collect()
-        })
-        .unwrap_or_default();
+        .rows_of(&id)
+        .into_iter()
+        .filter(|r| !log.contains(&r.creator_id, &r.org_id, &r.campaign_id))
+        .filter(|r| rerank::stale_reason(r, now, store, clock).is_none())
+        .collect();
     Ok(Json(FeedResponse {
         creator_id: id,
         generation: gen,
@@ -244,7 +237,8 @@ async fn decline(
         None => {
             let data = state.data_dir().to_path_buf();
             let feeds = spawn_io(move || feeds_of(&data)).await??;
-            offering_org(feeds.as_ref().map(|f| &f.1 .0), &id, &campaign_id)?
+            let feed = feeds.map(|f| f.1 .0.rows_of(&id)).unwrap_or_default();
+            offering_org(&feed, &campaign_id)?
         }
     };
     let log = decline_log(state.data_dir())?;
@@ -273,15 +267,9 @@ async fn decline(
 /// The org whose campaign `campaign_id` the creator's published feed
 /// offers: `None` when it offers none (the decline then covers every
 /// org's campaign of that id), an error naming them when several orgs do.
-fn offering_org(
-    by_creator: Option<&HashMap<String, Vec<FeedRow>>>,
-    creator_id: &str,
-    campaign_id: &str,
-) -> Result<Option<String>, ApiError> {
-    let mut orgs: Vec<&str> = by_creator
-        .and_then(|m| m.get(creator_id))
-        .into_iter()
-        .flatten()
+fn offering_org(feed: &[FeedRow], campaign_id: &str) -> Result<Option<String>, ApiError> {
+    let mut orgs: Vec<&str> = feed
+        .iter()
         .filter(|r| r.campaign_id == campaign_id && !r.org_id.is_empty())
         .map(|r| r.org_id.as_str())
         .collect();
@@ -568,24 +556,20 @@ mod tests {
 
     #[test]
     fn a_decline_without_org_takes_the_offering_org_or_asks() {
-        let mut m: HashMap<String, Vec<FeedRow>> = HashMap::new();
-        m.insert(
-            "c-1".into(),
-            vec![
-                row("c-1", "org-a", "spring"),
-                row("c-1", "org-a", "autumn"),
-                row("c-1", "org-b", "autumn"),
-            ],
-        );
+        let feed = vec![
+            row("c-1", "org-a", "spring"),
+            row("c-1", "org-a", "autumn"),
+            row("c-1", "org-b", "autumn"),
+        ];
         assert_eq!(
-            offering_org(Some(&m), "c-1", "spring").unwrap().as_deref(),
+            offering_org(&feed, "spring").unwrap().as_deref(),
             Some("org-a")
         );
-        // Not offered (or no generation): every org's campaign of that id.
-        assert_eq!(offering_org(Some(&m), "c-1", "winter").unwrap(), None);
-        assert_eq!(offering_org(Some(&m), "c-2", "spring").unwrap(), None);
-        assert_eq!(offering_org(None, "c-1", "spring").unwrap(), None);
-        let e = offering_org(Some(&m), "c-1", "autumn").unwrap_err();
+        // Not offered (or no feed, or no generation): every org's
+        // campaign of that id.
+        assert_eq!(offering_org(&feed, "winter").unwrap(), None);
+        assert_eq!(offering_org(&[], "spring").unwrap(), None);
+        let e = offering_org(&feed, "autumn").unwrap_err();
         let text = format!("{e:?}");
         assert!(
             text.contains("org-a, org-b") && text.contains("?org="),
