@@ -51,11 +51,18 @@ pub fn context(s: &Snapshot) -> BriefContext<'_> {
 /// Validates briefs one by one: the valid ones, and each problem of the
 /// invalid ones (`where: path: problem`).
 pub fn validate_each(s: &Snapshot, raw: &[(String, Value)]) -> (Vec<CampaignBrief>, Vec<String>) {
+    use rayon::prelude::*;
     let ctx = context(s);
+    // In parallel (10,000 briefs of a nightly run), kept in input order.
+    let checked: Vec<_> = raw
+        .par_iter()
+        .with_min_len(64)
+        .map(|(_, v)| CampaignBrief::from_json(v, &ctx))
+        .collect();
     let mut out = Vec::new();
     let mut errors = Vec::new();
-    for (at, v) in raw {
-        match CampaignBrief::from_json(v, &ctx) {
+    for ((at, _), r) in raw.iter().zip(checked) {
+        match r {
             Ok(b) => out.push(b),
             Err(e) => {
                 for p in e.0 {

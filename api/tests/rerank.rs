@@ -597,6 +597,43 @@ fn the_feed_index_gives_each_creator_the_rows_read_feeds_gives() {
     assert!(index.rows_of("no-such-creator").is_empty());
 }
 
+#[test]
+fn briefs_validate_in_parallel_but_report_in_input_order() {
+    let t = ingested(600, 40, 13);
+    let mut raw = cloutdesk::briefs::read_brief_values(&t.w.campaigns).unwrap();
+    assert!(raw.len() >= 30, "{} briefs", raw.len());
+    // Every third brief broken twice over.
+    for (k, (_, v)) in raw.iter_mut().enumerate() {
+        if k % 3 == 1 {
+            v["budget_usd"] = serde_json::json!(-1);
+            v["creators_wanted"] = serde_json::json!(0);
+        }
+    }
+    let (valid, errors) = cloutdesk::briefs::validate_each(&t.s, &raw);
+    let want_ids: Vec<&str> = raw
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| k % 3 != 1)
+        .map(|(_, (_, v))| v["campaign_id"].as_str().unwrap())
+        .collect();
+    let got_ids: Vec<&str> = valid.iter().map(|b| b.campaign_id.as_str()).collect();
+    assert_eq!(got_ids, want_ids);
+    // Two problems per broken brief, brief by brief in input order.
+    let broken: Vec<&str> = raw
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| k % 3 == 1)
+        .map(|(_, (at, _))| at.as_str())
+        .collect();
+    assert_eq!(errors.len(), 2 * broken.len(), "{errors:?}");
+    for (pair, at) in errors.chunks(2).zip(&broken) {
+        assert!(
+            pair.iter().all(|e| e.starts_with(&format!("{at}: "))),
+            "{pair:?}"
+        );
+    }
+}
+
 fn generation_files(data: &Path, g: &str) -> BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(data.join("rerank").join(g))
         .unwrap()
