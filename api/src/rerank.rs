@@ -40,7 +40,9 @@ use cloutdesk_engine::assign::{
 };
 use cloutdesk_engine::brief::{CampaignBrief, CampaignStatus};
 use cloutdesk_engine::explain::reasons;
-use cloutdesk_engine::feed::{build_feeds, deadline_feasible, FeedHistory, FeedOptions, Offer};
+use cloutdesk_engine::feed::{
+    build_feeds, deadline_feasible, FeedHistory, FeedOptions, FeedSignals, Offer,
+};
 use cloutdesk_engine::filter::check_one;
 use cloutdesk_engine::matcher::{
     score_creator, MatchResult, MatchStats, Matcher, SelectedCreator, Totals,
@@ -465,6 +467,7 @@ fn read_parquet_columns(p: &Path, columns: Option<&[&str]>) -> anyhow::Result<Ve
 /// as the decoded Arrow arrays (the map built from them borrows their
 /// strings; no row is turned into a [`FeedRow`]).
 struct FirstShown {
+    path: PathBuf,
     batches: Vec<RecordBatch>,
 }
 
@@ -473,6 +476,7 @@ impl FirstShown {
 
     fn none() -> FirstShown {
         FirstShown {
+            path: PathBuf::new(),
             batches: Vec::new(),
         }
     }
@@ -480,54 +484,38 @@ impl FirstShown {
     fn read(data: &Path, gen: &str) -> anyhow::Result<FirstShown> {
         let p = generation_dir(data, gen).join("feeds.parquet");
         let batches = read_parquet_columns(&p, Some(&Self::COLUMNS))?;
-        // Check every column's type once, naming the file.
+        // Every batch's columns are checked here, once.
         for b in &batches {
-            for name in Self::COLUMNS {
-                let a = b
-                    .column_by_name(name)
-                    .ok_or_else(|| anyhow!("{}: column `{name}` missing", p.display()))?;
-                let ok = if name == "first_shown" {
-                    a.as_any().is::<Date32Array>()
-                } else {
-                    a.as_any().is::<arrow_array::StringArray>()
-                };
-                if !ok {
-                    bail!(
-                        "{}: column `{name}` has type {}",
-                        p.display(),
-                        a.data_type()
-                    );
-                }
-            }
+            Self::columns(&p, b)?;
         }
-        Ok(FirstShown { batches })
+        Ok(FirstShown { path: p, batches })
+    }
+
+    /// Batch `b`'s creator, org, campaign and first-shown columns.
+    #[allow(clippy::type_complexity)]
+    fn columns<'a>(
+        p: &Path,
+        b: &'a RecordBatch,
+    ) -> anyhow::Result<([&'a arrow_array::StringArray; 3], &'a Date32Array)> {
+        let s = |name| column(p, "feeds", b, name);
+        Ok((
+            [s("creator_id")?, s("org_id")?, s("campaign_id")?],
+            column(p, "feeds", b, "first_shown")?,
+        ))
     }
 
     /// (creator, (org, campaign)) -> the day it was first shown; a null
     /// string reads as "" (as [`read_feeds`] reads it).
     fn map(&self) -> HashMap<(&str, CampaignKey<'_>), i32> {
-        use arrow_array::StringArray;
         let mut m = HashMap::with_capacity(self.batches.iter().map(|b| b.num_rows()).sum());
         for b in &self.batches {
-            let s = |name: &str| -> &StringArray {
-                b.column_by_name(name)
-                    .and_then(|a| a.as_any().downcast_ref::<StringArray>())
-                    .expect("checked when read")
-            };
-            let (cr, org, ca) = (s("creator_id"), s("org_id"), s("campaign_id"));
-            let day = b
-                .column_by_name("first_shown")
-                .and_then(|a| a.as_any().downcast_ref::<Date32Array>())
-                .expect("checked when read");
-            fn at(a: &StringArray, k: usize) -> &str {
-                if a.is_valid(k) {
-                    a.value(k)
-                } else {
-                    ""
-                }
-            }
+            let ([cr, org, ca], day) =
+                Self::columns(&self.path, b).expect("checked in FirstShown::read");
             for k in 0..b.num_rows() {
-                m.insert((at(cr, k), (at(org, k), at(ca, k))), day.value(k));
+                m.insert(
+                    (str_at(cr, k), (str_at(org, k), str_at(ca, k))),
+                    day.value(k),
+                );
             }
         }
         m
@@ -550,9 +538,14 @@ pub struct SelectionRow {
 }
 
 /// A string column that older generations may lack ("" for each row then).
-fn optional_strings(c: &Columns<'_>, name: &str, rows: usize) -> anyhow::Result<Vec<String>> {
+fn optional_strings(
+    p: &Path,
+    c: &Columns<'_>,
+    name: &str,
+    rows: usize,
+) -> anyhow::Result<Vec<String>> {
     if c.batch.schema().column_with_name(name).is_some() {
-        Ok(c.strings(name)?)
+        c.strings(name).with_context(|| p.display().to_string())
     } else {
         Ok(vec![String::new(); rows])
     }
@@ -582,16 +575,19 @@ pub fn read_selections(data: &Path, gen: &str) -> anyhow::Result<Vec<SelectionRo
             table: "selections",
             batch: &b,
         };
-        let orgs = optional_strings(&c, "org_id", b.num_rows())?;
-        let (ca, r, cr, s, f, e, v) = (
-            c.strings("campaign_id")?,
-            c.u32s("rank")?,
-            c.strings("creator_id")?,
-            c.f32s("score")?,
-            c.f64s("fee_usd")?,
-            c.f64s("expected_engagements")?,
-            c.f64s("value")?,
-        );
+        let orgs = optional_strings(&p, &c, "org_id", b.num_rows())?;
+        let columns = || -> Result<_, cloutdesk_engine::storage::StorageError> {
+            Ok((
+                c.strings("campaign_id")?,
+                c.u32s("rank")?,
+                c.strings("creator_id")?,
+                c.f32s("score")?,
+                c.f64s("fee_usd")?,
+                c.f64s("expected_engagements")?,
+                c.f64s("value")?,
+            ))
+        };
+        let (ca, r, cr, s, f, e, v) = columns().with_context(|| p.display().to_string())?;
         // The string columns' values are moved into the rows, not copied.
         let strings = ca.into_iter().zip(orgs).zip(cr);
         for (k, ((campaign_id, org_id), creator_id)) in strings.enumerate() {
@@ -646,15 +642,6 @@ pub struct FeedRow {
     pub post_until_day: Option<i32>,
 }
 
-const FEED_SIGNALS: [&str; 6] = [
-    "fee",
-    "completeness",
-    "payment",
-    "niche",
-    "usage_rights",
-    "deadline",
-];
-
 pub fn read_feeds(data: &Path, gen: &str) -> anyhow::Result<Vec<FeedRow>> {
     read_feeds_of(data, gen, None)
 }
@@ -700,32 +687,16 @@ impl<'a> FeedColumns<'a> {
     /// The batch's columns, or an error naming the file `p` and the
     /// column that is missing or of another type.
     fn of(b: &'a RecordBatch, p: &Path) -> anyhow::Result<FeedColumns<'a>> {
-        use arrow_array::{Float32Array, Float64Array, ListArray, StringArray};
-        fn typed<'a, T: 'static>(
-            b: &'a RecordBatch,
-            p: &Path,
-            name: &str,
-            ty: &str,
-        ) -> anyhow::Result<&'a T> {
-            let a = b
-                .column_by_name(name)
-                .ok_or_else(|| anyhow!("{}: column `{name}` missing ({ty})", p.display()))?;
-            a.as_any().downcast_ref::<T>().ok_or_else(|| {
-                anyhow!(
-                    "{}: column `{name}` has type {}, not {ty}",
-                    p.display(),
-                    a.data_type()
-                )
-            })
-        }
-        let strs = |name: &str| typed::<StringArray>(b, p, name, "utf8");
+        use arrow_array::{ListArray, StringArray};
         let lists = |name: &str| -> anyhow::Result<(&'a ListArray, &'a StringArray)> {
-            let l: &ListArray = typed(b, p, name, "list<utf8>")?;
+            let l: &ListArray = column(p, "feeds", b, name)?;
             let v = l
                 .values()
                 .as_any()
                 .downcast_ref::<StringArray>()
-                .ok_or_else(|| anyhow!("{}: column `{name}`: items are not utf8", p.display()))?;
+                .ok_or_else(|| {
+                    anyhow!("{}: column `{name}`: list items are not utf8", p.display())
+                })?;
             Ok((l, v))
         };
         let opt_day = |name: &str| {
@@ -733,21 +704,21 @@ impl<'a> FeedColumns<'a> {
                 .and_then(|a| a.as_any().downcast_ref::<Date32Array>())
         };
         Ok(FeedColumns {
-            creator: strs("creator_id")?,
-            rank: typed(b, p, "rank", "uint32")?,
-            campaign: strs("campaign_id")?,
-            org: strs("org_id")?,
-            brand: strs("brand")?,
-            title: strs("title")?,
-            score: typed::<Float32Array>(b, p, "score", "float32")?,
-            fee: typed::<Float64Array>(b, p, "fee_usd", "float64")?,
-            signals: FEED_SIGNALS
+            creator: column(p, "feeds", b, "creator_id")?,
+            rank: column(p, "feeds", b, "rank")?,
+            campaign: column(p, "feeds", b, "campaign_id")?,
+            org: column(p, "feeds", b, "org_id")?,
+            brand: column(p, "feeds", b, "brand")?,
+            title: column(p, "feeds", b, "title")?,
+            score: column(p, "feeds", b, "score")?,
+            fee: column(p, "feeds", b, "fee_usd")?,
+            signals: FeedSignals::NAMES
                 .iter()
-                .map(|n| typed::<Float32Array>(b, p, &format!("signal_{n}"), "float32"))
+                .map(|n| column(p, "feeds", b, &format!("signal_{n}")))
                 .collect::<Result<_, _>>()?,
             reasons: lists("reasons")?,
             missing: lists("missing")?,
-            first: typed(b, p, "first_shown", "date")?,
+            first: column(p, "feeds", b, "first_shown")?,
             due: opt_day("content_due"),
             until: opt_day("post_until"),
         })
@@ -787,7 +758,7 @@ impl<'a> FeedColumns<'a> {
             title: str_at(self.title, k).to_string(),
             score: self.score.value(k),
             fee_usd: self.fee.value(k),
-            signals: FEED_SIGNALS
+            signals: FeedSignals::NAMES
                 .iter()
                 .zip(&self.signals)
                 .map(|(n, v)| (n.to_string(), v.value(k)))
@@ -798,6 +769,20 @@ impl<'a> FeedColumns<'a> {
             first_shown_day: day,
         }
     }
+}
+
+/// Column `name` of a batch of the generation file `p` (of table
+/// `table`) as array type `T` (`Columns::typed`); the error names the file,
+/// the table and the column.
+fn column<'a, T: 'static>(
+    p: &Path,
+    table: &'static str,
+    b: &'a RecordBatch,
+    name: &str,
+) -> anyhow::Result<&'a T> {
+    Columns { table, batch: b }
+        .typed(name)
+        .with_context(|| p.display().to_string())
 }
 
 /// Value `k` of a utf8 column, "" when null.
@@ -1580,6 +1565,15 @@ fn col_of<'a, T: Sync, V: 'a>(
     (name.to_string(), Box::new(build))
 }
 
+/// A date column of days since the epoch (`i32`, or `Option<i32>` for
+/// unknown dates).
+fn date_col<T: Clone>(days: &[T]) -> ArrayRef
+where
+    Date32Array: From<Vec<T>>,
+{
+    Arc::new(Date32Array::from(days.to_vec()))
+}
+
 /// Column `name` of the strings `f` borrows from each row.
 fn strs_of<'a, T: Sync>(name: &str, rows: &'a [T], f: fn(&T) -> &str) -> Column<'a> {
     let build = move || cloutdesk_engine::arrow_io::str_col_of(rows.iter().map(f));
@@ -1656,12 +1650,11 @@ fn feeds_batch(
     let items = &items[..];
     let ids = &s.creators.creator_id;
     let timeline = |name: &str, f: fn(&Timeline) -> Option<i32>| {
-        let days = move |d: &[Option<i32>]| -> ArrayRef { Arc::new(Date32Array::from(d.to_vec())) };
         col_of(
             name,
             items,
             move |i| i.1.timeline.as_ref().and_then(f),
-            days,
+            date_col,
         )
     };
     let mut columns: Vec<Column<'_>> = vec![
@@ -1681,18 +1674,22 @@ fn feeds_batch(
         col_of("score", items, |i| i.0.score, f32_col),
         col_of("fee_usd", items, |i| i.0.fee_usd, f64_col),
     ];
-    for (k, n) in FEED_SIGNALS.iter().enumerate() {
+    for (k, n) in FeedSignals::NAMES.iter().enumerate() {
         columns.push(col_of(
             &format!("signal_{n}"),
             items,
-            move |i| i.0.signals.named()[k].1,
+            move |i| i.0.signals.values()[k],
             f32_col,
         ));
     }
     columns.push(lists_of("reasons", items, |i| &i.0.reasons));
     columns.push(lists_of("missing", items, |i| &i.0.missing));
-    let days = |d: &[i32]| -> ArrayRef { Arc::new(Date32Array::from(d.to_vec())) };
-    columns.push(col_of("first_shown", items, |i| i.0.first_shown_day, days));
+    columns.push(col_of(
+        "first_shown",
+        items,
+        |i| i.0.first_shown_day,
+        date_col,
+    ));
     columns.push(timeline("content_due", |t| t.content_due));
     columns.push(timeline("post_until", |t| t.post_until));
     batch_of(columns)
@@ -1981,7 +1978,7 @@ pub fn read_diff(data: &Path, gen: &str) -> anyhow::Result<Vec<DiffRow>> {
             table: "diff",
             batch: &b,
         };
-        let orgs = optional_strings(&c, "org_id", b.num_rows())?;
+        let orgs = optional_strings(&p, &c, "org_id", b.num_rows())?;
         let (ca, cr, ch, why) = (
             c.strings("campaign_id")?,
             c.strings("creator_id")?,
@@ -2217,4 +2214,65 @@ pub fn run_feed_cli(a: &FeedArgs) -> anyhow::Result<()> {
         print!("{}", feed_text(&a.creator, &gen, &rows));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A generation dir in a temp data dir holding `file` made of `cols`.
+    fn generation_with(
+        file: &str,
+        cols: Vec<(&str, ArrayRef)>,
+    ) -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().to_path_buf();
+        let dir = generation_dir(&data, "g000001");
+        fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(file);
+        fs::write(&p, parquet_bytes(&make_batch(cols).unwrap()).unwrap()).unwrap();
+        (tmp, data, p)
+    }
+
+    fn strs(v: &[&str]) -> ArrayRef {
+        Arc::new(arrow_array::StringArray::from(v.to_vec()))
+    }
+
+    #[test]
+    fn a_generation_file_with_a_bad_column_is_an_error_naming_file_and_column() {
+        // `rank` written as text: every reader of the feeds names it.
+        let (_tmp, data, p) = generation_with(
+            "feeds.parquet",
+            vec![
+                ("creator_id", strs(&["c-1"])),
+                ("org_id", strs(&["o"])),
+                ("campaign_id", strs(&["k"])),
+                ("rank", strs(&["1"])),
+            ],
+        );
+        let file = p.display().to_string();
+        for e in [
+            read_feeds(&data, "g000001").unwrap_err(),
+            FeedIndex::read(&data, "g000001").err().unwrap(),
+        ] {
+            let e = format!("{e:#}");
+            assert!(
+                e.contains(&file) && e.contains("column `rank` has type Utf8"),
+                "{e}"
+            );
+        }
+        // The re-rank's own read of a parent's feeds needs `first_shown`.
+        let e = format!("{:#}", FirstShown::read(&data, "g000001").err().unwrap());
+        assert!(e.contains(&file) && e.contains("`first_shown`"), "{e}");
+        // The selections, the same.
+        let (_tmp, data, p) = generation_with(
+            "selections.parquet",
+            vec![("campaign_id", strs(&["k"])), ("rank", strs(&["1"]))],
+        );
+        let e = format!("{:#}", read_selections(&data, "g000001").unwrap_err());
+        assert!(
+            e.contains(&p.display().to_string()) && e.contains("column `rank` has type Utf8"),
+            "{e}"
+        );
+    }
 }

@@ -207,7 +207,9 @@ impl<'a> Columns<'a> {
             })
     }
 
-    pub(crate) fn typed<T: 'static>(&self, name: &str) -> Result<&'a T, StorageError> {
+    /// Column `name` as array type `T`; an error names the table and the
+    /// column when it is missing or of another type.
+    pub fn typed<T: 'static>(&self, name: &str) -> Result<&'a T, StorageError> {
         let c = self.col(name)?;
         c.as_any()
             .downcast_ref::<T>()

@@ -80,15 +80,32 @@ pub struct FeedSignals {
 }
 
 impl FeedSignals {
-    pub fn named(&self) -> [(&'static str, f32); 6] {
+    /// The signals' names, in the order of [`FeedSignals::values`] (and of
+    /// [`WEIGHTS`]; tested).
+    pub const NAMES: [&'static str; 6] = [
+        "fee",
+        "completeness",
+        "payment",
+        "niche",
+        "usage_rights",
+        "deadline",
+    ];
+
+    /// The signals' values, in the order of [`FeedSignals::NAMES`].
+    pub fn values(&self) -> [f32; 6] {
         [
-            ("fee", self.fee),
-            ("completeness", self.completeness),
-            ("payment", self.payment),
-            ("niche", self.niche),
-            ("usage_rights", self.usage_rights),
-            ("deadline", self.deadline),
+            self.fee,
+            self.completeness,
+            self.payment,
+            self.niche,
+            self.usage_rights,
+            self.deadline,
         ]
+    }
+
+    pub fn named(&self) -> [(&'static str, f32); 6] {
+        let v = self.values();
+        std::array::from_fn(|k| (Self::NAMES[k], v[k]))
     }
 
     pub fn score(&self) -> f32 {
@@ -413,4 +430,34 @@ pub fn feed_of(
         it.rank = r as u32 + 1;
     }
     feed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_and_values_follow_the_signal_names() {
+        let names: Vec<&str> = WEIGHTS.iter().map(|w| w.0).collect();
+        assert_eq!(names, FeedSignals::NAMES);
+        let s = FeedSignals {
+            fee: 0.1,
+            completeness: 0.2,
+            payment: 0.3,
+            niche: 0.4,
+            usage_rights: 0.5,
+            deadline: 0.6,
+        };
+        assert_eq!(
+            s.named(),
+            [
+                ("fee", 0.1),
+                ("completeness", 0.2),
+                ("payment", 0.3),
+                ("niche", 0.4),
+                ("usage_rights", 0.5),
+                ("deadline", 0.6),
+            ]
+        );
+    }
 }

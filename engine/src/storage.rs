@@ -591,12 +591,12 @@ const MAP_AT_LEAST: u64 = 1 << 20;
 /// The workspace denies `unsafe`; this is one of its few exceptions (see
 /// `quant::scan_range`). Mapping is unsafe because another process could
 /// change or truncate the file while it is mapped. The files mapped here
-/// are a snapshot's or a generation's tables: written once into a staging
-/// directory, checksummed, published by a rename and never written again
-/// (a newer snapshot is a new directory; removing an old one unlinks files
-/// a mapping keeps alive). The checksum is verified on the mapped bytes,
-/// and everything the engine keeps is copied out of them before the
-/// mapping is dropped.
+/// are a snapshot's Arrow tables: written once into a staging directory,
+/// checksummed, published by a rename and never written again (a newer
+/// snapshot is a new directory whose unchanged files may be hard links;
+/// removing an old one unlinks files a mapping keeps alive). The checksum
+/// is verified on the mapped bytes; the mapping lives as long as the
+/// decoded batch, and the snapshot's tables copy what they keep out of it.
 #[allow(unsafe_code)]
 fn map_file(file: &File) -> std::io::Result<memmap2::Mmap> {
     // SAFETY: see above: the file is immutable once published, so the
