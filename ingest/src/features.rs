@@ -7,9 +7,25 @@
 //! `engagements / followers` (rows of creators with 0 followers are left
 //! out: the rate is undefined, not zero).
 
-use polars::prelude::{col, lit, DataFrame, DataType, IntoLazy, NamedFrom, Series};
+use polars::prelude::{
+    col, lit, DataFrame, DataType, Expr, IntoLazy, NamedFrom, QuantileMethod, Series,
+};
 
 use crate::error::IngestError;
+
+/// The median of a column, by group: the middle value, or for an even
+/// count the mean of the two middle values as `(a + b) / 2` — the exact
+/// mean, rounded once. polars' `median()` interpolates (`a + (b - a) *
+/// 0.5`), which can land one ulp off: 0.01 and 0.03 gave
+/// 0.019999999999999997, and a creator whose median engagement rate is
+/// exactly a brief's `min_engagement_rate` failed the rule.
+fn median(name: &str) -> Expr {
+    median_of(col(name))
+}
+
+fn median_of(e: Expr) -> Expr {
+    e.quantile(lit(0.5), QuantileMethod::Midpoint)
+}
 
 /// The history columns the transforms read (one row per performance row).
 #[derive(Debug, Default)]
@@ -97,11 +113,11 @@ pub fn creator_features(
         .lazy()
         .group_by([col("ordinal")])
         .agg([
-            col("er").median().alias("er"),
+            median("er").alias("er"),
             col("fee").count().alias("posts"),
             col("fee").sum().alias("fee_sum"),
             col("eng").sum().alias("eng_sum"),
-            col("fee").median().alias("fee_median"),
+            median("fee").alias("fee_median"),
             col("on_time")
                 .cast(DataType::UInt32)
                 .sum()
@@ -181,10 +197,7 @@ pub fn niche_features(h: &HistoryColumns) -> Result<NicheRows, IngestError> {
         .lazy()
         .filter(col("niche").is_not_null())
         .group_by([col("ordinal"), col("niche")])
-        .agg([
-            col("er").median().alias("er"),
-            col("fee").count().alias("posts"),
-        ])
+        .agg([median("er").alias("er"), col("fee").count().alias("posts")])
         .filter(col("er").is_not_null())
         .sort(["ordinal", "niche"], Default::default())
         .collect()
@@ -255,10 +268,7 @@ pub fn org_features(p: &PaymentColumns, as_of_day: i32) -> Result<OrgRows, Inges
         .group_by([col("org")])
         .agg([
             col("judged").count().alias("invoices"),
-            col("days")
-                .cast(DataType::Float64)
-                .median()
-                .alias("median_days"),
+            median_of(col("days").cast(DataType::Float64)).alias("median_days"),
             col("judged").cast(DataType::UInt32).sum().alias("judged_n"),
             col("late").cast(DataType::UInt32).sum().alias("late_n"),
         ])
@@ -334,6 +344,37 @@ mod tests {
         assert_eq!(f.last_posted_days[0], Some(10.0));
         let ns = niche_features(&h).unwrap();
         assert_eq!(ns, vec![(0, "fitness".to_string(), 0.03, 2)]);
+    }
+
+    #[test]
+    fn an_even_count_median_is_the_exact_mean_of_the_middle_two() {
+        // Rates 0.01 and 0.03 (and 0.01, 0.03 in a niche): the median is
+        // 0.02 exactly, so a brief's `min_engagement_rate: 0.02` passes
+        // it (interpolating as a + (b - a) / 2 gave 0.019999999999999997).
+        let h = HistoryColumns {
+            ordinal: vec![0, 0, 1, 1, 1, 1],
+            followers: vec![10_000, 10_000, 1000, 1000, 1000, 1000],
+            niche: vec![
+                Some("food".into()),
+                Some("food".into()),
+                None,
+                None,
+                None,
+                None,
+            ],
+            posted_day: vec![100; 6],
+            fee_usd: vec![0.1, 0.2, 10.0, 10.0, 10.0, 10.0],
+            engagements: vec![100, 300, 10, 76, 1, 1000],
+            on_time: vec![None; 6],
+            revisions: vec![None; 6],
+        };
+        let f = creator_features(&h, 2, 130).unwrap();
+        assert_eq!(f.engagement_rate[0], Some(0.02));
+        assert_eq!(f.engagement_rate[0], Some((0.01 + 0.03) / 2.0));
+        assert_eq!(f.engagement_rate[1], Some((0.01 + 0.076) / 2.0));
+        assert_eq!(f.median_fee_usd[0], Some((0.1 + 0.2) / 2.0));
+        let ns = niche_features(&h).unwrap();
+        assert_eq!(ns, vec![(0, "food".to_string(), 0.02, 2)]);
     }
 
     #[test]
