@@ -168,6 +168,51 @@ fn file_level_faults_publish_nothing() {
     o.payments = None;
     let err = ingest(&o, &NoProgress).unwrap_err().to_string();
     assert!(err.contains("creators.parquet"), "{err}");
+    // A quote opened in row 2's bio and never closed: the reader would
+    // take the rest of the file as that field (rows 3 and 4 unseen).
+    let unclosed = tmp.path().join("unclosed.csv");
+    fs::write(
+        &unclosed,
+        "creator_id,handle,platform,followers,bio\r\n\
+         c1,h1,tiktok,100,\"fine, \"\"quoted\"\"\"\r\n\
+         c2,h2,tiktok,200,\"never closed\r\n\
+         c3,h3,tiktok,300,plain\r\n\
+         c4,h4,tiktok,400,\r\n",
+    )
+    .unwrap();
+    let mut o = opts(&data, &src, "csv");
+    o.creators = Some(unclosed.clone());
+    o.performance = None;
+    o.payments = None;
+    let err = ingest(&o, &NoProgress).unwrap_err().to_string();
+    assert!(
+        err.contains("unclosed.csv")
+            && err.contains("row 2")
+            && err.contains("field bio")
+            && err.contains("line 3")
+            && err.contains("never closed"),
+        "{err}"
+    );
+    // The same rows with the quote closed load (stray quotes inside an
+    // unquoted field, and a quoted last field, are not open quotes).
+    let closed = tmp.path().join("closed.csv");
+    fs::write(
+        &closed,
+        "creator_id,handle,platform,followers,bio\n\
+         c1,h1,tiktok,100,\"fine, \"\"quoted\"\"\"\n\
+         c2,h2,tiktok,200,\"now closed\nover two lines\"\n\
+         c3,h3,tiktok,300,veg\"an\n\
+         c4,h4,tiktok,400,\"last\"\"\"",
+    )
+    .unwrap();
+    let tmp2 = tempfile::tempdir().unwrap();
+    let mut o = opts(tmp2.path(), &src, "csv");
+    o.creators = Some(closed);
+    o.performance = None;
+    o.payments = None;
+    let rep = ingest(&o, &NoProgress).unwrap();
+    let c = rep.creators.as_ref().unwrap();
+    assert_eq!((c.rows_loaded, c.rows_rejected), (4, 0), "{rep:?}");
     // An unreadable file.
     let mut o = opts(&data, &src, "csv");
     o.payments = Some(tmp.path().join("nope.csv"));

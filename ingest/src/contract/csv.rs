@@ -80,6 +80,8 @@ pub(crate) fn read<T: Table>(path: &Path) -> Result<LoadedFile<T::Record>, Inges
     let mut loader = Loader::<T::Record>::new(name.clone());
     let mut chunk: Vec<(usize, ::csv::ByteRecord)> = Vec::new();
     let mut row = 0usize;
+    // Where the last record read starts (its row, byte offset and line).
+    let mut last: Option<(usize, ::csv::Position)> = None;
     loop {
         let mut filled = 0;
         let mut at_end = false;
@@ -104,6 +106,14 @@ pub(crate) fn read<T: Table>(path: &Path) -> Result<LoadedFile<T::Record>, Inges
             chunk[filled].0 = row;
             filled += 1;
         }
+        if let Some((r, rec)) = filled.checked_sub(1).map(|k| &chunk[k]) {
+            last = rec.position().map(|p| (*r, p.clone()));
+        }
+        if at_end {
+            if let Some((r, at)) = &last {
+                unclosed_quote_check(path, *r, at, &header)?;
+            }
+        }
         let pieces: Vec<LoadedFile<T::Record>> = chunk[..filled]
             .par_chunks(PIECE_ROWS)
             .map(|recs| {
@@ -122,6 +132,117 @@ pub(crate) fn read<T: Table>(path: &Path) -> Result<LoadedFile<T::Record>, Inges
         }
     }
     Ok(loader.finish())
+}
+
+/// A file-level error if the file's last record, which starts at `at`
+/// (data row `row`), ends inside a quoted field. The CSV reader takes a
+/// quote that is never closed as running to the end of the file: every
+/// row after it would otherwise vanish into one field of one bad row.
+/// Only the last record can end so (the open quote swallows everything
+/// after it), so only it is scanned again, from its first byte, with the
+/// reader's rules (RFC 4180: a field that starts with `"` is quoted, `""`
+/// inside it is a quote; a `"` elsewhere is a character).
+fn unclosed_quote_check(
+    path: &Path,
+    row: usize,
+    at: &::csv::Position,
+    header: &::csv::ByteRecord,
+) -> Result<(), IngestError> {
+    use std::io::{BufRead, BufReader, Seek, SeekFrom};
+    let io = |e: std::io::Error| IngestError::file(path, format!("cannot read: {e}"));
+    let mut file = File::open(path).map_err(io)?;
+    file.seek(SeekFrom::Start(at.byte())).map_err(io)?;
+    let mut r = BufReader::with_capacity(1 << 16, file);
+    let mut scan = QuoteScan::default();
+    loop {
+        let buf = r.fill_buf().map_err(io)?;
+        if buf.is_empty() {
+            break;
+        }
+        buf.iter().for_each(|&b| scan.byte(b));
+        let n = buf.len();
+        r.consume(n);
+    }
+    match scan.open.filter(|_| scan.state == QState::Quoted) {
+        Some((field, line)) => {
+            let name = header
+                .get(field)
+                .map(|h| {
+                    String::from_utf8_lossy(h)
+                        .trim_start_matches('\u{feff}')
+                        .trim()
+                        .to_string()
+                })
+                .unwrap_or_else(|| format!("column {}", field + 1));
+            Err(IngestError::file(
+                path,
+                format!(
+                    "row {row}: field {name}: a quoted field opened on line {} is never \
+                     closed, so the rest of the file ({} more line(s)) would be read into \
+                     it; close the quote, or double a quote meant literally (\"\")",
+                    at.line() + line,
+                    scan.lines - line,
+                ),
+            ))
+        }
+        None => Ok(()),
+    }
+}
+
+/// The tokenizer state of [`unclosed_quote_check`]: the field being read,
+/// the lines passed, and the field and line of a quote still open.
+#[derive(Debug, Default)]
+struct QuoteScan {
+    state: QState,
+    field: usize,
+    lines: u64,
+    open: Option<(usize, u64)>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+enum QState {
+    #[default]
+    FieldStart,
+    Unquoted,
+    Quoted,
+    /// A `"` inside a quoted field: the end of it, or the first of `""`.
+    QuoteInQuoted,
+}
+
+impl QuoteScan {
+    fn byte(&mut self, b: u8) {
+        use QState::*;
+        let end_of_field = |s: &mut QuoteScan| {
+            if b == b',' {
+                s.field += 1;
+            } else {
+                // A record ends: the next one starts at field 0.
+                s.field = 0;
+            }
+            s.state = FieldStart;
+        };
+        if b == b'\n' {
+            self.lines += 1;
+        }
+        match (self.state, b) {
+            (Quoted, b'"') => self.state = QuoteInQuoted,
+            (Quoted, _) => {}
+            (QuoteInQuoted, b'"') => self.state = Quoted,
+            (FieldStart, b'"') => {
+                self.state = Quoted;
+                self.open = Some((self.field, self.lines));
+            }
+            (_, b',' | b'\n' | b'\r') => {
+                self.open = None;
+                end_of_field(self)
+            }
+            // Text after a closing quote, or any other byte.
+            _ => self.state = Unquoted,
+        }
+        if !matches!(self.state, Quoted | QuoteInQuoted) {
+            self.open = None;
+        }
+    }
 }
 
 /// Rows tokenised before a parallel validation; rows a task validates.
