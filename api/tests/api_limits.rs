@@ -294,3 +294,42 @@ async fn an_empty_data_dir_serves_health_but_is_not_ready() {
     let r = call(&app, Method::GET, "/readyz", None, None).await;
     assert_eq!(r.status.as_u16(), 503);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_is_named_as_sent_not_by_its_temporary_path() {
+    let w = world(200, 13);
+    let app = app(state(&w, test_config()));
+    let admin = w.keys.admin.clone();
+    let post = |strict: bool, fname: &str, bytes: &[u8]| {
+        let (ct, body) = multipart(&[("creators", fname, bytes.to_vec())]);
+        Request::builder()
+            .method(Method::POST)
+            .uri(format!("/v1/ingest?as_of={AS_OF}&strict={strict}"))
+            .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+            .header(header::CONTENT_TYPE, ct)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let rows = b"creator_id,handle,platform,followers\nn1,h1,tiktok,12k\nn2,h2,tiktok,300\n";
+    // A bad row: the report and its rejects name the file as sent.
+    let r = send(&app, post(false, "my creators.csv", rows)).await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["creators"]["path"], "my creators.csv");
+    assert_eq!(v["rejects"][0]["file"], "my creators.csv", "{v}");
+    assert_eq!(v["rejects"][0]["row"], 1);
+    assert!(!r.text.contains("uploads"), "{}", r.text);
+    // A strict load and a file-level fault: the errors do too.
+    let r = send(&app, post(true, "my creators.csv", rows)).await;
+    assert_eq!(r.status.as_u16(), 422, "{}", r.text);
+    assert!(r.text.contains("my creators.csv row 1"), "{}", r.text);
+    assert!(!r.text.contains("uploads"), "{}", r.text);
+    let r = send(&app, post(false, "odd.csv", b"creator_id,handle\nc1,h1\n")).await;
+    assert_eq!(r.status.as_u16(), 422, "{}", r.text);
+    assert_eq!(r.json()["error"]["fields"][0]["path"], "creators");
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("odd.csv: missing required CSV column"));
+    assert!(!r.text.contains("uploads"), "{}", r.text);
+}

@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::records::LoadedFile;
+
 use cloutdesk_engine::ann::{build_hnsw, recall_at_10, recall_at_10_of, HnswBuilder, HnswParams};
 use cloutdesk_engine::hnsw_build::build_native;
 use cloutdesk_engine::pricing::plan_fees;
@@ -63,9 +65,54 @@ pub struct IngestOptions {
     pub vector_index: VectorIndexMode,
     pub hnsw: HnswParams,
     pub threads: usize,
+    /// The name an input file goes by in the load report, its rejects,
+    /// errors and the manifest's sources, where it is not its path (the
+    /// API saves uploads under temporary paths and names them as the
+    /// client sent them).
+    pub shown_names: HashMap<PathBuf, String>,
 }
 
 impl IngestOptions {
+    /// The name `path` goes by in what the load reports.
+    pub fn shown(&self, path: &Path) -> String {
+        self.shown_names
+            .get(path)
+            .cloned()
+            .unwrap_or_else(|| path.display().to_string())
+    }
+
+    /// `e` with a file error's path replaced by its shown name.
+    fn shown_error(&self, e: IngestError) -> IngestError {
+        match e {
+            IngestError::File { path, message } if self.shown_names.contains_key(&path) => {
+                IngestError::File {
+                    path: PathBuf::from(self.shown(&path)),
+                    message,
+                }
+            }
+            e => e,
+        }
+    }
+
+    /// The read of the file at `path` (if any) with its rejects, or its
+    /// error, naming the file by its shown name.
+    fn shown_read<T>(
+        &self,
+        path: &Option<PathBuf>,
+        read: Result<Option<LoadedFile<T>>, IngestError>,
+    ) -> Result<Option<LoadedFile<T>>, IngestError> {
+        let mut read = read.map_err(|e| self.shown_error(e))?;
+        if let (Some(path), Some(f)) = (path, read.as_mut()) {
+            if self.shown_names.contains_key(path) {
+                let name = self.shown(path);
+                for r in &mut f.rejects {
+                    r.file = name.clone();
+                }
+            }
+        }
+        Ok(read)
+    }
+
     pub fn new(data: impl Into<PathBuf>) -> IngestOptions {
         IngestOptions {
             data: data.into(),
@@ -78,6 +125,7 @@ impl IngestOptions {
             vector_index: VectorIndexMode::Auto,
             hnsw: HnswParams::default(),
             threads: rayon::current_num_threads(),
+            shown_names: HashMap::new(),
         }
     }
 }
@@ -390,10 +438,17 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<LoadRepor
                 .collect::<Vec<_>>()
         },
     );
-    let (new_creators, new_perf, new_pay) = (new_creators?, new_perf?, new_pay?);
+    let new_creators = opts.shown_read(&opts.creators, new_creators)?;
+    let new_perf = opts.shown_read(&opts.performance, new_perf)?;
+    let new_pay = opts.shown_read(&opts.payments, new_pay)?;
     let mut sums = sums.into_iter();
-    let mut next_sum =
-        || -> Result<Option<String>, IngestError> { Ok(sums.next().transpose()?.flatten()) };
+    let mut next_sum = || -> Result<Option<String>, IngestError> {
+        Ok(sums
+            .next()
+            .transpose()
+            .map_err(|e| opts.shown_error(e.into()))?
+            .flatten())
+    };
     let (sum_creators, sum_perf, sum_pay) = (next_sum()?, next_sum()?, next_sum()?);
     progress.finish();
     timer.lap("read");
@@ -420,7 +475,7 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<LoadRepor
             if let (Some(d), Some(e)) = (prev_dim, &rec.embedding) {
                 if e.len() != d {
                     rejects.push(Reject {
-                        file: path.display().to_string(),
+                        file: opts.shown(path),
                         row,
                         field: "embedding".into(),
                         reason: format!(
@@ -450,7 +505,11 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<LoadRepor
         }
         // Re-rows of one id count once as added or updated.
         rep.updated = rep.updated.saturating_sub(rep.duplicates);
-        sources.push(source("creators", path, &rep, sum_creators)?);
+        let mut src =
+            source("creators", path, &rep, sum_creators).map_err(|e| opts.shown_error(e))?;
+        src.path = opts.shown(path);
+        rep.path = src.path.clone();
+        sources.push(src);
         creators_report = Some(rep);
     }
     if creators.is_empty() {
@@ -471,7 +530,7 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<LoadRepor
         for (row, rec) in file.rows {
             if !index.contains_key(&rec.creator_id) {
                 rejects.push(Reject {
-                    file: path.display().to_string(),
+                    file: opts.shown(path),
                     row,
                     field: "creator_id".into(),
                     reason: format!(
@@ -486,7 +545,11 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<LoadRepor
         }
         rep.rows_loaded = known.len();
         (rep.added, rep.updated) = upsert_history(&mut perf, known);
-        sources.push(source("performance", path, &rep, sum_perf)?);
+        let mut src =
+            source("performance", path, &rep, sum_perf).map_err(|e| opts.shown_error(e))?;
+        src.path = opts.shown(path);
+        rep.path = src.path.clone();
+        sources.push(src);
         perf_report = Some(rep);
     }
     let mut pay_report = None;
@@ -499,7 +562,10 @@ pub fn ingest(opts: &IngestOptions, progress: &dyn Progress) -> Result<LoadRepor
         );
         rejects.extend(file.rejects);
         (rep.added, rep.updated) = upsert_history(&mut pays, file.rows.into_iter().map(|r| r.1));
-        sources.push(source("payments", path, &rep, sum_pay)?);
+        let mut src = source("payments", path, &rep, sum_pay).map_err(|e| opts.shown_error(e))?;
+        src.path = opts.shown(path);
+        rep.path = src.path.clone();
+        sources.push(src);
         pay_report = Some(rep);
     }
     let rejected_rows: usize = [&creators_report, &perf_report, &pay_report]

@@ -549,6 +549,9 @@ async fn post_ingest(
     o.keep = state.config().ingest_keep;
     o.as_of_day = as_of;
     let names: Vec<(PathBuf, String)> = files.iter().flatten().cloned().collect();
+    // Reports, rejects, errors and the manifest name the files as sent,
+    // not by the temporary paths they are saved under.
+    o.shown_names = names.iter().cloned().collect();
     let st = state.clone();
     let t0 = Instant::now();
     // The load, the open and the swap all happen on the blocking thread, so
@@ -581,15 +584,8 @@ async fn post_ingest(
                 .metrics()
                 .ingest_seconds
                 .observe(t0.elapsed().as_secs_f64());
-            let mut v = serde_json::to_value(&rep)
+            let v = serde_json::to_value(&rep)
                 .map_err(|e| ApiError::internal(format!("serializing the load report: {e}")))?;
-            // Report the uploaded file names, not our temp paths.
-            for (path, fname) in &names {
-                let kind = path.file_stem().and_then(|k| k.to_str()).unwrap_or("");
-                if let Some(obj) = v.get_mut(kind).and_then(Value::as_object_mut) {
-                    obj.insert("path".into(), Value::String(fname.clone()));
-                }
-            }
             Ok(Json(v))
         }
         Err(e) => {
@@ -602,15 +598,17 @@ async fn post_ingest(
 fn ingest_error(e: IngestError, names: &[(PathBuf, String)]) -> ApiError {
     match e {
         IngestError::File { path, message } => {
-            let part = path
+            // The error names the file as sent (`shown_names`); the part
+            // is the stem of the path it was saved under.
+            let sent = names
+                .iter()
+                .find(|(p, name)| *p == path || Path::new(name) == path);
+            let part = sent
+                .map_or(path.as_path(), |n| n.0.as_path())
                 .file_stem()
                 .map(|s| s.to_string_lossy().to_string())
                 .unwrap_or_default();
-            let fname = names
-                .iter()
-                .find(|(p, _)| *p == path)
-                .map(|n| n.1.clone())
-                .unwrap_or_else(|| path.display().to_string());
+            let fname = sent.map_or_else(|| path.display().to_string(), |n| n.1.clone());
             ApiError::unprocessable(
                 "invalid_file",
                 format!("{fname}: {message}; nothing was published"),
