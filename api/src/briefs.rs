@@ -83,3 +83,31 @@ pub fn validate_all(s: &Snapshot, raw: &[(String, Value)]) -> anyhow::Result<Vec
         Err(anyhow!("invalid brief(s):\n  {}", errors.join("\n  ")))
     }
 }
+
+/// `match --out` writes one `<campaign_id>.json` per brief: an error
+/// naming every campaign id that more than one brief of `briefs` (read
+/// from the places `raw` gives, in the same order) carries, before any
+/// file is written, so no result overwrites another.
+pub fn distinct_campaign_ids(
+    raw: &[(String, Value)],
+    briefs: &[CampaignBrief],
+) -> anyhow::Result<()> {
+    let mut at: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for ((place, _), b) in raw.iter().zip(briefs) {
+        at.entry(b.campaign_id.as_str()).or_default().push(place);
+    }
+    let repeated: Vec<String> = at
+        .iter()
+        .filter(|(_, places)| places.len() > 1)
+        .map(|(id, places)| format!("campaign_id {id:?} at {}", places.join(", ")))
+        .collect();
+    if repeated.is_empty() {
+        Ok(())
+    } else {
+        Err(anyhow!(
+            "--out writes one <campaign_id>.json per brief, so each brief needs its own \
+             campaign_id; repeated:\n  {}",
+            repeated.join("\n  ")
+        ))
+    }
+}

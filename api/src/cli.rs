@@ -543,6 +543,9 @@ fn cmd_match(
         .ok_or_else(|| anyhow!("give --brief FILE or --briefs FILE.jsonl --out DIR"))?;
     let raw = read_brief_values(&path)?;
     let validated = validate_all(&s, &raw)?;
+    if out.is_some() {
+        crate::briefs::distinct_campaign_ids(&raw, &validated)?;
+    }
     let results = matcher.select_many(&s, &validated);
     match out {
         Some(dir) => {

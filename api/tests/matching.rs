@@ -1084,3 +1084,27 @@ fn match_result_json_is_the_value_trees_bytes() {
         );
     }
 }
+
+#[test]
+fn briefs_written_to_out_need_distinct_campaign_ids() {
+    use cloutdesk::briefs::distinct_campaign_ids;
+    let f = fixture();
+    let mut raw: Vec<(String, Value)> =
+        read_brief_values(&sample_dir().join("briefs.jsonl")).unwrap();
+    let briefs = validate_all(&f.snap, &raw).unwrap();
+    distinct_campaign_ids(&raw, &briefs).unwrap();
+    // The third brief again, for another org: same campaign id, so its
+    // result file would overwrite the first one's.
+    let mut again = raw[2].1.clone();
+    again["org_id"] = Value::from("another-org");
+    raw.push(("briefs.jsonl:99".into(), again));
+    let briefs = validate_all(&f.snap, &raw).unwrap();
+    let err = distinct_campaign_ids(&raw, &briefs)
+        .unwrap_err()
+        .to_string();
+    let id = briefs[2].campaign_id.clone();
+    assert!(
+        err.contains(&format!("{id:?} at {}, briefs.jsonl:99", raw[2].0)),
+        "{err}"
+    );
+}
