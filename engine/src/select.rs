@@ -19,6 +19,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use rayon::prelude::*;
 
@@ -125,6 +126,43 @@ static KEEP_SHARE: std::sync::LazyLock<[f64; 64]> = std::sync::LazyLock::new(|| 
     std::array::from_fn(|k| base.powi(std::hint::black_box(k as i32)))
 });
 
+/// A hasher for one small integer key (the ids of [`Dense::new`]: a
+/// re-rank builds them for every campaign's pool, and SipHash was most of
+/// that): the key times an odd constant, its high half folded into the
+/// low bits the table indexes by. Not for keys an adversary picks.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct IntHasher(u64);
+
+impl Hasher for IntHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        let h = self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        h ^ (h >> 29)
+    }
+
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ b as u64;
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, x: u8) {
+        self.0 = self.0.rotate_left(8) ^ x as u64;
+    }
+
+    #[inline]
+    fn write_u16(&mut self, x: u16) {
+        self.0 = self.0.rotate_left(16) ^ x as u64;
+    }
+
+    #[inline]
+    fn write_u32(&mut self, x: u32) {
+        self.0 = self.0.rotate_left(32) ^ x as u64;
+    }
+}
+
 /// Items' groups as dense indices (computed once per `select`, shared by
 /// every greedy run; in the re-rank, once per campaign, shared by its
 /// greedies), so the greedy counts with plain arrays.
@@ -141,7 +179,7 @@ pub(crate) struct Dense {
 impl Dense {
     pub(crate) fn new(items: &[Item]) -> Dense {
         fn ids<K: std::hash::Hash + Eq + Copy>(keys: impl Iterator<Item = K>) -> (Vec<u32>, usize) {
-            let mut map: HashMap<K, u32> = HashMap::new();
+            let mut map: HashMap<K, u32, BuildHasherDefault<IntHasher>> = HashMap::default();
             let v = keys
                 .map(|k| {
                     let n = map.len() as u32;
@@ -311,24 +349,46 @@ impl LazyQueue {
         lambda: f64,
         banned: impl Fn(usize) -> bool,
     ) -> LazyQueue {
+        let mut q = LazyQueue::new(std::iter::empty());
+        q.reprice(items, budget, lambda, banned);
+        q
+    }
+
+    /// Makes this queue [`LazyQueue::priced`]'s for these arguments,
+    /// reusing its memory (a campaign's greedy run again at the next slot
+    /// price).
+    pub(crate) fn reprice(
+        &mut self,
+        items: &[Item],
+        budget: u64,
+        lambda: f64,
+        banned: impl Fn(usize) -> bool,
+    ) {
         let mut min_cost = u64::MAX;
-        let mut q = LazyQueue::new(
+        let mut keys = std::mem::take(&mut self.sorted.v);
+        keys.clear();
+        keys.extend(
             items
                 .iter()
                 .enumerate()
                 .filter(|(i, it)| it.cost_cents <= budget && it.value > 0.0 && !banned(*i))
                 .map(|(i, it)| {
                     min_cost = min_cost.min(it.cost_cents);
-                    Entry {
+                    sort_key(&Entry {
                         ratio: it.value / price(it.cost_cents, lambda),
                         ordinal: it.ordinal,
                         idx: i as u32,
                         seen: 0,
-                    }
+                    })
                 }),
         );
-        q.min_cost = min_cost;
-        q
+        self.sorted = Chunked::new(keys);
+        let mut run = std::mem::take(&mut self.run.v);
+        run.clear();
+        self.run = Chunked::new(run);
+        self.run_seen.clear();
+        self.repriced.clear();
+        self.min_cost = min_cost;
     }
 
     /// `entries` of occupancy 0 (their costs unknown: [`Self::min_cost`] 0).
