@@ -640,6 +640,11 @@ pub struct FeedRow {
     pub content_due_day: Option<i32>,
     #[serde(skip)]
     pub post_until_day: Option<i32>,
+    /// Whether the brief asks paid usage rights (unknown: the brief is
+    /// silent). The served feed checks it against the creator's
+    /// `accepts_usage_rights` as they are now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paid_usage: Option<bool>,
 }
 
 pub fn read_feeds(data: &Path, gen: &str) -> anyhow::Result<Vec<FeedRow>> {
@@ -681,6 +686,7 @@ struct FeedColumns<'a> {
     /// Absent from generations written before them.
     due: Option<&'a Date32Array>,
     until: Option<&'a Date32Array>,
+    paid_usage: Option<&'a arrow_array::BooleanArray>,
 }
 
 impl<'a> FeedColumns<'a> {
@@ -721,6 +727,9 @@ impl<'a> FeedColumns<'a> {
             first: column(p, "feeds", b, "first_shown")?,
             due: opt_day("content_due"),
             until: opt_day("post_until"),
+            paid_usage: b
+                .column_by_name("paid_usage")
+                .and_then(|a| a.as_any().downcast_ref::<arrow_array::BooleanArray>()),
         })
     }
 
@@ -745,7 +754,23 @@ impl<'a> FeedColumns<'a> {
         use arrow_array::ListArray;
         let day = self.first.value(k);
         let (due_day, until_day) = (day_at(self.due, k), day_at(self.until, k));
+        let usage_signal = FeedSignals::NAMES
+            .iter()
+            .position(|n| *n == "usage_rights")
+            .map(|j| self.signals[j].value(k));
+        let paid_usage = match self.paid_usage {
+            Some(a) => a.is_valid(k).then(|| a.value(k)),
+            // A generation written before the column: the usage-rights
+            // signal says it (0.8: paid usage asked, 1: not asked, 0.5:
+            // the brief is silent; `feed::creator_side`).
+            None => match usage_signal {
+                Some(x) if x == 0.8 => Some(true),
+                Some(x) if x == 1.0 => Some(false),
+                _ => None,
+            },
+        };
         FeedRow {
+            paid_usage,
             content_due: due_day.map(cloutdesk_engine::schema::format_date),
             post_until: until_day.map(cloutdesk_engine::schema::format_date),
             content_due_day: due_day,
@@ -941,12 +966,26 @@ pub fn stale_reason(
             }
         }
     }
+    // Paid usage rights as the campaign asks them now (the store's brief,
+    // when the run ranked the store's campaigns), else as the run saw it.
+    let mut paid_usage = r.paid_usage;
     if let Some(store) = store {
         let Some(c) = store.get(&r.org_id, &r.campaign_id) else {
             return Some("campaign deleted");
         };
         if c.status() != "open" {
             return Some("campaign not open");
+        }
+        paid_usage = c
+            .brief
+            .get("usage_rights")
+            .and_then(|u| u.get("paid_usage"))
+            .and_then(serde_json::Value::as_bool);
+    }
+    if let CreatorNow::Terms(t) = creator {
+        // As the contract's rule: an unknown answer does not accept.
+        if paid_usage == Some(true) && t.accepts_usage_rights != Some(true) {
+            return Some("needs usage rights the creator refuses");
         }
     }
     None
@@ -1692,6 +1731,12 @@ fn feeds_batch(
     ));
     columns.push(timeline("content_due", |t| t.content_due));
     columns.push(timeline("post_until", |t| t.post_until));
+    columns.push(col_of(
+        "paid_usage",
+        items,
+        |i| i.1.usage_rights.as_ref().map(|u| u.paid_usage),
+        |v: &[Option<bool>]| Arc::new(arrow_array::BooleanArray::from(v.to_vec())) as ArrayRef,
+    ));
     batch_of(columns)
 }
 

@@ -1212,3 +1212,66 @@ fn a_decline_hides_one_orgs_campaign_not_another_orgs_of_the_same_id() {
         .count();
     assert!(kept > 0, "the twin campaign lost every declined creator");
 }
+
+#[test]
+fn a_served_item_needing_usage_rights_the_creator_now_refuses_is_stale() {
+    let t = ingested(1500, 10, 29);
+    let (data, s) = (&t.data, &t.s);
+    let g = run(data, &t.w.campaigns, &opts(3));
+    let rows = read_feeds(data, &g).unwrap();
+    // The feeds file says which briefs ask paid usage, as the briefs do.
+    for r in &rows {
+        let b = &t.briefs[&r.campaign_id];
+        assert_eq!(
+            r.paid_usage,
+            b.usage_rights.as_ref().map(|u| u.paid_usage),
+            "{r:?}"
+        );
+    }
+    let row = rows
+        .iter()
+        .find(|r| r.paid_usage == Some(true))
+        .expect("an item asking paid usage")
+        .clone();
+    // The rule on its own: the creator's answer as it is now.
+    let terms = |accepts: Option<bool>| {
+        cloutdesk::rerank::CreatorNow::Terms(cloutdesk_engine::table::CreatorTerms {
+            min_fee_usd: None,
+            capacity: None,
+            accepts_usage_rights: accepts,
+        })
+    };
+    let refused = Some("needs usage rights the creator refuses");
+    let stale = |r: &cloutdesk::rerank::FeedRow, a| {
+        cloutdesk::rerank::stale_reason(r, terms(a), None, None)
+    };
+    assert_eq!(stale(&row, Some(true)), None);
+    assert_eq!(stale(&row, Some(false)), refused);
+    assert_eq!(stale(&row, None), refused, "unknown does not accept");
+    let mut silent = row.clone();
+    silent.paid_usage = None;
+    assert_eq!(stale(&silent, Some(false)), None);
+    // End to end: the creator now refuses usage rights (an upsert), and
+    // `cloutdesk feed` stops showing the item before any new run.
+    let (_, before) = creator_feed(data, &row.creator_id).unwrap();
+    assert!(before.iter().any(|r| r.campaign_id == row.campaign_id));
+    let o = s.ordinal(&row.creator_id).unwrap() as usize;
+    let upsert = t.w.src.join("refuse.jsonl");
+    let line = serde_json::json!({
+        "creator_id": row.creator_id,
+        "handle": s.creators.handle[o],
+        "platform": s.creators.platform[o].as_str(),
+        "followers": s.creators.followers[o],
+        "accepts_usage_rights": false,
+    });
+    std::fs::write(&upsert, format!("{line}\n")).unwrap();
+    let mut io = IngestOptions::new(data.to_path_buf());
+    io.creators = Some(upsert);
+    io.as_of_day = Some(REFERENCE_DAY);
+    ingest(&io, &NoProgress).unwrap();
+    let (_, after) = creator_feed(data, &row.creator_id).unwrap();
+    assert!(
+        after.iter().all(|r| r.campaign_id != row.campaign_id),
+        "{after:?}"
+    );
+}

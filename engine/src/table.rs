@@ -57,6 +57,7 @@ pub struct CreatorTable {
 pub struct CreatorTerms {
     pub min_fee_usd: Option<f64>,
     pub capacity: Option<u32>,
+    pub accepts_usage_rights: Option<bool>,
 }
 
 impl CreatorTable {
@@ -179,9 +180,11 @@ impl CreatorTable {
         };
         let fees: &arrow_array::Float64Array = r.typed(c::MIN_FEE_USD)?;
         let caps: &arrow_array::UInt32Array = r.typed(c::CAPACITY)?;
+        let usage: &arrow_array::BooleanArray = r.typed(c::ACCEPTS_USAGE_RIGHTS)?;
         Ok(Some(CreatorTerms {
             min_fee_usd: fees.is_valid(k).then(|| fees.value(k)),
             capacity: caps.is_valid(k).then(|| caps.value(k)),
+            accepts_usage_rights: usage.is_valid(k).then(|| usage.value(k)),
         }))
     }
 
@@ -190,6 +193,7 @@ impl CreatorTable {
         CreatorTerms {
             min_fee_usd: self.min_fee_usd[o],
             capacity: self.capacity[o],
+            accepts_usage_rights: self.accepts_usage_rights[o],
         }
     }
 

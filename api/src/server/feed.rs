@@ -551,6 +551,7 @@ mod tests {
             post_until: None,
             content_due_day: None,
             post_until_day: None,
+            paid_usage: None,
         }
     }
 
