@@ -271,7 +271,7 @@ struct GenerationWriter {
     id: String,
     files: BTreeMap<String, (u64, String)>,
     published: bool,
-    _lock: File,
+    _lock: RunLock,
 }
 
 impl Drop for GenerationWriter {
@@ -282,8 +282,19 @@ impl Drop for GenerationWriter {
     }
 }
 
-impl GenerationWriter {
-    fn begin(data: &Path) -> anyhow::Result<GenerationWriter> {
+/// The one-writer lock of a data dir's generations (`DATA/rerank/.lock`,
+/// an advisory file lock, so a run killed mid-way leaves it free). A run
+/// takes it before it reads the parent generation and holds it until it
+/// has published: two runs (CLI or API, any mix) never both read the same
+/// parent, so a generation's diff and new-offer counts are always against
+/// the generation published just before it.
+pub struct RunLock {
+    _file: File,
+}
+
+impl RunLock {
+    /// Takes the lock, or fails at once if another run holds it.
+    pub fn take(data: &Path) -> anyhow::Result<RunLock> {
         let root = generations_dir(data);
         fs::create_dir_all(&root).with_context(|| format!("{}: cannot create", root.display()))?;
         let lock_path = root.join(".lock");
@@ -294,12 +305,19 @@ impl GenerationWriter {
             .open(&lock_path)
             .with_context(|| format!("{}: cannot open", lock_path.display()))?;
         match lock.try_lock() {
-            Ok(()) => {}
+            Ok(()) => Ok(RunLock { _file: lock }),
             Err(fs::TryLockError::WouldBlock) => {
                 bail!("{}: another re-rank is running", lock_path.display())
             }
             Err(fs::TryLockError::Error(e)) => bail!("{}: {e}", lock_path.display()),
         }
+    }
+}
+
+impl GenerationWriter {
+    /// A new generation's staging directory, under the run's lock.
+    fn begin(data: &Path, lock: RunLock) -> anyhow::Result<GenerationWriter> {
+        let root = generations_dir(data);
         let mut last = 0;
         for e in fs::read_dir(&root).with_context(|| format!("{}: cannot list", root.display()))? {
             let e = e?;
@@ -1179,6 +1197,8 @@ pub fn rerank_on(
     if let Some((name, problem)) = opts.problem() {
         bail!("re-rank option {name}: {problem}");
     }
+    // Held until the generation is published (or the run fails).
+    let lock = RunLock::take(data)?;
     progress.start("reading campaigns and history", None);
     // A campaign that does not validate against this snapshot (say, an
     // embedding of another length after a new load) is left out and
@@ -1377,7 +1397,7 @@ pub fn rerank_on(
 
     // --- write and publish the generation
     progress.start("writing generation", Some(5));
-    let mut w = GenerationWriter::begin(data)?;
+    let mut w = GenerationWriter::begin(data, lock)?;
     cloutdesk_engine::failpoint("rerank_after_begin");
     // The four files are encoded and written at once, each encoder and
     // writer on its own (the parquet encoders are sequential; the match

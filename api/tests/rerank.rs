@@ -814,6 +814,20 @@ async fn api_reranks_in_the_background_and_serves_feeds_and_declines() {
     )
     .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    // A run outside the server (`cloutdesk rerank`) holds the data dir's
+    // lock: 409 now, not a run that fails in the background.
+    let held = cloutdesk::rerank::RunLock::take(&w.data).unwrap();
+    let r = call(
+        &app,
+        Method::POST,
+        "/v1/rerank",
+        Some(&k.admin),
+        Some(&json!({"today": "2026-11-01"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert!(r.text.contains("another re-rank is running"), "{}", r.text);
+    drop(held);
     let r = call(
         &app,
         Method::POST,
@@ -1274,4 +1288,58 @@ fn a_served_item_needing_usage_rights_the_creator_now_refuses_is_stale() {
         after.iter().all(|r| r.campaign_id != row.campaign_id),
         "{after:?}"
     );
+}
+
+#[test]
+fn a_run_while_another_holds_the_lock_is_refused_and_publishes_nothing() {
+    let t = ingested(800, 6, 31);
+    let data = &t.data;
+    let g1 = run(data, &t.w.campaigns, &opts(3));
+    // Another run (a CLI run, or the server's) between reading its parent
+    // and publishing: the lock is held for all of that, so this run fails
+    // at once instead of publishing a generation diffed against g1 after
+    // the other one published g2.
+    let held = cloutdesk::rerank::RunLock::take(data).unwrap();
+    let raw = cloutdesk::rerank::read_campaigns(data, Some(&t.w.campaigns)).unwrap();
+    let e = rerank(data, &raw, &opts(3), &NoProgress)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("another re-rank is running"), "{e}");
+    assert_eq!(
+        current_generation(data).unwrap().as_deref(),
+        Some(g1.as_str())
+    );
+    drop(held);
+    // And a run holds the lock from before it reads its parent until it
+    // has published: at each of its stages, another run could not start.
+    struct Probe<'a> {
+        data: &'a Path,
+        free_at: std::sync::Mutex<Vec<(String, bool)>>,
+    }
+    impl cloutdesk_ingest::Progress for Probe<'_> {
+        fn start(&self, stage: &str, _total: Option<u64>) {
+            let free = cloutdesk::rerank::RunLock::take(self.data).is_ok();
+            self.free_at.lock().unwrap().push((stage.to_string(), free));
+        }
+    }
+    let probe = Probe {
+        data,
+        free_at: Default::default(),
+    };
+    let g2 = rerank(data, &raw, &opts(3), &probe).unwrap().generation;
+    let free_at = probe.free_at.into_inner().unwrap();
+    let stages: Vec<&str> = free_at.iter().map(|x| x.0.as_str()).collect();
+    assert!(
+        stages.contains(&"reading campaigns and history"),
+        "{stages:?}"
+    );
+    for (stage, free) in &free_at {
+        assert_eq!(*free, stage == "loading snapshot", "{stage}: {free_at:?}");
+    }
+    assert_ne!(g2, g1);
+    assert_eq!(
+        read_manifest(data, &g2).unwrap().parent.as_deref(),
+        Some(g1.as_str())
+    );
+    assert!(cloutdesk::rerank::RunLock::take(data).is_ok(), "released");
 }

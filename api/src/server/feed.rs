@@ -418,6 +418,13 @@ async fn start_rerank(
                 format!("re-rank {other} is still running"),
             ));
         }
+        // A run outside this server (`cloutdesk rerank`) holds the data
+        // dir's lock: say so now rather than fail in the background. (Were
+        // one to start between this check and the run, the run fails with
+        // the same message in its status.)
+        if let Err(e) = rerank::RunLock::take(&data) {
+            return Err(ApiError::conflict("rerank_running", format!("{e:#}")));
+        }
         l.running.insert(data.clone(), run_id.clone());
         l.runs.insert(run_id.clone(), run.clone());
     }
