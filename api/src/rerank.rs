@@ -431,6 +431,59 @@ fn write_match_results(
     Ok(file.finish()?)
 }
 
+/// A generation's file of per-creator counts of the items first shown on
+/// its day, written by a run whose parent is of the same day (a second run
+/// that day): `creator_id`, `items`. It carries what was shown earlier that
+/// day but is no longer in the feed (declined, closed, lost), so that the
+/// daily limit holds across every run of the day. The first run of a day
+/// writes none: its feeds file says it all.
+const SHOWN_TODAY: &str = "shown_today.parquet";
+
+/// Creator -> items first shown on `day` by generation `gen` (of that
+/// day) and the runs of that day before it.
+fn shown_today_of(
+    data: &Path,
+    gen: &str,
+    day: i32,
+    feed: &FirstShown,
+) -> anyhow::Result<HashMap<String, usize>> {
+    let p = generation_dir(data, gen).join(SHOWN_TODAY);
+    if !p.exists() {
+        return Ok(feed.shown_on(day));
+    }
+    let mut m = HashMap::new();
+    for b in read_parquet(&p)? {
+        let ids: &arrow_array::StringArray = column(&p, "shown_today", &b, "creator_id")?;
+        let n: &UInt32Array = column(&p, "shown_today", &b, "items")?;
+        for k in 0..b.num_rows() {
+            m.insert(str_at(ids, k).to_string(), n.value(k) as usize);
+        }
+    }
+    Ok(m)
+}
+
+/// [`SHOWN_TODAY`]'s batch: `counts`, by creator id.
+fn shown_today_batch(counts: &HashMap<String, usize>) -> anyhow::Result<RecordBatch> {
+    let mut rows: Vec<(&str, u32)> = counts
+        .iter()
+        .filter(|x| *x.1 > 0)
+        .map(|(c, &n)| (c.as_str(), n.min(u32::MAX as usize) as u32))
+        .collect();
+    rows.sort_unstable();
+    make_batch(vec![
+        (
+            "creator_id",
+            cloutdesk_engine::arrow_io::str_col_of(rows.iter().map(|r| r.0)),
+        ),
+        (
+            "items",
+            Arc::new(UInt32Array::from(
+                rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            )) as ArrayRef,
+        ),
+    ])
+}
+
 fn parquet_bytes(batch: &RecordBatch) -> anyhow::Result<Vec<u8>> {
     let mut buf = Vec::new();
     let props = WriterProperties::builder()
@@ -520,6 +573,21 @@ impl FirstShown {
             [s("creator_id")?, s("org_id")?, s("campaign_id")?],
             column(p, "feeds", b, "first_shown")?,
         ))
+    }
+
+    /// Creator -> how many of its items were first shown on `day`.
+    fn shown_on(&self, day: i32) -> HashMap<String, usize> {
+        let mut m: HashMap<String, usize> = HashMap::new();
+        for b in &self.batches {
+            let ([cr, _, _], first) =
+                Self::columns(&self.path, b).expect("checked in FirstShown::read");
+            for k in 0..b.num_rows() {
+                if first.value(k) == day {
+                    *m.entry(str_at(cr, k).to_string()).or_default() += 1;
+                }
+            }
+        }
+        m
     }
 
     /// (creator, (org, campaign)) -> the day it was first shown; a null
@@ -780,10 +848,10 @@ impl<'a> FeedColumns<'a> {
             Some(a) => a.is_valid(k).then(|| a.value(k)),
             // A generation written before the column: the usage-rights
             // signal says it (0.8: paid usage asked, 1: not asked, 0.5:
-            // the brief is silent; `feed::creator_side`).
+            // the brief is silent; `feed::assess`).
             None => match usage_signal {
-                Some(x) if x == 0.8 => Some(true),
-                Some(x) if x == 1.0 => Some(false),
+                Some(0.8) => Some(true),
+                Some(1.0) => Some(false),
                 _ => None,
             },
         };
@@ -1104,7 +1172,20 @@ struct Pool {
 /// server may keep writing meanwhile.
 pub fn read_campaigns(data: &Path, file: Option<&Path>) -> anyhow::Result<Vec<(String, Value)>> {
     match file {
-        Some(f) => crate::briefs::read_brief_values(f),
+        Some(f) => {
+            let raw = crate::briefs::read_brief_values(f)?;
+            if raw.is_empty() {
+                // Publishing it would close every campaign and empty every
+                // feed: a truncated export must not do that. (Campaigns
+                // are closed by closing them, in the store or the file.)
+                bail!(
+                    "{}: no campaigns in the file; nothing was published (to close campaigns, \
+                     list them with \"status\": \"closed\")",
+                    f.display()
+                );
+            }
+            Ok(raw)
+        }
         None => {
             let store = crate::campaigns::CampaignStore::open_read_only(data)
                 .map_err(|e| anyhow!("campaign store in {}: {e}", data.display()))?;
@@ -1230,15 +1311,31 @@ pub fn rerank_on(
             .then(a.org_id.cmp(&b.org_id))
     });
     // The same id in two orgs is two campaigns; twice in one org is an
-    // input error (the campaign store cannot hold it; a campaigns file can).
-    for w in briefs.windows(2) {
-        if (&w[0].org_id, &w[0].campaign_id) == (&w[1].org_id, &w[1].campaign_id) {
-            bail!(
-                "campaign {:?} of org {:?} appears twice among the campaigns",
-                w[0].campaign_id,
-                w[0].org_id
-            );
+    // input error (the campaign store cannot hold it; a campaigns file can),
+    // reported with every place it appears.
+    let mut places: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
+    for (place, v) in raw {
+        let field = |k: &str| v.get(k).and_then(Value::as_str);
+        if let (Some(org), Some(id)) = (field("org_id"), field("campaign_id")) {
+            places.entry((org, id)).or_default().push(place);
         }
+    }
+    let repeated: Vec<String> = places
+        .iter()
+        .filter(|(_, at)| at.len() > 1)
+        .map(|((org, id), at)| {
+            format!(
+                "campaign {id:?} of org {org:?} appears {} times: {}",
+                at.len(),
+                at.join(", ")
+            )
+        })
+        .collect();
+    if !repeated.is_empty() {
+        bail!(
+            "a campaign is listed more than once; nothing was published:\n  {}",
+            repeated.join("\n  ")
+        );
     }
     let declined = declines::read(data)?;
     let parent = current_generation(data)?;
@@ -1248,6 +1345,19 @@ pub fn rerank_on(
     };
     let prev_by_campaign = selections_by_campaign(&prev_sel);
     let first_shown = prev_feed.map();
+    // A second run on the same day: what the day's earlier runs showed
+    // counts toward its limit (`SHOWN_TODAY`).
+    let shown_before: Option<HashMap<String, usize>> = match &parent {
+        Some(g) => {
+            let pm = read_manifest(data, g)?;
+            if cloutdesk_engine::schema::parse_date(&pm.today) == Some(today) {
+                Some(shown_today_of(data, g, today, &prev_feed)?)
+            } else {
+                None
+            }
+        }
+        None => None,
+    };
     progress.finish();
     lap("load", &mut t);
 
@@ -1348,9 +1458,16 @@ pub fn rerank_on(
         .collect();
     let is_declined = |cr: &str, org: &str, ca: &str| declined.contains(cr, org, ca);
     let shown = |cr: &str, org: &str, ca: &str| first_shown.get(&(cr, (org, ca))).copied();
+    let shown_today = |cr: &str| {
+        shown_before
+            .as_ref()
+            .and_then(|m| m.get(cr).copied())
+            .unwrap_or(0)
+    };
     let history = FeedHistory {
         declined: &is_declined,
         first_shown: &shown,
+        shown_today: &shown_today,
     };
     let fopts = FeedOptions {
         per_day: opts.feed_per_day,
@@ -1447,6 +1564,22 @@ pub fn rerank_on(
     for file in [jsonl, selections, feeds_file, diff_file] {
         let (name, entry) = file?;
         w.record(name, entry);
+    }
+    if let Some(before) = &shown_before {
+        // The day's counts so far: the earlier runs', raised by this one's
+        // for the creators it built feeds for.
+        let mut counts = before.clone();
+        for f in &feeds {
+            if f.shown_today > 0 {
+                counts.insert(
+                    s.creators.creator_id[f.ordinal as usize].clone(),
+                    f.shown_today,
+                );
+            }
+        }
+        let bytes = parquet_bytes(&shown_today_batch(&counts)?)?;
+        let entry = write_synced_parts(&w.path(SHOWN_TODAY), &[bytes])?;
+        w.record(SHOWN_TODAY, entry);
     }
     cloutdesk_engine::failpoint("rerank_after_files");
     lap("write", &mut t);

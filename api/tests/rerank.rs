@@ -344,6 +344,7 @@ fn feed_never_shows_an_item_below_the_floor_or_against_usage_rights() {
         &FeedHistory {
             declined: &no,
             first_shown: &never,
+            shown_today: &|_| 0,
         },
         &fopts,
     );
@@ -399,6 +400,7 @@ fn feed_never_shows_an_item_below_the_floor_or_against_usage_rights() {
         &FeedHistory {
             declined: &no,
             first_shown: &never,
+            shown_today: &|_| 0,
         },
         &day1,
     );
@@ -426,6 +428,7 @@ fn feed_never_shows_an_item_below_the_floor_or_against_usage_rights() {
         &FeedHistory {
             declined: &no,
             first_shown: &seen,
+            shown_today: &|_| 0,
         },
         &day1,
     );
@@ -442,6 +445,7 @@ fn feed_never_shows_an_item_below_the_floor_or_against_usage_rights() {
         &FeedHistory {
             declined: &no,
             first_shown: &seen,
+            shown_today: &|_| 0,
         },
         &day2,
     );
@@ -1342,4 +1346,107 @@ fn a_run_while_another_holds_the_lock_is_refused_and_publishes_nothing() {
         Some(g1.as_str())
     );
     assert!(cloutdesk::rerank::RunLock::take(data).is_ok(), "released");
+}
+
+#[test]
+fn the_daily_limit_holds_across_runs_of_one_day_even_for_items_since_declined() {
+    let w = world(2000, 25, 37);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ingest_into(&w, &data);
+    let one_a_day = RerankOptions {
+        feed_per_day: 1,
+        ..opts(3)
+    };
+    let next_day = RerankOptions {
+        today: Some("2026-11-02".into()),
+        ..one_a_day.clone()
+    };
+    let shown_on = |g: &str, day: &str| -> HashMap<String, usize> {
+        let mut m = HashMap::new();
+        for r in read_feeds(&data, g).unwrap() {
+            if r.first_shown == day {
+                *m.entry(r.creator_id).or_default() += 1;
+            }
+        }
+        m
+    };
+    let g1 = run(&data, &w.campaigns, &one_a_day);
+    let first = shown_on(&g1, TODAY);
+    assert!(first.values().all(|&n| n == 1), "{first:?}");
+    assert!(first.len() > 50, "{}", first.len());
+    // Every creator declines the item they were shown today; runs later
+    // the same day must not show them another new one (the declined item
+    // was one of today's), not on the second run nor on a third.
+    let log = DeclineLog::open(&data).unwrap();
+    for r in read_feeds(&data, &g1).unwrap() {
+        assert!(log
+            .decline(&r.creator_id, Some(&r.org_id), &r.campaign_id)
+            .unwrap());
+    }
+    drop(log);
+    for _ in 0..2 {
+        let g = run(&data, &w.campaigns, &one_a_day);
+        let again = shown_on(&g, TODAY);
+        assert!(
+            again.keys().all(|c| !first.contains_key(c)),
+            "a second new item today: {:?}",
+            again
+                .keys()
+                .filter(|c| first.contains_key(*c))
+                .take(5)
+                .collect::<Vec<_>>()
+        );
+    }
+    // The next day, the limit starts again.
+    let g = run(&data, &w.campaigns, &next_day);
+    let tomorrow = shown_on(&g, "2026-11-02");
+    assert!(
+        first.keys().filter(|c| tomorrow.contains_key(*c)).count() > first.len() / 2,
+        "{} of {} shown a new item the next day",
+        first.keys().filter(|c| tomorrow.contains_key(*c)).count(),
+        first.len()
+    );
+}
+
+#[test]
+fn a_campaigns_file_listing_a_campaign_twice_or_nothing_publishes_nothing() {
+    let t = ingested(600, 4, 41);
+    let data = &t.data;
+    let g1 = run(data, &t.w.campaigns, &opts(3));
+    let lines: Vec<String> = std::fs::read_to_string(&t.w.campaigns)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    // Line 2 again as line 5 (the same org and campaign id).
+    let dup = t.w.src.join("dup.jsonl");
+    let mut text = lines[..4].join("\n");
+    text.push('\n');
+    text.push_str(&lines[1]);
+    text.push('\n');
+    std::fs::write(&dup, text).unwrap();
+    let raw = cloutdesk::rerank::read_campaigns(data, Some(&dup)).unwrap();
+    let e = rerank(data, &raw, &opts(3), &NoProgress)
+        .unwrap_err()
+        .to_string();
+    let at = |line: usize| format!("{}:{line}", dup.display());
+    assert!(
+        e.contains(&format!("appears 2 times: {}, {}", at(2), at(5))),
+        "{e}"
+    );
+    // An empty campaigns file would close every campaign: refused.
+    let empty = t.w.src.join("empty.jsonl");
+    std::fs::write(&empty, "\n").unwrap();
+    let e = cloutdesk::rerank::read_campaigns(data, Some(&empty))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no campaigns in the file; nothing was published"),
+        "{e}"
+    );
+    assert_eq!(
+        current_generation(data).unwrap().as_deref(),
+        Some(g1.as_str())
+    );
 }

@@ -169,6 +169,10 @@ pub struct FeedHistory<'a> {
     /// The day (creator_id, campaign_id) was first shown, if ever.
     /// (creator_id, org_id, campaign_id) -> the day the offer was first shown.
     pub first_shown: &'a (dyn Fn(&str, &str, &str) -> Option<i32> + Sync),
+    /// How many items the creator was first shown on the run's day by
+    /// earlier runs of that day, whether or not they are still offered
+    /// (declined, closed or lost since): they count toward the day's limit.
+    pub shown_today: &'a (dyn Fn(&str) -> usize + Sync),
 }
 
 /// A creator's feed and what was held back.
@@ -178,6 +182,9 @@ pub struct CreatorFeed {
     pub items: Vec<FeedItem>,
     /// New items held back by the daily limit.
     pub deferred: usize,
+    /// Items first shown on the run's day, by this run or an earlier one of
+    /// the same day (what the day's limit counted).
+    pub shown_today: usize,
     pub excluded: Vec<(u32, Exclusion)>,
 }
 
@@ -407,7 +414,8 @@ pub fn feed_of(
     let mut new_today = cands
         .iter()
         .filter(|c| c.first_shown_day == opts.today)
-        .count();
+        .count()
+        .max((history.shown_today)(creator_id));
     for mut c in cands {
         if feed.items.len() >= opts.max_items {
             if c.first_shown_day > opts.today {
@@ -429,6 +437,7 @@ pub fn feed_of(
     for (r, it) in feed.items.iter_mut().enumerate() {
         it.rank = r as u32 + 1;
     }
+    feed.shown_today = new_today;
     feed
 }
 
