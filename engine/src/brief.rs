@@ -304,8 +304,9 @@ impl<'a> V<'a> {
         };
         match ok {
             Some(x) if x <= max => Some(x),
-            Some(x) => {
-                self.err(path, format!("must be at most {max}, got {x}"));
+            Some(_) => {
+                // The number as written: a float past u64 saturated above.
+                self.err(path, format!("must be at most {max}, got {}", show(v)));
                 None
             }
             None => {
@@ -963,6 +964,29 @@ mod tests {
             "embedding",
         ] {
             assert!(paths.contains(&p), "missing {p} in {errs:?}");
+        }
+    }
+
+    #[test]
+    fn a_number_past_the_limit_is_quoted_as_sent() {
+        for (sent, shown) in [
+            (json!(4_294_967_296u64), "4294967296"),
+            (
+                serde_json::from_str("99999999999999999999").unwrap(),
+                "1e+20",
+            ),
+        ] {
+            let v = json!({
+              "campaign_id": "c", "org_id": "o", "brand": "b", "title": "t",
+              "budget_usd": 5, "creators_wanted": sent,
+            });
+            let errs = CampaignBrief::from_json(&v, &ctx()).unwrap_err().0;
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            assert_eq!(errs[0].path, "creators_wanted");
+            assert_eq!(
+                errs[0].problem,
+                format!("must be at most 4294967295, got {shown}")
+            );
         }
     }
 
