@@ -192,6 +192,10 @@ pub struct GenerationManifest {
     pub timings: Vec<(String, f64)>,
     /// file -> (bytes, sha256)
     pub files: BTreeMap<String, (u64, String)>,
+    /// (org_id, campaign_id) of every campaign ranked, in run order (the
+    /// next run's diff tells a new campaign from one that had nobody).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ranked: Vec<(String, String)>,
 }
 
 impl GenerationManifest {
@@ -1347,17 +1351,21 @@ pub fn rerank_on(
     let first_shown = prev_feed.map();
     // A second run on the same day: what the day's earlier runs showed
     // counts toward its limit (`SHOWN_TODAY`).
-    let shown_before: Option<HashMap<String, usize>> = match &parent {
-        Some(g) => {
-            let pm = read_manifest(data, g)?;
-            if cloutdesk_engine::schema::parse_date(&pm.today) == Some(today) {
-                Some(shown_today_of(data, g, today, &prev_feed)?)
-            } else {
-                None
-            }
-        }
+    let parent_manifest = match &parent {
+        Some(g) => Some(read_manifest(data, g)?),
         None => None,
     };
+    let shown_before: Option<HashMap<String, usize>> = match (&parent, &parent_manifest) {
+        (Some(g), Some(pm)) if cloutdesk_engine::schema::parse_date(&pm.today) == Some(today) => {
+            Some(shown_today_of(data, g, today, &prev_feed)?)
+        }
+        _ => None,
+    };
+    // The campaigns the parent ranked, also those it chose no one for (the
+    // diff tells a new campaign from one that had nobody).
+    let ranked_before: HashSet<(String, String)> = parent_manifest
+        .map(|m| m.ranked.into_iter().collect())
+        .unwrap_or_default();
     progress.finish();
     lap("load", &mut t);
 
@@ -1500,6 +1508,7 @@ pub fn rerank_on(
         &results,
         &Before {
             prev: &prev_sel,
+            ranked: &ranked_before,
             declined: &declined,
             overdue: &overdue,
         },
@@ -1617,6 +1626,10 @@ pub fn rerank_on(
         feeds: fcounts,
         timings: timings.clone(),
         files: BTreeMap::new(),
+        ranked: briefs
+            .iter()
+            .map(|b| (b.org_id.clone(), b.campaign_id.clone()))
+            .collect(),
     };
     let id = w.publish(m, opts.keep)?;
     progress.inc(1);
@@ -1934,6 +1947,9 @@ fn previous_of<'m, 'r>(
 /// campaigns left out as overdue ((org, campaign) pairs).
 struct Before<'a> {
     prev: &'a [SelectionRow],
+    /// (org, campaign) of every campaign the parent ranked (empty for a
+    /// parent written before the manifest listed them).
+    ranked: &'a HashSet<(String, String)>,
     declined: &'a declines::Declined,
     overdue: &'a HashSet<(String, String)>,
 }
@@ -1948,15 +1964,23 @@ fn diff_rows(
 ) -> Vec<DiffRow> {
     let Before {
         prev,
+        ranked,
         declined,
         overdue,
     } = *before_run;
     let by_campaign = selections_by_campaign(prev);
+    // A campaign's previous selection: `None` for a campaign new to this
+    // run, empty for one the parent ranked but chose no one for.
     let prev_of: Vec<Option<HashMap<&str, &SelectionRow>>> = briefs
         .par_iter()
         .map(|b| {
             previous_of(&by_campaign, b)
                 .map(|v| v.iter().map(|r| (r.creator_id.as_str(), *r)).collect())
+                .or_else(|| {
+                    ranked
+                        .contains(&(b.org_id.clone(), b.campaign_id.clone()))
+                        .then(HashMap::new)
+                })
         })
         .collect();
     // Previous rows some campaign of this run took over.
@@ -2378,7 +2402,11 @@ pub fn run_rerank_cli(a: &RerankArgs) -> anyhow::Result<()> {
     let bars = crate::progress::Bars::new(a.json);
     let (s, r) = rerank_keeping(&a.data, &raw, &a.options(), &bars)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&r.manifest)?);
+        // The manifest without its list of every campaign ranked (in the
+        // generation's manifest.json; thousands of lines here).
+        let mut m = r.manifest.clone();
+        m.ranked.clear();
+        println!("{}", serde_json::to_string_pretty(&m)?);
     } else {
         print!("{}", report_text(&r));
     }

@@ -1450,3 +1450,41 @@ fn a_campaigns_file_listing_a_campaign_twice_or_nothing_publishes_nothing() {
         Some(g1.as_str())
     );
 }
+
+#[test]
+fn the_diff_tells_a_new_campaign_from_one_that_had_nobody() {
+    let t = ingested(1500, 6, 43);
+    let data = &t.data;
+    let mut raw = cloutdesk::rerank::read_campaigns(data, Some(&t.w.campaigns)).unwrap();
+    // Night 1: campaign 0 with no budget (ranked, nobody chosen), and
+    // campaign 5 not listed yet.
+    let budget0 = raw[0].1["budget_usd"].clone();
+    raw[0].1["budget_usd"] = 0.into();
+    let later = raw.pop().unwrap();
+    let g1 = rerank(data, &raw, &opts(3), &NoProgress)
+        .unwrap()
+        .generation;
+    let id = |k: &(String, serde_json::Value)| k.1["campaign_id"].as_str().unwrap().to_string();
+    let (broke, fresh) = (id(&raw[0]), id(&later));
+    assert!(read_selections(data, &g1)
+        .unwrap()
+        .iter()
+        .all(|r| r.campaign_id != broke));
+    // Night 2: its budget back, and campaign 5 listed.
+    raw[0].1["budget_usd"] = budget0;
+    raw.push(later);
+    let g2 = rerank(data, &raw, &opts(3), &NoProgress)
+        .unwrap()
+        .generation;
+    let diff = read_diff(data, &g2).unwrap();
+    let why_of = |c: &str| -> Vec<&str> {
+        diff.iter()
+            .filter(|d| d.campaign_id == c && d.change == "entered")
+            .map(|d| d.why.as_str())
+            .collect()
+    };
+    let (a, b) = (why_of(&broke), why_of(&fresh));
+    assert!(!a.is_empty() && !b.is_empty(), "{diff:?}");
+    assert!(a.iter().all(|w| w.starts_with("chosen at rank")), "{a:?}");
+    assert!(b.iter().all(|w| w.starts_with("new campaign")), "{b:?}");
+}
