@@ -333,3 +333,52 @@ async fn an_upload_is_named_as_sent_not_by_its_temporary_path() {
         .starts_with("odd.csv: missing required CSV column"));
     assert!(!r.text.contains("uploads"), "{}", r.text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_search_finds_declared_niches_not_only_bios() {
+    let w = world(300, 17);
+    let s = cloutdesk_engine::snapshot::Snapshot::open(
+        &cloutdesk_engine::storage::DataDir::open(&w.data).unwrap(),
+    )
+    .unwrap();
+    // The most declared one-word niche, and who declares it.
+    let mut count: std::collections::HashMap<&str, usize> = Default::default();
+    for n in s.creators.niches.iter().flatten().flatten() {
+        if !n.contains('-') {
+            *count.entry(n.as_str()).or_default() += 1;
+        }
+    }
+    let (niche, _) = count.iter().max_by_key(|x| (x.1, x.0)).unwrap();
+    let declared: std::collections::HashSet<&str> = (0..s.len())
+        .filter(|&i| s.creators.niches[i].iter().flatten().any(|n| n == niche))
+        .map(|i| s.creators.creator_id[i].as_str())
+        .collect();
+    assert!(declared.len() > 5, "{niche}: {}", declared.len());
+    let cfg = Config {
+        search_max_depth: 1000,
+        ..test_config()
+    };
+    let app = app(state(&w, cfg));
+    let k = Some(w.keys.org_a.as_str());
+    let mut found = std::collections::HashSet::new();
+    let mut uri = format!("/v1/creators/search?q={niche}&limit=100");
+    loop {
+        let r = call(&app, Method::GET, &uri, k, None).await;
+        assert_eq!(r.status.as_u16(), 200, "{}", r.text);
+        let v = r.json();
+        for c in v["creators"].as_array().unwrap() {
+            found.insert(c["creator_id"].as_str().unwrap().to_string());
+        }
+        match v["next_cursor"].as_str() {
+            Some(c) => uri = format!("/v1/creators/search?q={niche}&limit=100&cursor={c}"),
+            None => break,
+        }
+    }
+    let missed: Vec<&&str> = declared.iter().filter(|c| !found.contains(**c)).collect();
+    assert!(
+        missed.is_empty(),
+        "q={niche} missed {} of {}: {missed:?}",
+        missed.len(),
+        declared.len()
+    );
+}

@@ -233,6 +233,32 @@ impl TextIndex {
         Some(Box::new(BooleanQuery::new(clauses)))
     }
 
+    /// The BM25 query of a free-text search (`q` of the creator search):
+    /// its words in bios (less the uninformative ones, as a brief's text)
+    /// and in declared niches (boost 2, as a brief's niches); `None` when
+    /// nothing is left to search.
+    pub fn build_search_query(&self, q: &str) -> Option<Box<dyn Query>> {
+        let max_df = (MAX_DF_SHARE * self.searcher.num_docs() as f64) as u64;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut push = |t: Term, boost: f32| {
+            let tq: Box<dyn Query> = Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs));
+            clauses.push((Occur::Should, Box::new(BoostQuery::new(tq, boost))));
+        };
+        for t in self.terms(self.fields.bio, q) {
+            let stop = t.value().as_str().is_some_and(crate::vector::is_stopword);
+            if !stop && self.searcher.doc_freq(&t).unwrap_or(0) <= max_df {
+                push(t, 1.0);
+            }
+        }
+        for t in self.terms(self.fields.niches, &q.replace('-', " ")) {
+            push(t, 2.0);
+        }
+        if clauses.is_empty() {
+            return None;
+        }
+        Some(Box::new(BooleanQuery::new(clauses)))
+    }
+
     /// BM25 scores of every matching creator whose bit is set in `allowed`,
     /// as (score, ordinal), in (segment, doc) order whatever the thread
     /// count: by seeking to each allowed document when they are under

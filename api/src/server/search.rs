@@ -10,7 +10,6 @@ use cloutdesk_engine::bitset::Bitset;
 use cloutdesk_engine::codes::{is_country, is_language};
 use cloutdesk_engine::schema::Platform;
 use cloutdesk_engine::snapshot::Snapshot;
-use cloutdesk_engine::text::TextQuery;
 
 use super::errors::ApiError;
 use super::models::{CreatorHit, SearchPage, SearchQuery};
@@ -182,16 +181,11 @@ pub fn search(
     let depth = (offset.saturating_add(limit)).min(max_depth);
     let (mode, total, ranked): (&str, usize, Vec<(Option<f32>, u32)>) = if let Some(q) = q {
         let hits = match &s.text {
-            Some(t) => {
-                let tq = TextQuery {
-                    phrases: vec![(q.to_string(), 1.0)],
-                    niches: Vec::new(),
-                };
-                match t.build_query(&tq) {
-                    Some(query) => t.scores(query.as_ref(), &allowed),
-                    None => Vec::new(),
-                }
-            }
+            // Bios and declared niches (docs/API.md).
+            Some(t) => match t.build_search_query(q) {
+                Some(query) => t.scores(query.as_ref(), &allowed),
+                None => Vec::new(),
+            },
             None => Vec::new(),
         };
         let total = hits.len();
