@@ -479,6 +479,27 @@ pub fn snapshot_summary(s: &Snapshot) -> String {
     let m = &s.manifest;
     let mut out = String::new();
     let _ = writeln!(out, "snapshot {} (format {})", s.id, m.format);
+    let _ = writeln!(
+        out,
+        "  as of {}; parent {}; {} row(s) rejected{}",
+        cloutdesk_engine::schema::format_date(m.as_of_day),
+        m.parent.as_deref().unwrap_or("none"),
+        m.rejected_rows,
+        m.rejects_file
+            .as_deref()
+            .map_or(String::new(), |f| format!(" (listed in {f})"))
+    );
+    for src in &m.sources {
+        let _ = writeln!(
+            out,
+            "  source {:<12} {} ({} rows read, {} rejected, sha256 {})",
+            src.kind,
+            src.path,
+            src.rows_read,
+            src.rows_rejected,
+            &src.sha256[..16.min(src.sha256.len())]
+        );
+    }
     for (name, t) in &m.tables {
         let _ = writeln!(
             out,
@@ -656,6 +677,13 @@ fn cmd_demo(creators: usize, seed: u64, data: &Path, show: usize) -> anyhow::Res
         println!("{}", dto::match_table(r, 10));
     }
     println!("demo done in {:.1} s", t.elapsed().as_secs_f64());
+    // The demo keeps its generated files beside the data dir it publishes
+    // in: the other commands take that data dir.
+    println!(
+        "its data dir: {} (e.g. cloutdesk match --data {} --brief FILE)",
+        data.join("snapshots").display(),
+        data.join("snapshots").display()
+    );
     Ok(())
 }
 

@@ -8,9 +8,11 @@
 use cloutdesk_engine::matcher::MatchResult;
 use serde::Serialize;
 
+/// `x` to `places` decimals; never -0 (an empty selection's sum of
+/// expected engagements is -0.0, which JSON would print as `-0.0`).
 fn round(x: f64, places: i32) -> f64 {
     let p = 10f64.powi(places);
-    (x * p).round() / p
+    (x * p).round() / p + 0.0
 }
 
 /// The contract's match result, serialised straight from the engine's

@@ -382,3 +382,65 @@ async fn a_text_search_finds_declared_niches_not_only_bios() {
         declared.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_parameters_and_overrides_are_named() {
+    let w = world(200, 19);
+    let app = app(state(&w, test_config()));
+    let k = Some(w.keys.org_a.as_str());
+    let paths = |r: &Resp| -> Vec<String> {
+        r.json()["error"]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["path"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // A query parameter of the wrong type, and an empty list filter.
+    for (uri, param) in [
+        ("/v1/creators/search?limit=abc", "limit"),
+        ("/v1/creators/search?followers_min=-1", "followers_min"),
+        ("/v1/campaigns?limit=-1", "limit"),
+        ("/v1/creators/search?niche=", "niche"),
+        ("/v1/creators/search?platform=,", "platform"),
+    ] {
+        let r = call(&app, Method::GET, uri, k, None).await;
+        assert_eq!(r.status.as_u16(), 400, "{uri}: {}", r.text);
+        assert_error_shape(&r);
+        assert_eq!(paths(&r), vec![param.to_string()], "{uri}: {}", r.text);
+    }
+    // A stored campaign's match overrides: each bad one named.
+    let b = brief(&w, &w.org_a, "spring");
+    let r = call(&app, Method::POST, "/v1/campaigns", k, Some(&b)).await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let uri = "/v1/campaigns/spring/match";
+    let r = call(
+        &app,
+        Method::POST,
+        uri,
+        k,
+        Some(&json!({"foo": 1, "creators_wanted": -1, "budget_usd": "x"})),
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), 422, "{}", r.text);
+    let mut got = paths(&r);
+    got.sort();
+    assert_eq!(got, ["budget_usd", "creators_wanted", "foo"], "{}", r.text);
+    let r = call(&app, Method::POST, uri, k, Some(&json!([3, 1000]))).await;
+    assert_eq!(r.status.as_u16(), 422, "{}", r.text);
+    let r = call(
+        &app,
+        Method::POST,
+        uri,
+        k,
+        Some(&json!({"creators_wanted": 3})),
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.text);
+    assert!(r.json()["selected"].as_array().unwrap().len() <= 3);
+    // Nobody affordable: totals are 0, never -0.
+    let r = call(&app, Method::POST, uri, k, Some(&json!({"budget_usd": 0}))).await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.text);
+    assert!(!r.text.contains("-0.0"), "{}", r.text);
+    assert_eq!(r.json()["totals"]["expected_engagements"], json!(0.0));
+}

@@ -1108,3 +1108,18 @@ fn briefs_written_to_out_need_distinct_campaign_ids() {
         "{err}"
     );
 }
+
+#[test]
+fn the_snapshot_summary_lists_its_sources() {
+    let f = fixture();
+    let text = cloutdesk::cli::snapshot_summary(&f.snap);
+    assert!(!f.snap.manifest.sources.is_empty());
+    for src in &f.snap.manifest.sources {
+        let line = format!(
+            "source {:<12} {} ({} rows read",
+            src.kind, src.path, src.rows_read
+        );
+        assert!(text.contains(&line), "no {line:?} in\n{text}");
+    }
+    assert!(text.contains("as of "), "{text}");
+}

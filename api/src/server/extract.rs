@@ -52,7 +52,27 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Q<T> {
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(t)| Q(t))
-            .map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))
+            .map_err(|e| query_error(&e.body_text()))
+    }
+}
+
+/// A query string that does not deserialize: 400 `invalid_parameter`,
+/// naming the parameter in `fields` when the deserializer said which
+/// (`Failed to deserialize query string: limit: invalid digit ...`).
+fn query_error(text: &str) -> ApiError {
+    let detail = text
+        .strip_prefix("Failed to deserialize query string: ")
+        .unwrap_or(text);
+    match detail.split_once(": ") {
+        Some((param, problem))
+            if !param.is_empty()
+                && param
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+        {
+            ApiError::bad_param(param, problem)
+        }
+        _ => ApiError::bad_request("invalid_parameter", text),
     }
 }
 

@@ -300,20 +300,7 @@ async fn match_campaign(
         .campaigns()
         .get(&org, &id)
         .ok_or_else(|| campaign_not_found(&id))?;
-    let overrides: MatchOverrides = if body.is_null() {
-        MatchOverrides::default()
-    } else {
-        serde_json::from_value(body).map_err(|e| {
-            ApiError::unprocessable(
-                "invalid_overrides",
-                format!("overrides: {e}"),
-                vec![ApiError::field(
-                    "",
-                    "expected {\"creators_wanted\"?: integer, \"budget_usd\"?: number}",
-                )],
-            )
-        })?
-    };
+    let overrides = match_overrides(&body)?;
     let mut brief = c.brief;
     if let Some(obj) = brief.as_object_mut() {
         if let Some(n) = overrides.creators_wanted {
@@ -325,6 +312,59 @@ async fn match_campaign(
     }
     let snap = state.require_snapshot()?;
     run_match(&state, snap, brief).await
+}
+
+/// The overrides of a stored campaign's match: `null` (none) or an object
+/// of `creators_wanted` (a whole number) and `budget_usd` (a number), each
+/// optional; every other key, and every value of the wrong type, is a
+/// problem named by its key (all reported at once). The brief with them
+/// applied is validated as any brief.
+fn match_overrides(body: &Value) -> Result<MatchOverrides, ApiError> {
+    let mut o = MatchOverrides::default();
+    if body.is_null() {
+        return Ok(o);
+    }
+    let Some(obj) = body.as_object() else {
+        return Err(ApiError::unprocessable(
+            "invalid_overrides",
+            "overrides: expected an object",
+            vec![ApiError::field(
+                "",
+                "expected {\"creators_wanted\"?: integer, \"budget_usd\"?: number}",
+            )],
+        ));
+    };
+    let mut problems = Vec::new();
+    for (k, v) in obj {
+        match k.as_str() {
+            "creators_wanted" => match v.as_u64() {
+                Some(n) => o.creators_wanted = Some(n),
+                None if v.is_null() => {}
+                None => problems.push(ApiError::field(
+                    k,
+                    format!("must be a non-negative whole number, got {v}"),
+                )),
+            },
+            "budget_usd" => match v.as_f64() {
+                Some(b) => o.budget_usd = Some(b),
+                None if v.is_null() => {}
+                None => problems.push(ApiError::field(k, format!("must be a number, got {v}"))),
+            },
+            _ => problems.push(ApiError::field(
+                k,
+                "unknown override (creators_wanted, budget_usd)",
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(o)
+    } else {
+        Err(ApiError::unprocessable(
+            "invalid_overrides",
+            "overrides: see fields",
+            problems,
+        ))
+    }
 }
 
 /// Match an inline brief (nothing is stored).

@@ -29,14 +29,23 @@ pub fn parse_cursor(cursor: Option<&str>, snapshot: &str) -> Result<usize, ApiEr
     Ok(off)
 }
 
-fn list(param: &str, v: &Option<String>) -> Option<Vec<String>> {
-    let _ = param;
-    v.as_ref().map(|s| {
-        s.split(',')
-            .map(|x| x.trim().to_string())
-            .filter(|x| !x.is_empty())
-            .collect()
-    })
+/// A comma-separated list parameter (`None`: not given). Given but
+/// empty (`niche=`, `platform=,`) is an error naming it, as an empty list
+/// in a brief is: it would match no creator at all.
+fn list(param: &str, v: &Option<String>) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(s) = v else { return Ok(None) };
+    let items: Vec<String> = s
+        .split(',')
+        .map(|x| x.trim().to_string())
+        .filter(|x| !x.is_empty())
+        .collect();
+    if items.is_empty() {
+        return Err(ApiError::bad_param(
+            param,
+            "must not be empty (omit it for no constraint)",
+        ));
+    }
+    Ok(Some(items))
 }
 
 fn check_share(param: &str, v: Option<f64>) -> Result<Option<f64>, ApiError> {
@@ -70,7 +79,7 @@ pub fn search(
     max_depth: usize,
 ) -> Result<SearchPage, ApiError> {
     let n = s.len();
-    let platforms = match list("platform", &p.platform) {
+    let platforms = match list("platform", &p.platform)? {
         Some(ps) => {
             let mut a = [false; 6];
             for x in &ps {
@@ -86,7 +95,7 @@ pub fn search(
         }
         None => None,
     };
-    let countries = match list("country", &p.country) {
+    let countries = match list("country", &p.country)? {
         Some(cs) => {
             let mut a = vec![false; s.dicts.countries.len()];
             for c in &cs {
@@ -104,7 +113,7 @@ pub fn search(
         }
         None => None,
     };
-    let languages = match list("language", &p.language) {
+    let languages = match list("language", &p.language)? {
         Some(ls) => {
             let mut m = [0u64; 3];
             for l in &ls {
@@ -125,7 +134,7 @@ pub fn search(
         }
         None => None,
     };
-    let niches: Option<Vec<u16>> = list("niche", &p.niche).map(|ns| {
+    let niches: Option<Vec<u16>> = list("niche", &p.niche)?.map(|ns| {
         ns.iter()
             .filter_map(|x| s.dicts.niche_index.get(&x.to_lowercase()).copied())
             .collect()
