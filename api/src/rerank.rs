@@ -2201,13 +2201,17 @@ pub fn read_diff(data: &Path, gen: &str) -> anyhow::Result<Vec<DiffRow>> {
             batch: &b,
         };
         let orgs = optional_strings(&p, &c, "org_id", b.num_rows())?;
+        let in_file = |e: cloutdesk_engine::storage::StorageError| anyhow!("{}: {e}", p.display());
         let (ca, cr, ch, why) = (
-            c.strings("campaign_id")?,
-            c.strings("creator_id")?,
-            c.strings("change")?,
-            c.strings("why")?,
+            c.strings("campaign_id").map_err(in_file)?,
+            c.strings("creator_id").map_err(in_file)?,
+            c.strings("change").map_err(in_file)?,
+            c.strings("why").map_err(in_file)?,
         );
-        let (o, n) = (c.opt_u32s("old_rank")?, c.opt_u32s("new_rank")?);
+        let (o, n) = (
+            c.opt_u32s("old_rank").map_err(in_file)?,
+            c.opt_u32s("new_rank").map_err(in_file)?,
+        );
         for k in 0..b.num_rows() {
             out.push(DiffRow {
                 campaign_id: ca[k].clone(),
@@ -2216,7 +2220,12 @@ pub fn read_diff(data: &Path, gen: &str) -> anyhow::Result<Vec<DiffRow>> {
                 change: match ch[k].as_str() {
                     "entered" => "entered",
                     "left" => "left",
-                    _ => "moved",
+                    "moved" => "moved",
+                    other => bail!(
+                        "{}: row {}: column `change`: {other:?} is not entered, left or moved",
+                        p.display(),
+                        out.len() + 1
+                    ),
                 },
                 old_rank: o[k],
                 new_rank: n[k],
@@ -2498,6 +2507,31 @@ mod tests {
         let e = format!("{:#}", read_selections(&data, "g000001").unwrap_err());
         assert!(
             e.contains(&p.display().to_string()) && e.contains("column `rank` has type Utf8"),
+            "{e}"
+        );
+        // The diff: a missing column, and a change that is not one of the three.
+        let diff = |change: &str| {
+            vec![
+                ("campaign_id", strs(&["k", "k"])),
+                ("org_id", strs(&["o", "o"])),
+                ("creator_id", strs(&["c-1", "c-2"])),
+                ("change", strs(&["entered", change])),
+                ("why", strs(&["w", "w"])),
+            ]
+        };
+        let (_tmp, data, p) = generation_with("diff.parquet", diff("moved"));
+        let e = format!("{:#}", read_diff(&data, "g000001").unwrap_err());
+        assert!(
+            e.contains(&p.display().to_string()) && e.contains("old_rank"),
+            "{e}"
+        );
+        let mut cols = diff("vanished");
+        cols.push(("old_rank", Arc::new(UInt32Array::from(vec![None, Some(2)]))));
+        cols.push(("new_rank", Arc::new(UInt32Array::from(vec![Some(1), None]))));
+        let (_tmp, data, p) = generation_with("diff.parquet", cols);
+        let e = format!("{:#}", read_diff(&data, "g000001").unwrap_err());
+        assert!(
+            e.contains(&format!("{}: row 2: column `change`", p.display())),
             "{e}"
         );
     }
