@@ -231,10 +231,29 @@ pub fn size_band(followers: u64) -> usize {
     }
 }
 
+/// Scales `v` to unit L2 norm (a cosine ignores scale); all zeros when it
+/// has no direction (all zeros, or a non-finite component).
+///
+/// The norm is summed in f32 when that is exact enough (a sum of squares
+/// between 1e-30 and f32's largest: any embedding a model gives, so those
+/// vectors keep their bytes), else in f64: components of 1e19 and more
+/// overflowed f32's sum of squares, and of 1e-23 and less underflowed it,
+/// and such a vector became all zeros (or lost its direction) instead of
+/// the unit vector it points along.
 pub fn normalize(v: &mut [f32]) {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if n > 0.0 && n.is_finite() {
+    if v.iter().any(|x| !x.is_finite()) {
+        v.iter_mut().for_each(|x| *x = 0.0);
+        return;
+    }
+    let s = v.iter().map(|x| x * x).sum::<f32>();
+    if s.is_finite() && s >= 1e-30 {
+        let n = s.sqrt();
         v.iter_mut().for_each(|x| *x /= n);
+        return;
+    }
+    let n = v.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
+    if n > 0.0 && n.is_finite() {
+        v.iter_mut().for_each(|x| *x = (*x as f64 / n) as f32);
     } else {
         v.iter_mut().for_each(|x| *x = 0.0);
     }
@@ -265,6 +284,29 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_vector_keeps_its_direction_at_any_scale() {
+        let dir = [3.0f32, -4.0, 12.0, 0.0];
+        let mut unit = dir;
+        normalize(&mut unit);
+        assert_eq!(unit, [3.0 / 13.0, -4.0 / 13.0, 12.0 / 13.0, 0.0]);
+        for scale in [1e37f32, 1e19, 1e-23, 1e-36, 1.0] {
+            let mut v = dir.map(|x| x * scale);
+            normalize(&mut v);
+            let cos = dot(&v, &unit);
+            assert!((cos - 1.0).abs() < 1e-6, "scale {scale}: {v:?}");
+        }
+        for bad in [
+            [0.0f32; 4],
+            [1.0, f32::NAN, 0.0, 0.0],
+            [f32::INFINITY, 0.0, 0.0, 0.0],
+        ] {
+            let mut v = bad;
+            normalize(&mut v);
+            assert_eq!(v, [0.0; 4]);
+        }
+    }
 
     /// The derivation as first written (a key buffer per feature, a
     /// lower-cased copy per word), to check the faster one bit for bit.
