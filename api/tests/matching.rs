@@ -1123,3 +1123,48 @@ fn the_snapshot_summary_lists_its_sources() {
     }
     assert!(text.contains("as of "), "{text}");
 }
+
+#[test]
+fn lookalike_seeds_are_never_selected_themselves() {
+    let f = fixture();
+    let raw = read_brief_values(&sample_dir().join("briefs.jsonl")).unwrap();
+    let m = Matcher::default();
+    let mut checked = 0;
+    for (place, v) in &raw {
+        let plain = validate_all(&f.snap, &[(place.clone(), v.clone())]).unwrap();
+        let r = m.select(&f.snap, &plain[0]);
+        let seeds: Vec<String> = r
+            .selected
+            .iter()
+            .take(2)
+            .map(|x| x.creator_id.clone())
+            .collect();
+        // Seeds out, others must be left to choose from.
+        if seeds.is_empty() || r.stats.eligible < seeds.len() + 3 {
+            continue;
+        }
+        checked += 1;
+        let mut v = v.clone();
+        v["similar_to"] = json!(seeds);
+        let b = validate_all(&f.snap, &[(place.clone(), v)])
+            .unwrap()
+            .remove(0);
+        let r = m.select(&f.snap, &b);
+        assert!(!r.selected.is_empty(), "{place}: {:?}", r.stats);
+        for x in &r.selected {
+            assert!(
+                !seeds.contains(&x.creator_id),
+                "{place}: seed {} selected",
+                x.creator_id
+            );
+        }
+        let o = f.snap.ordinal(&seeds[0]).unwrap() as usize;
+        assert!(cloutdesk_engine::filter::check_one(&b, &f.snap, o)
+            .contains(&cloutdesk_engine::filter::Rule::LookalikeSeed));
+        assert_eq!(
+            r.stats.eligible,
+            cloutdesk_engine::filter::eligible(&b, &f.snap).count
+        );
+    }
+    assert!(checked >= 3, "{checked}");
+}

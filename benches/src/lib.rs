@@ -776,7 +776,8 @@ mod tests {
                     slow.clear(o as usize);
                 }
             }
-            for id in &b.exclude_creators {
+            // Excluded creators and lookalike seeds are never eligible.
+            for id in b.exclude_creators.iter().chain(&b.similar_to) {
                 if let Some(o) = s.ordinal(id) {
                     slow.clear(o as usize);
                 }

@@ -47,6 +47,9 @@ pub enum Rule {
     UsageRights,
     ExcludedBrand,
     ExcludedCreator,
+    /// One of the brief's `similar_to` seeds (the brief asks for creators
+    /// like them, not for them).
+    LookalikeSeed,
 }
 
 impl CompiledRules {
@@ -656,7 +659,9 @@ fn excluded_out(b: &CampaignBrief, s: &Snapshot, mut bits: Bitset) -> Eligibilit
             }
         }
     }
-    for id in &b.exclude_creators {
+    // The excluded creators, and the lookalike seeds (never selected
+    // themselves: README's contract extensions).
+    for id in b.exclude_creators.iter().chain(&b.similar_to) {
         if let Some(o) = s.ordinal(id) {
             bits.clear(o as usize);
         }
@@ -734,6 +739,9 @@ pub fn check_one(b: &CampaignBrief, s: &Snapshot, i: usize) -> Vec<Rule> {
     }
     if b.exclude_creators.contains(&c.creator_id[i]) {
         broken.push(Rule::ExcludedCreator);
+    }
+    if b.similar_to.contains(&c.creator_id[i]) {
+        broken.push(Rule::LookalikeSeed);
     }
     broken
 }
