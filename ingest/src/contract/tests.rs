@@ -374,6 +374,17 @@ fn languages_and_niches() {
         l.rows[0].1.niches,
         Some(vec!["fitness".to_string(), "vegan-food".to_string()])
     );
+    // Listed twice, in any case: once, at its first place.
+    let (_, l) = creators_with(dir.path(), "niches", &["tech|Vegan-Food|Tech|TECH"]);
+    assert_eq!(
+        l.rows[0].1.niches,
+        Some(vec!["tech".to_string(), "vegan-food".to_string()])
+    );
+    let (_, l) = creators_with(dir.path(), "languages", &["en|fr|en"]);
+    assert_eq!(
+        l.rows[0].1.languages,
+        Some(vec!["en".to_string(), "fr".to_string()])
+    );
 }
 
 #[test]

@@ -489,7 +489,20 @@ fn list<T>(
 
 /// `niches`: lower-cased, trimmed, non-empty items.
 pub(crate) fn niches(c: &Cell<'_>) -> Result<Vec<String>, String> {
-    list(c, category)
+    list(c, category).map(first_of_each)
+}
+
+/// `v` with each item kept once, at its first place: a niche or language
+/// listed twice (`tech|Tech|TECH`) is one, not a stronger claim (it raised
+/// the creator's text and semantic signals and repeated in reasons).
+fn first_of_each(v: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(v.len());
+    for x in v {
+        if !out.contains(&x) {
+            out.push(x);
+        }
+    }
+    out
 }
 
 /// `brands_worked_with`: trimmed, non-empty items (case kept).
@@ -503,6 +516,7 @@ pub(crate) fn languages(c: &Cell<'_>) -> Result<Vec<String>, String> {
         Cell::Text(s) => language_code(s.trim()).map_err(|e| format!("{} {e}", show(i))),
         _ => Err(format!("{} is not a language code", show(i))),
     })
+    .map(first_of_each)
 }
 
 /// `embedding`: a non-empty list of finite f32.
