@@ -10,7 +10,9 @@
 //!   the item lists the missing ones.
 //! - `payment`: 0.6 x the brand's payment record (from payments: timeliness
 //!   `1 - max(0, median days to pay - 30) / 60`, times `1 - unpaid share
-//!   after 60 days`; 0.5 with no record) + 0.4 x its payment terms
+//!   after 60 days`; for a brand that has paid none of its invoices yet,
+//!   `0.5 x (1 - unpaid share after 60 days)`, so one that never paid
+//!   ranks no higher than any that did; 0.5 with no record) + 0.4 x its payment terms
 //!   (`1 - max(0, terms - 30) / 90`; 0.5 when the brief gives none).
 //! - `niche`: the campaign's niche fit for the creator (the matcher's signal).
 //! - `usage_rights`: 1 when the brief asks no paid usage, 0.8 when it asks
@@ -277,27 +279,18 @@ pub fn assess(
         ));
     }
     // Payment record and terms.
-    let rec = orgs.get(b.org_id.as_str()).and_then(|&k| {
-        let days = s.orgs.median_days_to_pay[k]?;
-        let unpaid = s.orgs.unpaid_after_60_share[k].unwrap_or(0.0);
-        Some((days, unpaid, s.orgs.invoices[k]))
+    let rec = orgs.get(b.org_id.as_str()).map(|&k| {
+        (
+            s.orgs.median_days_to_pay[k],
+            s.orgs.unpaid_after_60_share[k],
+            s.orgs.invoices[k],
+        )
     });
-    let record = match rec {
-        Some((days, unpaid, n)) => {
-            let timely = clamp01(1.0 - (days - 30.0).max(0.0) / 60.0);
-            reasons.push((
-                0.4 + timely * (1.0 - unpaid),
-                format!(
-                    "{} pays in {:.0} days (median of {n} invoices), {:.0}% unpaid after 60 days",
-                    b.org_id,
-                    days,
-                    unpaid * 100.0
-                ),
-            ));
-            clamp01(timely * (1.0 - unpaid))
-        }
-        None => 0.5,
+    let (record, reason) = match rec {
+        Some((days, unpaid, n)) => payment_record(&b.org_id, days, unpaid, n),
+        None => (0.5, None),
     };
+    reasons.extend(reason);
     let terms = match b.payment_terms_days {
         Some(t) => {
             reasons.push((0.3, format!("payment terms {t} days")));
@@ -441,9 +434,66 @@ pub fn feed_of(
     feed
 }
 
+/// The brand's payment record in [0, 1] and its reason, from its
+/// invoices (`n`), median days to pay (over paid invoices) and share
+/// unpaid after 60 days (over invoices at least 60 days old): timeliness
+/// `1 - max(0, days - 30) / 60` times `1 - unpaid`; a brand that has paid
+/// none of its invoices yet has no timeliness to weigh, only what is
+/// overdue: `0.5 x (1 - unpaid)` (all overdue: 0, no higher than any brand
+/// that ever paid; none overdue yet: 0.5, as no record).
+pub fn payment_record(
+    org: &str,
+    days: Option<f32>,
+    unpaid: Option<f32>,
+    n: u32,
+) -> (f32, Option<(f32, String)>) {
+    match (days, unpaid) {
+        (Some(days), unpaid) => {
+            let unpaid = unpaid.unwrap_or(0.0);
+            let timely = clamp01(1.0 - (days - 30.0).max(0.0) / 60.0);
+            let reason = format!(
+                "{org} pays in {days:.0} days (median of {n} invoices), {:.0}% unpaid after 60 days",
+                unpaid * 100.0
+            );
+            (
+                clamp01(timely * (1.0 - unpaid)),
+                Some((0.4 + timely * (1.0 - unpaid), reason)),
+            )
+        }
+        (None, Some(unpaid)) if n > 0 => (
+            clamp01(0.5 * (1.0 - unpaid)),
+            Some((
+                0.4,
+                format!(
+                    "{org} has paid none of its {n} invoices yet, {:.0}% unpaid after 60 days",
+                    unpaid * 100.0
+                ),
+            )),
+        ),
+        _ => (0.5, None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_brand_that_never_paid_has_the_lowest_record() {
+        let never = payment_record("o", None, Some(1.0), 10).0;
+        let late_once = payment_record("o", Some(200.0), Some(0.9), 10).0;
+        let prompt = payment_record("o", Some(20.0), Some(0.0), 10).0;
+        let unknown = payment_record("o", None, None, 0).0;
+        let recent = payment_record("o", None, Some(0.0), 3).0;
+        assert_eq!(never, 0.0);
+        assert!(never <= late_once && late_once < unknown && unknown < prompt);
+        assert_eq!((unknown, recent), (0.5, 0.5));
+        let (_, reason) = payment_record("acme", None, Some(1.0), 10);
+        assert!(reason
+            .unwrap()
+            .1
+            .contains("acme has paid none of its 10 invoices"));
+    }
 
     #[test]
     fn weights_and_values_follow_the_signal_names() {
