@@ -821,26 +821,14 @@ async fn api_reranks_in_the_background_and_serves_feeds_and_declines() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     // A run outside the server (`cloutdesk rerank`) holds the data dir's
     // lock: 409 now, not a run that fails in the background.
+    let day = json!({"today": "2026-11-01"});
+    let start = || call(&app, Method::POST, "/v1/rerank", Some(&k.admin), Some(&day));
     let held = cloutdesk::rerank::RunLock::take(&w.data).unwrap();
-    let r = call(
-        &app,
-        Method::POST,
-        "/v1/rerank",
-        Some(&k.admin),
-        Some(&json!({"today": "2026-11-01"})),
-    )
-    .await;
+    let r = start().await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
     assert!(r.text.contains("another re-rank is running"), "{}", r.text);
     drop(held);
-    let r = call(
-        &app,
-        Method::POST,
-        "/v1/rerank",
-        Some(&k.admin),
-        Some(&json!({"today": "2026-11-01"})),
-    )
-    .await;
+    let r = start().await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
     let run_id = r.json()["run_id"].as_str().unwrap().to_string();
     let status = loop {
