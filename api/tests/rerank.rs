@@ -1035,26 +1035,11 @@ fn a_served_item_below_a_raised_floor_is_stale() {
     // The CLI's feed checks the published snapshot too: the creator raises
     // their floor above the item's fee (an upsert), and `cloutdesk feed`
     // no longer shows the item, before any new run.
-    let (_, before) = creator_feed(data, &row.creator_id).unwrap();
-    assert!(before.iter().any(|r| r.campaign_id == row.campaign_id));
-    let o = s.ordinal(&row.creator_id).unwrap() as usize;
-    let upsert = t.w.src.join("raise.jsonl");
-    let line = serde_json::json!({
-        "creator_id": row.creator_id,
-        "handle": s.creators.handle[o],
-        "platform": s.creators.platform[o].as_str(),
-        "followers": s.creators.followers[o],
-        "min_fee_usd": row.fee_usd + 0.01,
-    });
-    std::fs::write(&upsert, format!("{line}\n")).unwrap();
-    let mut io = IngestOptions::new(data.to_path_buf());
-    io.creators = Some(upsert);
-    io.as_of_day = Some(REFERENCE_DAY);
-    ingest(&io, &NoProgress).unwrap();
-    let (_, after) = creator_feed(data, &row.creator_id).unwrap();
-    assert!(
-        after.iter().all(|r| r.campaign_id != row.campaign_id),
-        "{after:?}"
+    upsert_hides_the_item(
+        &t,
+        &row,
+        "min_fee_usd",
+        serde_json::json!(row.fee_usd + 0.01),
     );
     // A creator the snapshot does not have is an error, not an empty feed.
     let e = creator_feed(data, "c-9999999").unwrap_err().to_string();
@@ -1223,7 +1208,7 @@ fn a_decline_hides_one_orgs_campaign_not_another_orgs_of_the_same_id() {
 #[test]
 fn a_served_item_needing_usage_rights_the_creator_now_refuses_is_stale() {
     let t = ingested(1500, 10, 29);
-    let (data, s) = (&t.data, &t.s);
+    let data = &t.data;
     let g = run(data, &t.w.campaigns, &opts(3));
     let rows = read_feeds(data, &g).unwrap();
     // The feeds file says which briefs ask paid usage, as the briefs do.
@@ -1260,27 +1245,7 @@ fn a_served_item_needing_usage_rights_the_creator_now_refuses_is_stale() {
     assert_eq!(stale(&silent, Some(false)), None);
     // End to end: the creator now refuses usage rights (an upsert), and
     // `cloutdesk feed` stops showing the item before any new run.
-    let (_, before) = creator_feed(data, &row.creator_id).unwrap();
-    assert!(before.iter().any(|r| r.campaign_id == row.campaign_id));
-    let o = s.ordinal(&row.creator_id).unwrap() as usize;
-    let upsert = t.w.src.join("refuse.jsonl");
-    let line = serde_json::json!({
-        "creator_id": row.creator_id,
-        "handle": s.creators.handle[o],
-        "platform": s.creators.platform[o].as_str(),
-        "followers": s.creators.followers[o],
-        "accepts_usage_rights": false,
-    });
-    std::fs::write(&upsert, format!("{line}\n")).unwrap();
-    let mut io = IngestOptions::new(data.to_path_buf());
-    io.creators = Some(upsert);
-    io.as_of_day = Some(REFERENCE_DAY);
-    ingest(&io, &NoProgress).unwrap();
-    let (_, after) = creator_feed(data, &row.creator_id).unwrap();
-    assert!(
-        after.iter().all(|r| r.campaign_id != row.campaign_id),
-        "{after:?}"
-    );
+    upsert_hides_the_item(&t, &row, "accepts_usage_rights", serde_json::json!(false));
 }
 
 #[test]
@@ -1476,4 +1441,37 @@ fn the_diff_tells_a_new_campaign_from_one_that_had_nobody() {
     assert!(!a.is_empty() && !b.is_empty(), "{diff:?}");
     assert!(a.iter().all(|w| w.starts_with("chosen at rank")), "{a:?}");
     assert!(b.iter().all(|w| w.starts_with("new campaign")), "{b:?}");
+}
+
+/// Re-loads `row`'s creator with `field` set to `value` (an upsert of the
+/// required fields and that one), and checks `cloutdesk feed` showed the
+/// item before and no longer does, before any new run.
+fn upsert_hides_the_item(
+    t: &Ingested,
+    row: &cloutdesk::rerank::FeedRow,
+    field: &str,
+    value: serde_json::Value,
+) {
+    let (data, s) = (&t.data, &t.s);
+    let (_, before) = creator_feed(data, &row.creator_id).unwrap();
+    assert!(before.iter().any(|r| r.campaign_id == row.campaign_id));
+    let o = s.ordinal(&row.creator_id).unwrap() as usize;
+    let upsert = t.w.src.join(format!("upsert-{field}.jsonl"));
+    let mut line = serde_json::json!({
+        "creator_id": row.creator_id,
+        "handle": s.creators.handle[o],
+        "platform": s.creators.platform[o].as_str(),
+        "followers": s.creators.followers[o],
+    });
+    line[field] = value;
+    std::fs::write(&upsert, format!("{line}\n")).unwrap();
+    let mut io = IngestOptions::new(data.to_path_buf());
+    io.creators = Some(upsert);
+    io.as_of_day = Some(REFERENCE_DAY);
+    ingest(&io, &NoProgress).unwrap();
+    let (_, after) = creator_feed(data, &row.creator_id).unwrap();
+    assert!(
+        after.iter().all(|r| r.campaign_id != row.campaign_id),
+        "{field}: {after:?}"
+    );
 }
