@@ -1726,7 +1726,9 @@ fn explain(
         totals: Totals {
             creators: selected.len(),
             fee_usd: fee_cents as f64 / 100.0,
-            expected_engagements: selected.iter().map(|c| c.expected_engagements).sum(),
+            // + 0.0: an empty sum is -0.0, which prints as "-0".
+            expected_engagements: selected.iter().map(|c| c.expected_engagements).sum::<f64>()
+                + 0.0,
             estimated_unique_reach: unique_reach,
             budget_usd: b.budget_usd,
             value,

@@ -130,10 +130,38 @@ pub struct DataDir {
 }
 
 impl DataDir {
-    /// Opens (creating if needed) a data dir.
+    /// Opens a data dir. Nothing is created here (a reader of a mistyped
+    /// path must not leave directories behind; [`DataDir::begin`] creates
+    /// what a writer needs), and a snapshot's own directory, or the
+    /// `snapshots` directory, is refused: a load into either would write
+    /// inside published data.
     pub fn open(root: impl Into<PathBuf>) -> Result<DataDir, StorageError> {
         let root = root.into();
-        fs::create_dir_all(root.join(SNAPSHOTS)).map_err(|e| io_err(&root, e))?;
+        let wrong = |message: String| StorageError::Manifest {
+            path: root.clone(),
+            message,
+        };
+        if root.join(MANIFEST).is_file() {
+            return Err(wrong(format!(
+                "this is a snapshot's directory, not a data dir: pass the data dir that holds \
+                 `{SNAPSHOTS}/` and `{CURRENT}` ({})",
+                root.parent()
+                    .and_then(Path::parent)
+                    .map_or_else(|| "two levels up".into(), |p| p.display().to_string())
+            )));
+        }
+        let parent = root.parent().filter(|p| !p.as_os_str().is_empty());
+        if root.file_name().is_some_and(|n| n == SNAPSHOTS)
+            && parent.is_some_and(|p| p.join(CURRENT).is_file())
+        {
+            return Err(wrong(format!(
+                "this is the `{SNAPSHOTS}` directory of a data dir: pass the data dir itself ({})",
+                parent.map_or_else(String::new, |p| p.display().to_string())
+            )));
+        }
+        if root.exists() && !root.is_dir() {
+            return Err(wrong("is not a directory".into()));
+        }
         Ok(DataDir { root })
     }
 
@@ -168,6 +196,9 @@ impl DataDir {
     pub fn snapshots(&self) -> Result<Vec<(u64, String)>, StorageError> {
         let dir = self.root.join(SNAPSHOTS);
         let mut out = Vec::new();
+        if !dir.exists() {
+            return Ok(out);
+        }
         for e in fs::read_dir(&dir).map_err(|e| io_err(&dir, e))? {
             let e = e.map_err(|e| io_err(&dir, e))?;
             let name = e.file_name().to_string_lossy().to_string();
@@ -202,6 +233,8 @@ impl DataDir {
     /// Takes the writer lock and starts a new snapshot in a staging dir.
     /// Staging dirs left behind by a crashed writer are removed first.
     pub fn begin(&self) -> Result<SnapshotWriter, StorageError> {
+        let snaps = self.root.join(SNAPSHOTS);
+        fs::create_dir_all(&snaps).map_err(|e| io_err(&snaps, e))?;
         let lock_path = self.root.join(".lock");
         let lock = OpenOptions::new()
             .create(true)
@@ -214,11 +247,26 @@ impl DataDir {
             Err(fs::TryLockError::WouldBlock) => return Err(StorageError::Locked(lock_path)),
             Err(fs::TryLockError::Error(e)) => return Err(io_err(&lock_path, e)),
         }
-        let snaps = self.root.join(SNAPSHOTS);
         for e in fs::read_dir(&snaps).map_err(|e| io_err(&snaps, e))? {
             let e = e.map_err(|e| io_err(&snaps, e))?;
             if e.file_name().to_string_lossy().starts_with(STAGING_PREFIX) {
                 fs::remove_dir_all(e.path()).map_err(|err| io_err(&e.path(), err))?;
+            }
+        }
+        // A snapshot newer than CURRENT was never published: its writer
+        // died between renaming it into place and switching CURRENT. It is
+        // removed like a staging dir (it must not count toward `keep`).
+        if let Some(current) = self.current()? {
+            let published = current
+                .strip_prefix('v')
+                .and_then(|n| n.parse::<u64>().ok());
+            if let Some(cv) = published {
+                for (v, id) in self.snapshots()? {
+                    if v > cv {
+                        let d = self.snapshot_dir(&id);
+                        fs::remove_dir_all(&d).map_err(|e| io_err(&d, e))?;
+                    }
+                }
             }
         }
         let version = self.snapshots()?.last().map_or(1, |(v, _)| v + 1);
@@ -664,7 +712,73 @@ fn decode_ipc_file(buf: &arrow_buffer::Buffer) -> Result<RecordBatch, String> {
 
 /// Opens the tantivy index stored in a snapshot.
 pub fn open_text_index(dir: &Path) -> Result<tantivy::Index, StorageError> {
-    tantivy::Index::open_in_dir(dir).map_err(|e| io_err(dir, e))
+    let d = tantivy::directory::MmapDirectory::open(dir).map_err(|e| io_err(dir, e))?;
+    tantivy::Index::open(PublishedDir(d)).map_err(|e| io_err(dir, e))
+}
+
+/// A published snapshot's text index directory, read as it is: tantivy's
+/// reader takes a lock file (`.tantivy-meta.lock`) against a concurrent
+/// writer, which needs write access to the snapshot, so a data dir its user
+/// can only read could not be matched against. A published snapshot is
+/// never written again (no writer ever opens it), so the lock is granted
+/// without a file; everything else is the memory-mapped directory's.
+#[derive(Clone, Debug)]
+struct PublishedDir(tantivy::directory::MmapDirectory);
+
+impl tantivy::directory::Directory for PublishedDir {
+    fn get_file_handle(
+        &self,
+        path: &Path,
+    ) -> Result<
+        std::sync::Arc<dyn tantivy::directory::FileHandle>,
+        tantivy::directory::error::OpenReadError,
+    > {
+        self.0.get_file_handle(path)
+    }
+
+    fn delete(&self, path: &Path) -> Result<(), tantivy::directory::error::DeleteError> {
+        self.0.delete(path)
+    }
+
+    fn exists(&self, path: &Path) -> Result<bool, tantivy::directory::error::OpenReadError> {
+        self.0.exists(path)
+    }
+
+    fn open_write(
+        &self,
+        path: &Path,
+    ) -> Result<tantivy::directory::WritePtr, tantivy::directory::error::OpenWriteError> {
+        self.0.open_write(path)
+    }
+
+    fn atomic_read(
+        &self,
+        path: &Path,
+    ) -> Result<Vec<u8>, tantivy::directory::error::OpenReadError> {
+        self.0.atomic_read(path)
+    }
+
+    fn atomic_write(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
+        self.0.atomic_write(path, data)
+    }
+
+    fn sync_directory(&self) -> std::io::Result<()> {
+        self.0.sync_directory()
+    }
+
+    fn watch(
+        &self,
+        cb: tantivy::directory::WatchCallback,
+    ) -> tantivy::Result<tantivy::directory::WatchHandle> {
+        self.0.watch(cb)
+    }
+
+    fn acquire_lock(
+        &self,
+        _lock: &tantivy::directory::Lock,
+    ) -> Result<tantivy::directory::DirectoryLock, tantivy::directory::error::LockError> {
+        Ok(tantivy::directory::DirectoryLock::from(Box::new(())))
+    }
 }
 
 /// Reads a small file of a snapshot (rejects, generation outputs).

@@ -20,7 +20,9 @@ pub enum IngestError {
     /// field), so that a file whose every row is bad says why.
     #[error("no valid creator rows: nothing to publish{}", rejected_summary(*.rejected, .first))]
     Empty { rejected: usize, first: Vec<String> },
-    #[error("snapshot: {0}")]
+    /// The storage error as it is (it names its file): a prefix here was
+    /// printed before the same message twice in an error chain.
+    #[error(transparent)]
     Snapshot(#[from] cloutdesk_engine::storage::StorageError),
     #[error("internal error: {0}")]
     Internal(String),

@@ -947,10 +947,11 @@ pub fn index_vectors(
     progress: &dyn Progress,
 ) -> Result<(String, VectorIndexEntry), IngestError> {
     let data = DataDir::open(data_dir)?;
+    let none = || IngestError::file(data_dir, "no snapshot to index: run ingest first");
+    // Checked before the lock too, so a mistyped path is left as it was.
+    data.current()?.ok_or_else(none)?;
     let mut writer = data.begin()?;
-    let id = data
-        .current()?
-        .ok_or_else(|| IngestError::file(data_dir, "no snapshot to index: run ingest first"))?;
+    let id = data.current()?.ok_or_else(none)?;
     let mut m = data.manifest(&id)?;
     let entry = m
         .tables

@@ -528,3 +528,115 @@ fn a_load_whose_every_creator_row_is_bad_says_why() {
         "{e}"
     );
 }
+
+/// `e` and its sources, as an error chain prints them (`{:#}`).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut at = e.source();
+    while let Some(x) = at {
+        s.push_str(": ");
+        s.push_str(&x.to_string());
+        at = x.source();
+    }
+    s
+}
+
+#[test]
+fn a_data_dir_is_only_ever_a_data_dir_and_readers_create_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    world(&src, 40, FileFormat::Csv);
+    let data = tmp.path().join("data");
+    let first = ingest(&opts(&data, &src, "csv"), &NoProgress).unwrap();
+    let snap_dir = data.join("snapshots").join(&first.snapshot);
+    // A snapshot's directory, or the snapshots directory, is refused as a
+    // data dir, for reading and for loading, and nothing is written there.
+    let before: Vec<_> = fs::read_dir(&snap_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    for (wrong, says) in [
+        (snap_dir.clone(), "snapshot's directory"),
+        (data.join("snapshots"), "`snapshots` directory"),
+    ] {
+        let e = DataDir::open(&wrong).unwrap_err().to_string();
+        assert!(e.contains(says), "{e}");
+        let e = ingest(&opts(&wrong, &src, "csv"), &NoProgress)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(says), "{e}");
+    }
+    let after: Vec<_> = fs::read_dir(&snap_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(before, after);
+    assert!(!data.join("snapshots").join("snapshots").exists());
+    // A mistyped data dir: "no snapshot", and it is not created.
+    let typo = tmp.path().join("typo");
+    let e = Snapshot::open(&DataDir::open(&typo).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no snapshot published"), "{e}");
+    let e = cloutdesk_ingest::pipeline::index_vectors(&typo, Default::default(), 3, &NoProgress)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no snapshot to index"), "{e}");
+    assert!(!typo.exists());
+    // Reading a published snapshot writes nothing into it (tantivy's
+    // reader lock file included: a read-only data dir can be matched).
+    let text = snap_dir.join("text");
+    for e in fs::read_dir(&text).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name().unwrap().to_string_lossy().ends_with(".lock") {
+            fs::remove_file(p).unwrap();
+        }
+    }
+    Snapshot::open(&DataDir::open(&data).unwrap()).unwrap();
+    for e in fs::read_dir(&text).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().to_string();
+        assert!(!name.ends_with(".lock"), "{name} written by a reader");
+    }
+    // A second writer's error says so once (not prefixed and repeated).
+    let held = DataDir::open(&data).unwrap().begin().unwrap();
+    let e = ingest(&opts(&data, &src, "csv"), &NoProgress).unwrap_err();
+    let text = chain(&e);
+    assert_eq!(text.matches("another writer holds").count(), 1, "{text}");
+    drop(held);
+}
+
+#[test]
+fn a_snapshot_never_published_is_removed_not_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    world(&src, 40, FileFormat::Csv);
+    let data = tmp.path().join("data");
+    ingest(&opts(&data, &src, "csv"), &NoProgress).unwrap();
+    let v2 = ingest(&opts(&data, &src, "csv"), &NoProgress)
+        .unwrap()
+        .snapshot;
+    // A writer killed between renaming its snapshot into place and
+    // switching CURRENT leaves one newer than CURRENT (here: a copy).
+    let snaps = data.join("snapshots");
+    let orphan = snaps.join("v000003");
+    fs::create_dir_all(&orphan).unwrap();
+    for e in fs::read_dir(snaps.join(&v2)).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            fs::copy(e.path(), orphan.join(e.file_name())).unwrap();
+        }
+    }
+    let mut o = opts(&data, &src, "csv");
+    o.keep = 2;
+    let v3 = ingest(&o, &NoProgress).unwrap().snapshot;
+    let dd = DataDir::open(&data).unwrap();
+    let kept: Vec<String> = dd.snapshots().unwrap().into_iter().map(|x| x.1).collect();
+    // Two published snapshots kept: the orphan neither counted nor kept.
+    assert_eq!(kept, vec![v2.clone(), v3.clone()]);
+    assert_eq!(v3, "v000003");
+    let m = dd.manifest(&v3).unwrap();
+    assert_eq!(
+        (m.id.as_str(), m.parent.as_deref()),
+        ("v000003", Some(v2.as_str()))
+    );
+}
