@@ -216,6 +216,7 @@ pub struct DeclineResponse {
         (status = 400, description = "Bad id, or no org given while several orgs offer this campaign id to the creator", body = ErrorBody),
         (status = 401, description = "No key or a bad key", body = ErrorBody),
         (status = 403, description = "Another creator's key, or a marketer key", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
         (status = 503, description = "Timeout", body = ErrorBody),
     ),
     security(("api_key" = []))
@@ -359,6 +360,7 @@ impl Progress for StageProgress {
         (status = 401, description = "No key or a bad key", body = ErrorBody),
         (status = 403, description = "Not an admin key", body = ErrorBody),
         (status = 409, description = "A re-rank is already running", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
         (status = 503, description = "No snapshot loaded yet", body = ErrorBody),
     ),
     security(("api_key" = []))
