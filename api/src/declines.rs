@@ -163,6 +163,7 @@ impl DeclineLog {
         std::fs::create_dir_all(data)
             .with_context(|| format!("{}: cannot create", data.display()))?;
         let path = data.join(FILE);
+        let existed = path.exists();
         let mut file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -170,6 +171,14 @@ impl DeclineLog {
             .write(true)
             .open(&path)
             .with_context(|| format!("{}: cannot open", path.display()))?;
+        if !existed {
+            // The new file's entry in its directory is made durable too, so
+            // a decline acknowledged after a crash of the machine is not in a
+            // file the directory forgot.
+            file.sync_all()
+                .with_context(|| format!("{}: cannot sync", path.display()))?;
+            cloutdesk_engine::storage::fsync_dir(data)?;
+        }
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .with_context(|| format!("{}: cannot read", path.display()))?;
