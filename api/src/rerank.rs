@@ -777,6 +777,9 @@ struct FeedColumns<'a> {
     due: Option<&'a Date32Array>,
     until: Option<&'a Date32Array>,
     paid_usage: Option<&'a arrow_array::BooleanArray>,
+    /// `signal_usage_rights` (one of `signals`), read where `paid_usage`
+    /// is absent.
+    usage_signal: &'a arrow_array::Float32Array,
 }
 
 impl<'a> FeedColumns<'a> {
@@ -820,6 +823,7 @@ impl<'a> FeedColumns<'a> {
             paid_usage: b
                 .column_by_name("paid_usage")
                 .and_then(|a| a.as_any().downcast_ref::<arrow_array::BooleanArray>()),
+            usage_signal: column(p, "feeds", b, "signal_usage_rights")?,
         })
     }
 
@@ -844,20 +848,11 @@ impl<'a> FeedColumns<'a> {
         use arrow_array::ListArray;
         let day = self.first.value(k);
         let (due_day, until_day) = (day_at(self.due, k), day_at(self.until, k));
-        let usage_signal = FeedSignals::NAMES
-            .iter()
-            .position(|n| *n == "usage_rights")
-            .map(|j| self.signals[j].value(k));
         let paid_usage = match self.paid_usage {
             Some(a) => a.is_valid(k).then(|| a.value(k)),
-            // A generation written before the column: the usage-rights
-            // signal says it (0.8: paid usage asked, 1: not asked, 0.5:
-            // the brief is silent; `feed::assess`).
-            None => match usage_signal {
-                Some(0.8) => Some(true),
-                Some(1.0) => Some(false),
-                _ => None,
-            },
+            // A generation written before the column: its usage-rights
+            // signal says what the brief asked.
+            None => cloutdesk_engine::feed::paid_usage_of_signal(self.usage_signal.value(k)),
         };
         FeedRow {
             paid_usage,

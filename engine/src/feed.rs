@@ -308,11 +308,7 @@ pub fn assess(
         ));
     }
     // Usage rights.
-    let usage_rights = match paid_usage {
-        Some(false) => 1.0,
-        Some(true) => 0.8,
-        None => 0.5,
-    };
+    let usage_rights = usage_rights_signal(paid_usage);
     if paid_usage == Some(false) {
         reasons.push((0.5, "no paid usage rights asked".into()));
     }
@@ -434,6 +430,26 @@ pub fn feed_of(
     feed
 }
 
+/// The `usage_rights` signal of a brief that asks paid usage (`Some(true)`)
+/// of a creator who accepts it, asks none (`Some(false)`) or is silent.
+pub fn usage_rights_signal(paid_usage: Option<bool>) -> f32 {
+    match paid_usage {
+        Some(false) => 1.0,
+        Some(true) => 0.8,
+        None => 0.5,
+    }
+}
+
+/// What [`usage_rights_signal`] was computed from (for feeds written
+/// before they recorded `paid_usage`): `None` for the silent brief's 0.5
+/// or any other value.
+pub fn paid_usage_of_signal(x: f32) -> Option<bool> {
+    [Some(true), Some(false)]
+        .into_iter()
+        .find(|&p| usage_rights_signal(p) == x)
+        .flatten()
+}
+
 /// The brand's payment record in [0, 1] and its reason, from its
 /// invoices (`n`), median days to pay (over paid invoices) and share
 /// unpaid after 60 days (over invoices at least 60 days old): timeliness
@@ -477,6 +493,14 @@ pub fn payment_record(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_usage_rights_signal_says_what_the_brief_asked() {
+        for p in [Some(true), Some(false), None] {
+            assert_eq!(paid_usage_of_signal(usage_rights_signal(p)), p);
+        }
+        assert_eq!(paid_usage_of_signal(0.3), None);
+    }
 
     #[test]
     fn a_brand_that_never_paid_has_the_lowest_record() {

@@ -199,38 +199,17 @@ impl TextIndex {
 
     /// Builds the BM25 query; `None` when the brief has no searchable words.
     pub fn build_query(&self, q: &TextQuery) -> Option<Box<dyn Query>> {
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        // Free-text words that say nothing about a creator — stop words, and
-        // words in more than MAX_DF_SHARE of all documents, whose idf is near
-        // zero — add almost nothing to BM25 but make it walk most of the
-        // index. Niche names are always kept.
-        let max_df = (MAX_DF_SHARE * self.searcher.num_docs() as f64) as u64;
-        let informative = |t: &Term| {
-            let value = t.value();
-            let stop = value.as_str().is_some_and(crate::vector::is_stopword);
-            !stop && self.searcher.doc_freq(t).unwrap_or(0) <= max_df
-        };
-        let mut push = |field: Field, text: &str, boost: f32, prune: bool| {
-            for t in self.terms(field, text) {
-                if prune && !informative(&t) {
-                    continue;
-                }
-                let tq: Box<dyn Query> = Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs));
-                clauses.push((Occur::Should, Box::new(BoostQuery::new(tq, boost))));
-            }
-        };
-        for (text, boost) in &q.phrases {
-            push(self.fields.bio, text, *boost, true);
+        let niches: Vec<String> = q.niches.iter().map(|n| n.replace('-', " ")).collect();
+        let mut parts: Vec<(Field, &str, f32, bool)> = q
+            .phrases
+            .iter()
+            .map(|(text, boost)| (self.fields.bio, text.as_str(), *boost, true))
+            .collect();
+        for words in &niches {
+            parts.push((self.fields.niches, words, 2.0, false));
+            parts.push((self.fields.bio, words, 0.5, false));
         }
-        for n in &q.niches {
-            let words = n.replace('-', " ");
-            push(self.fields.niches, &words, 2.0, false);
-            push(self.fields.bio, &words, 0.5, false);
-        }
-        if clauses.is_empty() {
-            return None;
-        }
-        Some(Box::new(BooleanQuery::new(clauses)))
+        self.query_of(&parts)
     }
 
     /// The BM25 query of a free-text search (`q` of the creator search):
@@ -238,20 +217,34 @@ impl TextIndex {
     /// and in declared niches (boost 2, as a brief's niches); `None` when
     /// nothing is left to search.
     pub fn build_search_query(&self, q: &str) -> Option<Box<dyn Query>> {
+        let words = q.replace('-', " ");
+        self.query_of(&[
+            (self.fields.bio, q, 1.0, true),
+            (self.fields.niches, &words, 2.0, false),
+        ])
+    }
+
+    /// One SHOULD clause per term of each `(field, text, boost, prune)`, in
+    /// that order (BM25 sums the clauses in order); `prune` leaves out the
+    /// words that say nothing about a creator — stop words, and words in
+    /// more than MAX_DF_SHARE of all documents, whose idf is near zero:
+    /// they add almost nothing to BM25 but make it walk most of the index
+    /// (niche names are never pruned). `None` when no clause is left.
+    fn query_of(&self, parts: &[(Field, &str, f32, bool)]) -> Option<Box<dyn Query>> {
         let max_df = (MAX_DF_SHARE * self.searcher.num_docs() as f64) as u64;
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let mut push = |t: Term, boost: f32| {
-            let tq: Box<dyn Query> = Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs));
-            clauses.push((Occur::Should, Box::new(BoostQuery::new(tq, boost))));
-        };
-        for t in self.terms(self.fields.bio, q) {
+        let informative = |t: &Term| {
             let stop = t.value().as_str().is_some_and(crate::vector::is_stopword);
-            if !stop && self.searcher.doc_freq(&t).unwrap_or(0) <= max_df {
-                push(t, 1.0);
+            !stop && self.searcher.doc_freq(t).unwrap_or(0) <= max_df
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for &(field, text, boost, prune) in parts {
+            for t in self.terms(field, text) {
+                if prune && !informative(&t) {
+                    continue;
+                }
+                let tq: Box<dyn Query> = Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs));
+                clauses.push((Occur::Should, Box::new(BoostQuery::new(tq, boost))));
             }
-        }
-        for t in self.terms(self.fields.niches, &q.replace('-', " ")) {
-            push(t, 2.0);
         }
         if clauses.is_empty() {
             return None;
