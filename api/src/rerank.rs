@@ -2343,13 +2343,15 @@ pub struct FeedResponse {
     pub items: Vec<FeedRow>,
 }
 
-pub fn feed_json(creator_id: &str, gen: &str, rows: &[FeedRow]) -> Value {
-    serde_json::to_value(FeedResponse {
+/// A creator's feed as the API prints it (`GET /v1/creators/{id}/feed`):
+/// serialized from the response struct, so its `f32` values print as the
+/// API's do (0.85731375, not widened through `f64` to 0.8573137521743774).
+pub fn feed_json(creator_id: &str, gen: &str, rows: &[FeedRow]) -> serde_json::Result<String> {
+    serde_json::to_string_pretty(&FeedResponse {
         creator_id: creator_id.to_string(),
         generation: gen.to_string(),
         items: rows.to_vec(),
     })
-    .unwrap_or(Value::Null)
 }
 
 // ------------------------------------------------------------ CLI
@@ -2438,10 +2440,7 @@ pub struct FeedArgs {
 pub fn run_feed_cli(a: &FeedArgs) -> anyhow::Result<()> {
     let (gen, rows) = creator_feed(&a.data, &a.creator)?;
     if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&feed_json(&a.creator, &gen, &rows))?
-        );
+        println!("{}", feed_json(&a.creator, &gen, &rows)?);
     } else {
         print!("{}", feed_text(&a.creator, &gen, &rows));
     }

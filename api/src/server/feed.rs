@@ -565,6 +565,16 @@ mod tests {
     }
 
     #[test]
+    fn the_feed_cli_prints_f32_values_as_the_api_does() {
+        let mut r = row("c-1", "org-a", "spring");
+        r.score = 0.857_313_75;
+        r.signals.insert("fee".into(), 0.1);
+        let text = rerank::feed_json("c-1", "g-1", &[r]).unwrap();
+        assert!(text.contains("\"score\": 0.85731375,"), "{text}");
+        assert!(text.contains("\"fee\": 0.1\n"), "{text}");
+    }
+
+    #[test]
     fn a_decline_without_org_takes_the_offering_org_or_asks() {
         let feed = vec![
             row("c-1", "org-a", "spring"),
