@@ -320,16 +320,25 @@ impl RunLock {
 
 impl GenerationWriter {
     /// A new generation's staging directory, under the run's lock.
+    ///
+    /// Cleans up after a crashed writer first: staging directories, and
+    /// generations newer than `CURRENT` (renamed into place but never
+    /// published: a kill between the two steps of
+    /// [`GenerationWriter::publish`]), which would otherwise count toward
+    /// `--keep`. New ids still follow the highest ever used.
     fn begin(data: &Path, lock: RunLock) -> anyhow::Result<GenerationWriter> {
         let root = generations_dir(data);
+        let current = current_generation(data)?.and_then(|g| parse_gen(&g));
         let mut last = 0;
         for e in fs::read_dir(&root).with_context(|| format!("{}: cannot list", root.display()))? {
             let e = e?;
             let name = e.file_name().to_string_lossy().to_string();
-            if name.starts_with(STAGING) {
+            let unpublished = parse_gen(&name).is_some_and(|v| current.is_none_or(|c| v > c));
+            if name.starts_with(STAGING) || unpublished {
                 fs::remove_dir_all(e.path())
                     .with_context(|| format!("{}: cannot remove", e.path().display()))?;
-            } else if let Some(v) = parse_gen(&name) {
+            }
+            if let Some(v) = parse_gen(&name) {
                 last = last.max(v);
             }
         }
@@ -1188,16 +1197,37 @@ pub fn read_campaigns(data: &Path, file: Option<&Path>) -> anyhow::Result<Vec<(S
         None => {
             let store = crate::campaigns::CampaignStore::open_read_only(data)
                 .map_err(|e| anyhow!("campaign store in {}: {e}", data.display()))?;
-            Ok(store
-                .all_open()
-                .into_iter()
-                .map(|(org, v)| {
-                    let id = v.get("campaign_id").and_then(Value::as_str).unwrap_or("?");
-                    (format!("campaign store {org}/{id}"), v)
-                })
-                .collect())
+            store_campaigns(&store, data)
         }
     }
+}
+
+/// The open campaigns of the data dir's campaign store, each named by
+/// where it comes from. An empty store (none, or never written: a re-rank
+/// run without `--campaigns` on a data dir ranked from files) is refused
+/// as an empty campaigns file is: publishing it would close every
+/// campaign and empty every feed. A store whose campaigns are all paused
+/// or closed is not empty: that run publishes no selections, as asked.
+pub fn store_campaigns(
+    store: &crate::campaigns::CampaignStore,
+    data: &Path,
+) -> anyhow::Result<Vec<(String, Value)>> {
+    if store.is_empty() {
+        bail!(
+            "the campaign store of {} holds no campaigns; nothing was published (pass \
+             --campaigns FILE.jsonl, or add campaigns through the API; to close campaigns, \
+             set their \"status\" to \"closed\")",
+            data.display()
+        );
+    }
+    Ok(store
+        .all_open()
+        .into_iter()
+        .map(|(org, v)| {
+            let id = v.get("campaign_id").and_then(Value::as_str).unwrap_or("?");
+            (format!("campaign store {org}/{id}"), v)
+        })
+        .collect())
 }
 
 fn day_of(opts: &RerankOptions) -> anyhow::Result<i32> {
@@ -2092,7 +2122,8 @@ fn diff_rows(
                                 }
                             )
                             } else if pools[c].members.binary_search(&o).is_ok() {
-                                "outranked: others give more value per dollar within the budget"
+                                "outranked: the campaign's budget and slots went to creators \
+                                 giving more value per dollar"
                                     .to_string()
                             } else {
                                 "no longer among the campaign's best candidates".to_string()
@@ -2374,7 +2405,9 @@ pub struct RerankArgs {
     #[arg(long, default_value_t = 20)]
     pub feed_max_items: usize,
     /// Fewest days before content is due for an offer to be feasible.
-    #[arg(long, default_value_t = 3)]
+    /// (Negative numbers are taken as values, so `--min-lead-days -1`
+    /// gets the option's own refusal, not a parse error.)
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
     pub min_lead_days: i32,
     /// The run's day (YYYY-MM-DD; default today, UTC).
     #[arg(long)]
@@ -2406,6 +2439,10 @@ impl RerankArgs {
 }
 
 pub fn run_rerank_cli(a: &RerankArgs) -> anyhow::Result<()> {
+    // Options first: a bad one is named before any file is read.
+    if let Some((name, problem)) = a.options().problem() {
+        bail!("re-rank option {name}: {problem}");
+    }
     let raw = read_campaigns(&a.data, a.campaigns.as_deref())?;
     let bars = crate::progress::Bars::new(a.json);
     let (s, r) = rerank_keeping(&a.data, &raw, &a.options(), &bars)?;

@@ -760,6 +760,13 @@ fn kill_9_mid_rerank_leaves_the_previous_generation_served() {
         names.iter().all(|n| !n.starts_with(".staging")),
         "{names:?}"
     );
+    // The generation the kill before CURRENT left renamed into place was
+    // never published: removed, so --keep 3 holds the three published
+    // ones (the first, the one killed after CURRENT, the last).
+    let mut gens: Vec<&String> = names.iter().filter(|n| n.starts_with('g')).collect();
+    gens.sort();
+    assert_eq!(gens.len(), 3, "{names:?}");
+    assert_eq!(gens[0], &first, "{names:?}");
     // The feed CLI serves the new generation.
     let out = Command::new(env!("CARGO_BIN_EXE_cloutdesk"))
         .args(["feed", "--json", "--creator", &some_creator, "--data"])
@@ -786,6 +793,18 @@ async fn api_reranks_in_the_background_and_serves_feeds_and_declines() {
     let w = api_support::world(1500, 21);
     let app = cloutdesk::server::app(state(&w, test_config()));
     let k = w.keys.clone();
+    // No campaigns stored yet: a run would close every campaign and empty
+    // every feed, so none starts.
+    let r = call(
+        &app,
+        Method::POST,
+        "/v1/rerank",
+        Some(&k.admin),
+        Some(&json!({"today": "2026-11-01"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert_eq!(r.json()["error"]["code"], "no_campaigns", "{}", r.text);
     for (n, b) in w.briefs.iter().enumerate() {
         let mut b = b.clone();
         b["org_id"] = json!(w.org_a);
@@ -895,6 +914,19 @@ async fn api_reranks_in_the_background_and_serves_feeds_and_declines() {
     let r = call(&app, Method::POST, &durl, Some(&k.admin), None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.json()["newly_declined"], true);
+    // A creator id the snapshot does not hold: 404, as its feed, and
+    // nothing logged.
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("/v1/creators/no-such-creator/feed/{cid}/decline"),
+        Some(&k.admin),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    let log = cloutdesk::declines::read(&w.data).unwrap();
+    assert!(!log.contains("no-such-creator", first["org_id"].as_str().unwrap(), &cid));
     let v = call(&app, Method::GET, &url, Some(&k.admin), None)
         .await
         .json();
@@ -1399,6 +1431,15 @@ fn a_campaigns_file_listing_a_campaign_twice_or_nothing_publishes_nothing() {
         e.contains("no campaigns in the file; nothing was published"),
         "{e}"
     );
+    // So would a run without --campaigns on a data dir whose campaign
+    // store was never written (ranked from files so far).
+    let e = cloutdesk::rerank::read_campaigns(data, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("holds no campaigns; nothing was published"),
+        "{e}"
+    );
     assert_eq!(
         current_generation(data).unwrap().as_deref(),
         Some(g1.as_str())
@@ -1473,5 +1514,21 @@ fn upsert_hides_the_item(
     assert!(
         after.iter().all(|r| r.campaign_id != row.campaign_id),
         "{field}: {after:?}"
+    );
+}
+
+#[test]
+fn a_negative_lead_time_on_the_command_line_gets_the_options_refusal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cloutdesk"))
+        .args(["rerank", "--min-lead-days", "-1", "--data"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("re-rank option min_lead_days: must be 0 or more, got -1"),
+        "{err}"
     );
 }

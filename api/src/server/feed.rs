@@ -30,7 +30,6 @@ use axum::Json;
 use cloutdesk_engine::schema::is_valid_id;
 use cloutdesk_ingest::Progress;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -216,6 +215,7 @@ pub struct DeclineResponse {
         (status = 400, description = "Bad id, or no org given while several orgs offer this campaign id to the creator", body = ErrorBody),
         (status = 401, description = "No key or a bad key", body = ErrorBody),
         (status = 403, description = "Another creator's key, or a marketer key", body = ErrorBody),
+        (status = 404, description = "No such creator in the served snapshot", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 503, description = "Timeout", body = ErrorBody),
     ),
@@ -233,6 +233,15 @@ async fn decline(
         check_id("org", o)?;
     }
     require_creator_or_admin(&p, &id)?;
+    // A misspelt id must not be acknowledged: the log is read by every
+    // later re-rank, and GET of that creator's feed answers 404.
+    if let Some(s) = state.snapshot() {
+        if s.ordinal(&id).is_none() {
+            return Err(ApiError::not_found(format!(
+                "no creator {id:?} in the served snapshot"
+            )));
+        }
+    }
     let org = match q.org {
         Some(o) => Some(o),
         None => {
@@ -359,7 +368,7 @@ impl Progress for StageProgress {
         (status = 400, description = "Bad options", body = ErrorBody),
         (status = 401, description = "No key or a bad key", body = ErrorBody),
         (status = 403, description = "Not an admin key", body = ErrorBody),
-        (status = 409, description = "A re-rank is already running", body = ErrorBody),
+        (status = 409, description = "A re-rank is already running (`rerank_running`), or the campaign store holds no campaigns (`no_campaigns`)", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 503, description = "No snapshot loaded yet", body = ErrorBody),
     ),
@@ -412,6 +421,8 @@ async fn start_rerank(
         error: None,
         summary: None,
     };
+    let raw = rerank::store_campaigns(state.campaigns(), &data)
+        .map_err(|e| ApiError::conflict("no_campaigns", format!("{e:#}")))?;
     {
         let mut l = lock();
         if let Some(other) = l.running.get(&data) {
@@ -430,15 +441,6 @@ async fn start_rerank(
         l.running.insert(data.clone(), run_id.clone());
         l.runs.insert(run_id.clone(), run.clone());
     }
-    let raw: Vec<(String, Value)> = state
-        .campaigns()
-        .all_open()
-        .into_iter()
-        .map(|(org, v)| {
-            let id = v.get("campaign_id").and_then(Value::as_str).unwrap_or("?");
-            (format!("campaign store {org}/{id}"), v)
-        })
-        .collect();
     let metrics = state.clone();
     let id2 = run_id.clone();
     std::thread::Builder::new()
