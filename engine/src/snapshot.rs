@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::ann::Graph;
 use crate::candidates::{graph_can_pay_off, CandidateOptions};
 use crate::quant::QuantVectors;
-use crate::signals::SHRINK_OVERALL;
+use crate::signals::{shrink_rate, SHRINK_OVERALL};
 use crate::storage::{self, DataDir, Manifest, StorageError};
 use crate::table::{CreatorTable, NicheStats, OrgTable, VectorTable};
 use crate::text::TextIndex;
@@ -634,7 +634,7 @@ fn derive(
             let posts = c.post_count[i] as f32;
             let er = hot.er[i];
             if er.is_finite() && posts > 0.0 {
-                (posts * er + SHRINK_OVERALL * prior) / (posts + SHRINK_OVERALL)
+                shrink_rate(posts, er, SHRINK_OVERALL, prior)
             } else {
                 prior
             }
