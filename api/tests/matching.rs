@@ -1168,3 +1168,38 @@ fn lookalike_seeds_are_never_selected_themselves() {
     }
     assert!(checked >= 3, "{checked}");
 }
+
+/// A creator without history is expected to engage like its peers on its
+/// own platform and in its size band (platforms differ by factors), and
+/// the peers' median is taken only where there are enough of them.
+#[test]
+fn the_engagement_prior_is_per_platform_and_size_band() {
+    let s = &fixture().snap;
+    let (h, c) = (&s.hot, &s.creators);
+    let mut cells = 0;
+    for p in 0..cloutdesk_engine::schema::Platform::ALL.len() as u8 {
+        for band in 0..cloutdesk_engine::vector::SIZE_BANDS as u8 {
+            let mut v: Vec<f32> = (0..s.len())
+                .filter(|&i| h.platform[i] == p && h.band[i] == band)
+                .map(|i| h.er[i])
+                .filter(|e| e.is_finite() && *e > 0.0)
+                .collect();
+            let prior = s.priors.er_prior(p, band);
+            if v.len() < 20 {
+                assert_eq!(prior, s.priors.er_by_band[band as usize]);
+                continue;
+            }
+            cells += 1;
+            // The priors take the upper middle of an even count.
+            v.sort_by(f32::total_cmp);
+            let median = v[v.len() / 2];
+            assert_eq!(prior, median, "{p} {band}");
+            for i in (0..s.len()).filter(|&i| h.platform[i] == p && h.band[i] == band) {
+                if c.post_count[i] == 0 {
+                    assert_eq!(h.overall_er[i], prior, "creator {i}");
+                }
+            }
+        }
+    }
+    assert!(cells >= 6, "too few cells with 20 creators: {cells}");
+}

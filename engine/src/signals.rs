@@ -12,8 +12,9 @@
 //!   the overlap of age distributions; 1 - |female share gap|. Unknown
 //!   audience data counts 0.3 (unknown is not good).
 //! - `performance`: predicted engagement rate for this campaign (niche rate,
-//!   shrunk toward the creator's overall rate, shrunk toward the size band's
-//!   median, both in log space: [`shrink_rate`]) times audience quality,
+//!   shrunk toward the creator's overall rate, shrunk toward the median of
+//!   its platform and size band ([`crate::snapshot::Priors::er_prior`]),
+//!   both in log space: [`shrink_rate`]) times audience quality,
 //!   relative to the band median: r / (1 + r).
 //! - `reliability`: on-time share shrunk toward 0.9 with 3 pseudo-posts.
 //! - `price_fit`: market cost per engagement against this creator's:

@@ -33,6 +33,12 @@ pub const UNKNOWN_CODE: u16 = u16::MAX;
 pub struct Priors {
     /// Median engagement rate per size band (falls back to industry figures).
     pub er_by_band: [f32; SIZE_BANDS],
+    /// Median engagement rate per platform (by [`crate::schema::Platform`]
+    /// code) and size band, where at least 20 creators have one; else the
+    /// band's. Platforms differ in engagement by factors (a short-video
+    /// audience engages more than a microblog's), so a creator without
+    /// history is expected to engage like its peers on its own platform.
+    pub er_by_platform_band: Vec<[f32; SIZE_BANDS]>,
     /// Median audience quality over creators where it is known.
     pub quality: f32,
     /// Median planned fee per follower, per band.
@@ -41,6 +47,16 @@ pub struct Priors {
     pub market_cpe: f64,
     /// Median engagement rate per niche over creators with niche history.
     pub er_by_niche: Vec<f32>,
+}
+
+impl Priors {
+    /// The engagement rate a creator of `platform` (code) and size `band`
+    /// is expected to have without history of its own.
+    pub fn er_prior(&self, platform: u8, band: u8) -> f32 {
+        self.er_by_platform_band
+            .get(platform as usize)
+            .map_or(self.er_by_band[band as usize], |row| row[band as usize])
+    }
 }
 
 /// Dense hot-path columns.
@@ -630,7 +646,7 @@ fn derive(
     let priors = compute_priors(&hot, c, &dicts);
     hot.overall_er = (0..n)
         .map(|i| {
-            let prior = priors.er_by_band[hot.band[i] as usize];
+            let prior = priors.er_prior(hot.platform[i], hot.band[i]);
             let posts = c.post_count[i] as f32;
             let er = hot.er[i];
             if er.is_finite() && posts > 0.0 {
@@ -795,6 +811,22 @@ fn compute_priors(hot: &Hot, c: &CreatorTable, dicts: &Dicts) -> Priors {
             }
         }
     }
+    let platforms = crate::schema::Platform::ALL.len();
+    let mut rates: Vec<Vec<f32>> = vec![Vec::new(); platforms * SIZE_BANDS];
+    for i in 0..n {
+        let (p, band, er) = (hot.platform[i] as usize, hot.band[i] as usize, hot.er[i]);
+        if p < platforms && er.is_finite() && er > 0.0 {
+            rates[p * SIZE_BANDS + band].push(er);
+        }
+    }
+    let mut er_by_platform_band = vec![er_by_band; platforms];
+    for (k, v) in rates.into_iter().enumerate() {
+        if v.len() >= 20 {
+            if let Some(m) = median_f32(v) {
+                er_by_platform_band[k / SIZE_BANDS][k % SIZE_BANDS] = m;
+            }
+        }
+    }
     let quality = median_f32(
         hot.quality
             .iter()
@@ -827,6 +859,7 @@ fn compute_priors(hot: &Hot, c: &CreatorTable, dicts: &Dicts) -> Priors {
         .collect();
     Priors {
         er_by_band,
+        er_by_platform_band,
         quality,
         fee_per_follower_by_band,
         market_cpe,
