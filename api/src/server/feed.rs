@@ -17,7 +17,7 @@
 //! `cloutdesk_rerank_seconds`, `cloutdesk_rerank_campaigns`,
 //! `cloutdesk_rerank_pairs`, `cloutdesk_feed_declines_total`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -62,7 +62,33 @@ struct Local {
     feeds: HashMap<PathBuf, (String, Feeds)>,
     declines: HashMap<PathBuf, Arc<DeclineLog>>,
     runs: BTreeMap<String, RerankRun>,
+    /// Run ids, oldest first (for [`Local::remember`]'s trimming).
+    run_order: VecDeque<String>,
     running: HashMap<PathBuf, String>,
+}
+
+/// Runs whose status `GET /v1/rerank/{run_id}` keeps answering: the
+/// oldest finished ones are forgotten past this many (a server that runs
+/// for months must not grow without bound); a running one never is.
+const KEPT_RUNS: usize = 1_000;
+
+impl Local {
+    /// Records a new run, forgetting the oldest finished runs past
+    /// [`KEPT_RUNS`].
+    fn remember(&mut self, run: RerankRun) {
+        self.run_order.push_back(run.run_id.clone());
+        self.runs.insert(run.run_id.clone(), run);
+        let mut k = 0;
+        while self.runs.len() > KEPT_RUNS && k < self.run_order.len() {
+            let id = &self.run_order[k];
+            if self.runs.get(id).is_some_and(|r| r.state == "running") {
+                k += 1;
+                continue;
+            }
+            self.runs.remove(id);
+            self.run_order.remove(k);
+        }
+    }
 }
 
 fn local() -> &'static Mutex<Local> {
@@ -439,7 +465,7 @@ async fn start_rerank(
             return Err(ApiError::conflict("rerank_running", format!("{e:#}")));
         }
         l.running.insert(data.clone(), run_id.clone());
-        l.runs.insert(run_id.clone(), run.clone());
+        l.remember(run.clone());
     }
     let metrics = state.clone();
     let id2 = run_id.clone();
@@ -525,7 +551,7 @@ async fn start_rerank(
         (status = 200, description = "The run's state", body = RerankRun),
         (status = 401, description = "No key or a bad key", body = ErrorBody),
         (status = 403, description = "Not an admin key", body = ErrorBody),
-        (status = 404, description = "No such run (run ids last while the server runs)", body = ErrorBody),
+        (status = 404, description = "No such run (the server keeps the last 1,000 runs while it runs)", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -564,6 +590,34 @@ mod tests {
             post_until_day: None,
             paid_usage: None,
         }
+    }
+
+    #[test]
+    fn the_oldest_finished_runs_are_forgotten_past_the_limit() {
+        let run = |n: usize, state: &str| RerankRun {
+            run_id: format!("rr-{n}"),
+            state: state.into(),
+            stage: None,
+            started_at_unix: n as i64,
+            finished_at_unix: None,
+            generation: None,
+            error: None,
+            summary: None,
+        };
+        let mut l = Local::default();
+        // The first run is still running; the rest finished.
+        l.remember(run(0, "running"));
+        for n in 1..=KEPT_RUNS + 5 {
+            l.remember(run(n, "done"));
+        }
+        assert_eq!(l.runs.len(), KEPT_RUNS);
+        assert_eq!(l.run_order.len(), KEPT_RUNS);
+        assert!(l.runs.contains_key("rr-0"), "a running run is kept");
+        for n in 1..=6 {
+            assert!(!l.runs.contains_key(&format!("rr-{n}")), "rr-{n}");
+        }
+        assert!(l.runs.contains_key("rr-7"));
+        assert!(l.runs.contains_key(&format!("rr-{}", KEPT_RUNS + 5)));
     }
 
     #[test]
