@@ -399,6 +399,8 @@ async fn bad_parameters_and_overrides_are_named() {
     // A query parameter of the wrong type, and an empty list filter.
     for (uri, param) in [
         ("/v1/creators/search?limit=abc", "limit"),
+        // Named as decoded (the form decoder's key, not the raw text).
+        ("/v1/creators/search?li%6Dit=abc", "limit"),
         ("/v1/creators/search?followers_min=-1", "followers_min"),
         ("/v1/campaigns?limit=-1", "limit"),
         ("/v1/creators/search?niche=", "niche"),

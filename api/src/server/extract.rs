@@ -7,7 +7,7 @@
 use std::panic::AssertUnwindSafe;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
@@ -41,39 +41,36 @@ impl FromRequest<AppState> for JsonBody {
     }
 }
 
-/// Query parameters; a bad one answers 400 `invalid_parameter`.
+/// Query parameters; a bad one answers 400 `invalid_parameter` naming it
+/// in `fields`. The query string is deserialized here (the form decoder
+/// under `serde_path_to_error`), so the parameter's name comes from the
+/// deserializer's path, not from the wording of a framework's message.
 #[derive(Debug)]
 pub struct Q<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Q<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Query(t)| Q(t))
-            .map_err(|e| query_error(&e.body_text()))
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        parse_query(parts.uri.query().unwrap_or("")).map(Q)
     }
 }
 
-/// A query string that does not deserialize: 400 `invalid_parameter`,
-/// naming the parameter in `fields` when the deserializer said which
-/// (`Failed to deserialize query string: limit: invalid digit ...`).
-fn query_error(text: &str) -> ApiError {
-    let detail = text
-        .strip_prefix("Failed to deserialize query string: ")
-        .unwrap_or(text);
-    match detail.split_once(": ") {
-        Some((param, problem))
-            if !param.is_empty()
-                && param
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
-        {
-            ApiError::bad_param(param, problem)
+/// `query` (the part of a URI after `?`) as a `T`.
+fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let param = e.path().to_string();
+        let problem = e.inner().to_string();
+        if param.is_empty() || param == "." {
+            ApiError::bad_request(
+                "invalid_parameter",
+                format!("the query string does not parse: {problem}"),
+            )
+        } else {
+            ApiError::bad_param(&param, problem)
         }
-        _ => ApiError::bad_request("invalid_parameter", text),
-    }
+    })
 }
 
 /// Runs `f` on the rayon pool and awaits its result; a panic becomes a 500.
