@@ -5,8 +5,10 @@
 //!   niches) over bio, niches, handle and brands, divided by the best BM25
 //!   among the candidates; 0 when the brief has no words.
 //! - `semantic`: cosine of the brief vector and the creator vector, floored at 0.
-//! - `niche`: share of the brief's niches the creator covers (declared: 1,
-//!   only in history: 0.7); 0.5 when the brief names no niche.
+//! - `niche`: how well the creator covers the brief's niches, niche by
+//!   niche ([`niche_credit`]: what it declares weighed against the share
+//!   of its tagged posts in the niche, the posts believed the more there
+//!   are); 0.5 when the brief names no niche.
 //! - `audience_fit`: mean over the brief's audience targets of: the creator's
 //!   audience share in the target countries against the target's share;
 //!   the overlap of age distributions; 1 - |female share gap|. Unknown
@@ -206,6 +208,40 @@ pub fn shrink_rate(n: f32, observed: f32, k: f32, prior: f32) -> f32 {
     l.exp().min(observed.max(prior))
 }
 
+/// Declared niches past which a creator is taken for listing every niche
+/// it might be searched by (each declared niche then counts 0.6).
+pub const STUFFED_NICHES: usize = 3;
+
+/// Credit (in [0, 1]) for one brief niche: what the creator declares
+/// weighed against what its tagged posts show, the posts believed the more
+/// there are (`tagged / (tagged + 2)`). A declared niche counts 1 (0.6 for
+/// a creator declaring more than [`STUFFED_NICHES`]); the posts count by
+/// their share in the niche (half or more of them: 1), and a declared
+/// niche they touch at all keeps 0.7. So a niche declared but never
+/// posted in by a creator with ten tagged posts counts 0.17, one declared
+/// and posted in 1.0, one only posted in by its share (one stray post of
+/// twenty: 0.09, instead of a flat 0.7 before). What creators post and
+/// are paid for is revealed; what they declare costs nothing.
+#[inline]
+pub fn niche_credit(declared: bool, stuffed: bool, posts: u32, tagged: u32) -> f32 {
+    let decl = match (declared, stuffed) {
+        (false, _) => 0.0,
+        (true, false) => 1.0,
+        (true, true) => 0.6,
+    };
+    if tagged == 0 {
+        return decl;
+    }
+    let t = tagged as f32;
+    let w = t / (t + 2.0);
+    let revealed = if posts > 0 {
+        (2.0 * posts as f32 / t).min(1.0).max(0.7 * decl)
+    } else {
+        0.0
+    };
+    (1.0 - w) * decl + w * revealed
+}
+
 #[inline]
 fn clamp01(x: f32) -> f32 {
     if x.is_nan() {
@@ -391,21 +427,22 @@ impl<'a> BriefScorer<'a> {
         }
     }
 
-    /// Share of the brief's niches creator `i` covers (declared 1, only in
-    /// history 0.7), niche by niche (the reference for [`Self::niche_evidence`]).
+    /// How well creator `i` covers the brief's niches, niche by niche
+    /// ([`niche_credit`]: what it declares, weighed against what its
+    /// tagged posts show), averaged over the brief's niches (the reference
+    /// for [`Self::niche_evidence`]).
     pub fn niche_fit(&self, i: usize) -> f32 {
         if self.b.niches.is_empty() {
             return 0.5;
         }
         let declared = self.s.niches_of(i);
+        let stuffed = declared.len() > STUFFED_NICHES;
         let hist = self.s.history_of(i);
+        let tagged = self.s.hot.tagged_posts[i];
         let mut got = 0.0f32;
         for &code in &self.niche_codes {
-            if declared.contains(&code) {
-                got += 1.0;
-            } else if hist.iter().any(|h| h.0 == code) {
-                got += 0.7;
-            }
+            let posts = hist.iter().filter(|h| h.0 == code).map(|h| h.2).sum();
+            got += niche_credit(declared.contains(&code), stuffed, posts, tagged);
         }
         clamp01(got / self.b.niches.len() as f32)
     }
@@ -455,13 +492,14 @@ impl<'a> BriefScorer<'a> {
         for &code in declared_list {
             declared |= 1u64 << at(code);
         }
-        let mut in_hist = 0u64;
+        // Posts per brief niche (by slot; slot 0: the others).
+        let mut posts_in = [0u32; 64];
         let mut m = 0u32;
         let mut sum = 0.0f32;
         let history: &[(u16, f32, u32)] = if in_history { s.history_of(i) } else { &[] };
         for &(code, ner, posts) in history {
             let k = at(code);
-            in_hist |= 1u64 << k;
+            posts_in[k as usize] += posts;
             let take = k != 0 && ner.is_finite();
             m += if take { posts } else { 0 };
             sum += if take { ner * posts as f32 } else { 0.0 };
@@ -470,15 +508,16 @@ impl<'a> BriefScorer<'a> {
         let fit = if self.b.niches.is_empty() {
             0.5
         } else {
+            let stuffed = s.niches_of(i).len() > STUFFED_NICHES;
+            let tagged = s.hot.tagged_posts[i];
             let mut got = 0.0f32;
-            for k in 1..=self.niche_codes.len() {
-                got += if (declared >> k) & 1 != 0 {
-                    1.0
-                } else if (in_hist >> k) & 1 != 0 {
-                    0.7
-                } else {
-                    0.0
-                };
+            for (k, &posts) in posts_in
+                .iter()
+                .enumerate()
+                .take(self.niche_codes.len() + 1)
+                .skip(1)
+            {
+                got += niche_credit((declared >> k) & 1 != 0, stuffed, posts, tagged);
             }
             clamp01(got / self.b.niches.len() as f32)
         };
@@ -693,6 +732,40 @@ mod tests {
         // estimate to 0 after one post.
         let low = shrink_rate(1.0, 0.0, SHRINK_OVERALL, prior);
         assert!(low > 0.0 && low < prior, "{low}");
+    }
+
+    #[test]
+    fn posts_outweigh_what_a_creator_declares_the_more_there_are() {
+        // No tagged posts: the declaration is all there is.
+        assert_eq!(niche_credit(true, false, 0, 0), 1.0);
+        assert_eq!(niche_credit(true, true, 0, 0), 0.6);
+        assert_eq!(niche_credit(false, false, 0, 0), 0.0);
+        // Declared and posted in (half the posts or more): full credit.
+        assert!((niche_credit(true, false, 5, 10) - 1.0).abs() < 1e-6);
+        // Declared, never posted in, ten tagged posts: 2/12.
+        let never = niche_credit(true, false, 0, 10);
+        assert!((never - 1.0 / 6.0).abs() < 1e-6, "{never}");
+        // Only in the posts: by share, not a flat 0.7.
+        let stray = niche_credit(false, false, 1, 20);
+        assert!(stray > 0.08 && stray < 0.1, "{stray}");
+        let half = niche_credit(false, false, 10, 20);
+        assert!(half > 0.9 && half < 1.0, "{half}");
+        // Declared and touched once keeps at least 0.7 of what the posts
+        // weigh; more posts in it never lower the credit.
+        let once = niche_credit(true, false, 1, 20);
+        assert!(once > 0.7 && once < 1.0, "{once}");
+        for tagged in 1..40u32 {
+            for posts in 0..tagged {
+                for (d, st) in [(false, false), (true, false), (true, true)] {
+                    let a = niche_credit(d, st, posts, tagged);
+                    let b = niche_credit(d, st, posts + 1, tagged);
+                    assert!(
+                        (0.0..=1.0).contains(&a) && b >= a,
+                        "{d} {st} {posts}/{tagged}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

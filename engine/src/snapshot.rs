@@ -102,6 +102,9 @@ pub struct Hot {
     /// CSR: (niche code, engagement rate, posts) from history per creator.
     pub hist_off: Vec<u32>,
     pub hist: Vec<(u16, f32, u32)>,
+    /// Posts of the creator's history with a niche (the sum of `hist`'s
+    /// post counts).
+    pub tagged_posts: Vec<u32>,
     /// CSR: (country code, share) of the audience per creator.
     pub aud_off: Vec<u32>,
     pub aud: Vec<(u16, f32)>,
@@ -643,6 +646,14 @@ fn derive(
     for i in 0..n {
         hot.hist_off[i + 1] += hot.hist_off[i];
     }
+    hot.tagged_posts = (0..n)
+        .map(|i| {
+            hot.hist[hot.hist_off[i] as usize..hot.hist_off[i + 1] as usize]
+                .iter()
+                .map(|h| h.2)
+                .sum()
+        })
+        .collect();
     let priors = compute_priors(&hot, c, &dicts);
     hot.overall_er = (0..n)
         .map(|i| {
