@@ -505,19 +505,20 @@ impl<'a> BriefScorer<'a> {
             sum += if take { ner * posts as f32 } else { 0.0 };
         }
         let er = shrink_niche_rate(m, sum, s.hot.overall_er[i]);
+        let brief_posts = &posts_in[1..=self.niche_codes.len()];
         let fit = if self.b.niches.is_empty() {
             0.5
+        } else if declared >> 1 == 0 && brief_posts.iter().all(|&p| p == 0) {
+            // Neither declared nor posted in: every credit is 0 (and the
+            // creator's other columns need not be read).
+            0.0
         } else {
-            let stuffed = s.niches_of(i).len() > STUFFED_NICHES;
+            // The declared list is read (in cache) when any is declared.
+            let stuffed = declared >> 1 != 0 && declared_list.len() > STUFFED_NICHES;
             let tagged = s.hot.tagged_posts[i];
             let mut got = 0.0f32;
-            for (k, &posts) in posts_in
-                .iter()
-                .enumerate()
-                .take(self.niche_codes.len() + 1)
-                .skip(1)
-            {
-                got += niche_credit((declared >> k) & 1 != 0, stuffed, posts, tagged);
+            for (k, &posts) in brief_posts.iter().enumerate() {
+                got += niche_credit((declared >> (k + 1)) & 1 != 0, stuffed, posts, tagged);
             }
             clamp01(got / self.b.niches.len() as f32)
         };
