@@ -26,7 +26,7 @@
 //! global run has no per-campaign time).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -51,7 +51,9 @@ use cloutdesk_engine::select::{discounted, Item};
 use cloutdesk_engine::signals::{BriefScorer, Scored, Signals};
 use cloutdesk_engine::snapshot::{OpenOptions as SnapshotOpenOptions, Snapshot};
 use cloutdesk_engine::storage::DataDir;
-use cloutdesk_engine::storage::{fsync_dir, write_synced, write_synced_parts, SyncedFile};
+use cloutdesk_engine::storage::{
+    fsync_dir, write_synced, write_synced_parts, SyncedFile, STAGING_PREFIX as STAGING,
+};
 use cloutdesk_engine::table::{CreatorTable, CreatorTerms};
 use cloutdesk_ingest::Progress;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -67,7 +69,6 @@ use crate::dto;
 
 pub const DIR: &str = "rerank";
 const CURRENT: &str = "CURRENT";
-const STAGING: &str = ".staging-";
 const MANIFEST: &str = "manifest.json";
 pub const FORMAT: u32 = 1;
 
@@ -116,6 +117,14 @@ impl RerankOptions {
             ));
         }
         None
+    }
+
+    /// [`Self::problem`] as the CLI's and the library's error.
+    pub fn check(&self) -> anyhow::Result<()> {
+        match self.problem() {
+            Some((name, problem)) => bail!("re-rank option {name}: {problem}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -239,7 +248,7 @@ pub fn current_generation(data: &Path) -> anyhow::Result<Option<String>> {
 }
 
 fn parse_gen(id: &str) -> Option<u64> {
-    id.strip_prefix('g').and_then(|n| n.parse().ok())
+    cloutdesk_engine::storage::version_of(id, 'g')
 }
 
 pub fn read_manifest(data: &Path, id: &str) -> anyhow::Result<GenerationManifest> {
@@ -302,18 +311,9 @@ impl RunLock {
         let root = generations_dir(data);
         fs::create_dir_all(&root).with_context(|| format!("{}: cannot create", root.display()))?;
         let lock_path = root.join(".lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .with_context(|| format!("{}: cannot open", lock_path.display()))?;
-        match lock.try_lock() {
-            Ok(()) => Ok(RunLock { _file: lock }),
-            Err(fs::TryLockError::WouldBlock) => {
-                bail!("{}: another re-rank is running", lock_path.display())
-            }
-            Err(fs::TryLockError::Error(e)) => bail!("{}: {e}", lock_path.display()),
+        match cloutdesk_engine::storage::lock_writer(&lock_path)? {
+            Some(f) => Ok(RunLock { _file: f }),
+            None => bail!("{}: another re-rank is running", lock_path.display()),
         }
     }
 }
@@ -325,23 +325,12 @@ impl GenerationWriter {
     /// generations newer than `CURRENT` (renamed into place but never
     /// published: a kill between the two steps of
     /// [`GenerationWriter::publish`]), which would otherwise count toward
-    /// `--keep`. New ids still follow the highest ever used.
+    /// `--keep` (`cloutdesk_engine::storage::clear_unpublished`, as a
+    /// snapshot load does).
     fn begin(data: &Path, lock: RunLock) -> anyhow::Result<GenerationWriter> {
         let root = generations_dir(data);
         let current = current_generation(data)?.and_then(|g| parse_gen(&g));
-        let mut last = 0;
-        for e in fs::read_dir(&root).with_context(|| format!("{}: cannot list", root.display()))? {
-            let e = e?;
-            let name = e.file_name().to_string_lossy().to_string();
-            let unpublished = parse_gen(&name).is_some_and(|v| current.is_none_or(|c| v > c));
-            if name.starts_with(STAGING) || unpublished {
-                fs::remove_dir_all(e.path())
-                    .with_context(|| format!("{}: cannot remove", e.path().display()))?;
-            }
-            if let Some(v) = parse_gen(&name) {
-                last = last.max(v);
-            }
-        }
+        let last = cloutdesk_engine::storage::clear_unpublished(&root, 'g', current)?;
         let id = format!("g{:06}", last + 1);
         let dir = root.join(format!("{STAGING}{id}"));
         fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
@@ -1304,9 +1293,7 @@ pub fn rerank_on(
         *t = Instant::now();
     };
     let today = day_of(opts)?;
-    if let Some((name, problem)) = opts.problem() {
-        bail!("re-rank option {name}: {problem}");
-    }
+    opts.check()?;
     // Held until the generation is published (or the run fails).
     let lock = RunLock::take(data)?;
     progress.start("reading campaigns and history", None);
@@ -2440,9 +2427,7 @@ impl RerankArgs {
 
 pub fn run_rerank_cli(a: &RerankArgs) -> anyhow::Result<()> {
     // Options first: a bad one is named before any file is read.
-    if let Some((name, problem)) = a.options().problem() {
-        bail!("re-rank option {name}: {problem}");
-    }
+    a.options().check()?;
     let raw = read_campaigns(&a.data, a.campaigns.as_deref())?;
     let bars = crate::progress::Bars::new(a.json);
     let (s, r) = rerank_keeping(&a.data, &raw, &a.options(), &bars)?;

@@ -157,11 +157,11 @@ pub struct NicheEvidence {
 }
 
 /// `slot[code] = 1 + index` of each code of `codes` (skipping `skip`), or
-/// `None` when a code repeats or there are more than 32 of them.
+/// `None` when a code repeats or there are more than [`MAX_SLOTS`] of them.
 fn slots(codes: impl Iterator<Item = u16>, dict_len: usize, skip: u16) -> Option<Vec<u8>> {
     let mut slot = vec![0u8; dict_len];
     for (k, code) in codes.enumerate() {
-        if k >= 32 {
+        if k >= MAX_SLOTS {
             return None;
         }
         if code == skip {
@@ -175,6 +175,9 @@ fn slots(codes: impl Iterator<Item = u16>, dict_len: usize, skip: u16) -> Option
     }
     Some(slot)
 }
+
+/// Most codes a slot table ([`slots`]) numbers; slot 0 is every other code.
+const MAX_SLOTS: usize = 32;
 
 /// The predicted rate from `m` posts in the brief's niches whose rates
 /// sum (weighted by posts) to `sum`: their mean, shrunk toward the
@@ -451,9 +454,9 @@ impl<'a> BriefScorer<'a> {
     /// the niche evidence it used (posts in the brief's niches).
     pub fn predicted_er(&self, i: usize) -> (f32, u32) {
         let s = self.s;
-        // The median rate shrunk toward the band prior with SHRINK_OVERALL
-        // pseudo-posts (`shrink_rate`), or the band prior without history:
-        // derived once per snapshot.
+        // The median rate shrunk toward the platform-and-band prior with
+        // SHRINK_OVERALL pseudo-posts (`shrink_rate`), or that prior
+        // without history: derived once per snapshot.
         let overall = s.hot.overall_er[i];
         let mut m = 0u32;
         let mut sum = 0.0f32;
@@ -493,7 +496,7 @@ impl<'a> BriefScorer<'a> {
             declared |= 1u64 << at(code);
         }
         // Posts per brief niche (by slot; slot 0: the others).
-        let mut posts_in = [0u32; 64];
+        let mut posts_in = [0u32; MAX_SLOTS + 1];
         let mut m = 0u32;
         let mut sum = 0.0f32;
         let history: &[(u16, f32, u32)] = if in_history { s.history_of(i) } else { &[] };

@@ -802,40 +802,41 @@ fn compute_priors(hot: &Hot, c: &CreatorTable, dicts: &Dicts) -> Priors {
     let n = c.len();
     let mut er_by_band = INDUSTRY_ER;
     let mut fee_per_follower_by_band = [0.01f64; SIZE_BANDS];
-    for (band, slot) in er_by_band.iter_mut().enumerate() {
-        let v: Vec<f32> = (0..n)
-            .filter(|&i| hot.band[i] as usize == band && hot.er[i].is_finite() && hot.er[i] > 0.0)
-            .map(|i| hot.er[i])
-            .collect();
-        if v.len() >= 20 {
-            if let Some(m) = median_f32(v) {
-                *slot = m;
-            }
-        }
-        let f: Vec<f32> = (0..n)
-            .filter(|&i| hot.band[i] as usize == band && c.followers[i] > 0)
-            .filter_map(|i| c.rate_usd[i].map(|r| (r / c.followers[i] as f64) as f32))
-            .collect();
-        if f.len() >= 20 {
-            if let Some(m) = median_f32(f) {
-                fee_per_follower_by_band[band] = m as f64;
-            }
-        }
-    }
+    // One pass over the creators: engagement rates by (platform, band),
+    // rate cards per follower by band.
     let platforms = crate::schema::Platform::ALL.len();
     let mut rates: Vec<Vec<f32>> = vec![Vec::new(); platforms * SIZE_BANDS];
+    let mut fees: Vec<Vec<f32>> = vec![Vec::new(); SIZE_BANDS];
     for i in 0..n {
         let (p, band, er) = (hot.platform[i] as usize, hot.band[i] as usize, hot.er[i]);
         if p < platforms && er.is_finite() && er > 0.0 {
             rates[p * SIZE_BANDS + band].push(er);
         }
+        if c.followers[i] > 0 {
+            if let Some(r) = c.rate_usd[i] {
+                fees[band].push((r / c.followers[i] as f64) as f32);
+            }
+        }
+    }
+    // A median of at least 20 values, else the fallback kept.
+    let median_of = |v: Vec<f32>| (v.len() >= 20).then(|| median_f32(v)).flatten();
+    for (band, slot) in er_by_band.iter_mut().enumerate() {
+        let all: Vec<f32> = (0..platforms)
+            .flat_map(|p| rates[p * SIZE_BANDS + band].iter().copied())
+            .collect();
+        if let Some(m) = median_of(all) {
+            *slot = m;
+        }
+    }
+    for (band, f) in fees.into_iter().enumerate() {
+        if let Some(m) = median_of(f) {
+            fee_per_follower_by_band[band] = m as f64;
+        }
     }
     let mut er_by_platform_band = vec![er_by_band; platforms];
     for (k, v) in rates.into_iter().enumerate() {
-        if v.len() >= 20 {
-            if let Some(m) = median_f32(v) {
-                er_by_platform_band[k / SIZE_BANDS][k % SIZE_BANDS] = m;
-            }
+        if let Some(m) = median_of(v) {
+            er_by_platform_band[k / SIZE_BANDS][k % SIZE_BANDS] = m;
         }
     }
     let quality = median_f32(

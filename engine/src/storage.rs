@@ -25,7 +25,8 @@ use sha2::{Digest, Sha256};
 pub const FORMAT_VERSION: u32 = 1;
 const CURRENT: &str = "CURRENT";
 const SNAPSHOTS: &str = "snapshots";
-const STAGING_PREFIX: &str = ".staging-";
+/// Name prefix of a version being written (never read).
+pub const STAGING_PREFIX: &str = ".staging-";
 const MANIFEST: &str = "manifest.json";
 
 #[derive(Debug, thiserror::Error)]
@@ -202,7 +203,7 @@ impl DataDir {
         for e in fs::read_dir(&dir).map_err(|e| io_err(&dir, e))? {
             let e = e.map_err(|e| io_err(&dir, e))?;
             let name = e.file_name().to_string_lossy().to_string();
-            if let Some(v) = name.strip_prefix('v').and_then(|n| n.parse::<u64>().ok()) {
+            if let Some(v) = version_of(&name, 'v') {
                 out.push((v, name));
             }
         }
@@ -236,40 +237,9 @@ impl DataDir {
         let snaps = self.root.join(SNAPSHOTS);
         fs::create_dir_all(&snaps).map_err(|e| io_err(&snaps, e))?;
         let lock_path = self.root.join(".lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| io_err(&lock_path, e))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => return Err(StorageError::Locked(lock_path)),
-            Err(fs::TryLockError::Error(e)) => return Err(io_err(&lock_path, e)),
-        }
-        for e in fs::read_dir(&snaps).map_err(|e| io_err(&snaps, e))? {
-            let e = e.map_err(|e| io_err(&snaps, e))?;
-            if e.file_name().to_string_lossy().starts_with(STAGING_PREFIX) {
-                fs::remove_dir_all(e.path()).map_err(|err| io_err(&e.path(), err))?;
-            }
-        }
-        // A snapshot newer than CURRENT was never published: its writer
-        // died between renaming it into place and switching CURRENT. It is
-        // removed like a staging dir (it must not count toward `keep`).
-        if let Some(current) = self.current()? {
-            let published = current
-                .strip_prefix('v')
-                .and_then(|n| n.parse::<u64>().ok());
-            if let Some(cv) = published {
-                for (v, id) in self.snapshots()? {
-                    if v > cv {
-                        let d = self.snapshot_dir(&id);
-                        fs::remove_dir_all(&d).map_err(|e| io_err(&d, e))?;
-                    }
-                }
-            }
-        }
-        let version = self.snapshots()?.last().map_or(1, |(v, _)| v + 1);
+        let lock = lock_writer(&lock_path)?.ok_or(StorageError::Locked(lock_path))?;
+        let current = self.current()?.and_then(|c| version_of(&c, 'v'));
+        let version = clear_unpublished(&snaps, 'v', current)? + 1;
         let id = format!("v{version:06}");
         let dir = snaps.join(format!("{STAGING_PREFIX}{id}"));
         fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
@@ -708,6 +678,59 @@ fn decode_ipc_file(buf: &arrow_buffer::Buffer) -> Result<RecordBatch, String> {
             "{n} record batches: tables of this engine are written as one"
         )),
     }
+}
+
+/// The one-writer lock at `path` (an advisory lock on a file created if
+/// missing, so a writer killed mid-way leaves it free): `None` while
+/// another process holds it. Snapshot loads and re-rank runs take theirs
+/// through this.
+pub fn lock_writer(path: &Path) -> Result<Option<File>, StorageError> {
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| io_err(path, e))?;
+    match f.try_lock() {
+        Ok(()) => Ok(Some(f)),
+        Err(fs::TryLockError::WouldBlock) => Ok(None),
+        Err(fs::TryLockError::Error(e)) => Err(io_err(path, e)),
+    }
+}
+
+/// The number of a published version's name (`v000012` with prefix 'v').
+pub fn version_of(name: &str, prefix: char) -> Option<u64> {
+    name.strip_prefix(prefix).and_then(|n| n.parse().ok())
+}
+
+/// Clears what a crashed writer left in `dir`, a directory of versions
+/// named `{prefix}NNNNNN` (snapshots, re-rank generations) published by
+/// switching a `CURRENT` file: staging directories, and every version
+/// newer than `current` — renamed into place by a writer killed before it
+/// switched `CURRENT`, so never published (it must not count toward
+/// `--keep`). With nothing published (`current` is `None`) only staging
+/// directories go. Returns the highest version number left (0: none); the
+/// next version takes the one after it (a removed version was never
+/// published, so its number is free). Call it holding the writer lock
+/// ([`lock_writer`]).
+pub fn clear_unpublished(
+    dir: &Path,
+    prefix: char,
+    current: Option<u64>,
+) -> Result<u64, StorageError> {
+    let mut last = 0;
+    for e in fs::read_dir(dir).map_err(|e| io_err(dir, e))? {
+        let e = e.map_err(|e| io_err(dir, e))?;
+        let name = e.file_name().to_string_lossy().to_string();
+        let version = version_of(&name, prefix);
+        let unpublished = version.zip(current).is_some_and(|(v, c)| v > c);
+        if name.starts_with(STAGING_PREFIX) || unpublished {
+            fs::remove_dir_all(e.path()).map_err(|err| io_err(&e.path(), err))?;
+        } else {
+            last = last.max(version.unwrap_or(0));
+        }
+    }
+    Ok(last)
 }
 
 /// Opens the tantivy index stored in a snapshot.

@@ -28,6 +28,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cloutdesk_engine::schema::is_valid_id;
+use cloutdesk_engine::snapshot::Snapshot;
 use cloutdesk_ingest::Progress;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -127,6 +128,17 @@ fn require_creator_or_admin(p: &Principal, id: &str) -> Result<(), ApiError> {
     }
 }
 
+/// 404 for a creator the served snapshot does not hold (the feed and
+/// decline routes; without a snapshot, nothing to check against).
+fn require_known_creator(snap: Option<&Snapshot>, id: &str) -> Result<(), ApiError> {
+    match snap {
+        Some(s) if s.ordinal(id).is_none() => Err(ApiError::not_found(format!(
+            "no creator {id:?} in the served snapshot"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn check_id(param: &str, v: &str) -> Result<(), ApiError> {
     if is_valid_id(v) {
         Ok(())
@@ -188,13 +200,7 @@ async fn get_feed(
     // Judged on the run's day plus the days since (the clock is read now).
     let clock = rerank::FeedClock::of(manifest);
     let snap = state.snapshot();
-    if let Some(s) = &snap {
-        if s.ordinal(&id).is_none() {
-            return Err(ApiError::not_found(format!(
-                "no creator {id:?} in the served snapshot"
-            )));
-        }
-    }
+    require_known_creator(snap.as_deref(), &id)?;
     // What changed since the run (a raised floor, capacity 0, a deleted
     // or closed campaign) hides an item at once.
     let now = rerank::CreatorNow::in_snapshot(snap.as_deref(), &id);
@@ -260,14 +266,8 @@ async fn decline(
     }
     require_creator_or_admin(&p, &id)?;
     // A misspelt id must not be acknowledged: the log is read by every
-    // later re-rank, and GET of that creator's feed answers 404.
-    if let Some(s) = state.snapshot() {
-        if s.ordinal(&id).is_none() {
-            return Err(ApiError::not_found(format!(
-                "no creator {id:?} in the served snapshot"
-            )));
-        }
-    }
+    // later re-rank.
+    require_known_creator(state.snapshot().as_deref(), &id)?;
     let org = match q.org {
         Some(o) => Some(o),
         None => {
