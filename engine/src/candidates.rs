@@ -180,8 +180,8 @@ pub fn gather(
     // stragglers. The pool is sorted and deduplicated below, so the order
     // in which the retrievers add to it does not matter.
     let graph = graph_for(sc, eligible_count, opts);
-    let (bm25_all, pool) = rayon::join(
-        || bm25_of(sc, eligible),
+    let ((bm25_all, bm25_top), pool) = rayon::join(
+        || bm25_with_top(sc, eligible, n),
         || match graph {
             Some(g) => graph_and_value_candidates(g, sc, eligible, opts, n),
             // The vector and value scans in one pass over the eligible rows.
@@ -190,7 +190,7 @@ pub fn gather(
                 .unwrap_or_default(),
         },
     );
-    union_pool(eligible, n, pool, &bm25_all)
+    union_pool(eligible, pool, bm25_top, &bm25_all)
 }
 
 /// The HNSW graph, when the snapshot has one and its filtered search is
@@ -246,22 +246,30 @@ fn bm25_of(sc: &BriefScorer<'_>, eligible: &Bitset) -> Vec<(f32, u32)> {
     }
 }
 
-/// The union's pool: the other retrievers' `pool` plus the BM25 top-`n`,
-/// eligible, sorted and distinct, with each one's BM25.
+/// BM25 of every eligible creator matching the brief's words
+/// ([`bm25_of`]) and the ordinals of the top `n` of them (the union's
+/// text retriever): together, so that the top-n is taken on the thread
+/// that scored the text while the vector and value scans still run.
+fn bm25_with_top(sc: &BriefScorer<'_>, eligible: &Bitset, n: usize) -> (Vec<(f32, u32)>, Vec<u32>) {
+    let all = bm25_of(sc, eligible);
+    let mut t = TopK::new(n);
+    for &(score, o) in &all {
+        t.push(score, o);
+    }
+    let top = t.into_unsorted().into_iter().map(|x| x.1).collect();
+    (all, top)
+}
+
+/// The union's pool: the other retrievers' `pool` plus the BM25 top-n
+/// (`bm25_top`, from [`bm25_with_top`]), eligible, sorted and distinct,
+/// with each one's BM25 from `bm25_all`.
 fn union_pool(
     eligible: &Bitset,
-    n: usize,
     mut pool: Vec<u32>,
+    bm25_top: Vec<u32>,
     bm25_all: &[(f32, u32)],
 ) -> Candidates {
-    // 1. BM25 top-n.
-    {
-        let mut t = TopK::new(n);
-        for &(score, o) in bm25_all {
-            t.push(score, o);
-        }
-        pool.extend(t.into_sorted().into_iter().map(|x| x.1));
-    }
+    pool.extend(bm25_top);
     pool.retain(|&o| eligible.get(o as usize));
     pool.sort_unstable();
     pool.dedup();
@@ -497,12 +505,21 @@ fn shared_pass(
         .zip(merged.into_par_iter())
         .map(|(b, tops)| {
             let mut pool: Vec<u32> = Vec::with_capacity(3 * b.n);
-            if let Some(tops) = tops {
-                for (query, short) in b.queries.iter().zip(tops.vec) {
-                    let found = rescore(&s.vectors, query, short, b.n);
-                    pool.extend(found.into_iter().map(|x| x.1));
+            if let Some(BatchTops { vec, bounds }) = tops {
+                // The shortlists' re-scores beside the value top-n (a
+                // brief alone has nothing else to run beside them).
+                let (found, val) = rayon::join(
+                    || {
+                        vec.into_par_iter()
+                            .zip(b.queries.par_iter())
+                            .map(|(short, query)| rescore(&s.vectors, query, short, b.n))
+                            .collect::<Vec<_>>()
+                    },
+                    || value_top_k(b.sc, &bounds, b.n),
+                );
+                for f in found {
+                    pool.extend(f.into_iter().map(|x| x.1));
                 }
-                let val = value_top_k(b.sc, &tops.bounds, b.n);
                 pool.extend(val.into_iter().map(|x| x.1));
             }
             pool
@@ -538,24 +555,22 @@ pub fn gather_many(
     if !batched.is_empty() {
         let picked: Vec<&BriefScorer<'_>> = batched.iter().map(|&j| &scorers[j]).collect();
         let bits: Vec<&Bitset> = batched.iter().map(|&j| &eligible[j].bits).collect();
-        type Scores = Vec<(f32, u32)>;
+        type Scores = (Vec<(f32, u32)>, Vec<u32>);
         let (pools, bm25): (Vec<Vec<u32>>, Vec<Scores>) = rayon::join(
             || shared_pass(&picked, &bits, opts),
             || {
                 picked
                     .par_iter()
                     .zip(bits.par_iter())
-                    .map(|(sc, el)| bm25_of(sc, el))
+                    .map(|(sc, el)| bm25_with_top(sc, el, per_source(sc, opts)))
                     .collect()
             },
         );
         let done: Vec<Candidates> = pools
             .into_par_iter()
-            .zip(bm25.par_iter())
+            .zip(bm25.into_par_iter())
             .enumerate()
-            .map(|(k, (pool, bm25_all))| {
-                union_pool(bits[k], per_source(picked[k], opts), pool, bm25_all)
-            })
+            .map(|(k, (pool, (bm25_all, bm25_top)))| union_pool(bits[k], pool, bm25_top, &bm25_all))
             .collect();
         for (&j, c) in batched.iter().zip(done) {
             out[j] = Some(c);

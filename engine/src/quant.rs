@@ -302,10 +302,18 @@ pub fn estimate(q: &QuantVectors, qq: &[i8], i: usize) -> f32 {
 }
 
 /// The exact-cosine top `k` of a shortlist ranked by the int8 estimate:
-/// every shortlisted row re-scored with the f32 vectors.
+/// every shortlisted row re-scored with the f32 vectors. The rows are
+/// scattered (four cache lines each): each is asked for `AHEAD` rows
+/// before it is scored, and they are taken in the shortlist's own order
+/// (the top-k does not depend on the order of its pushes).
 pub fn rescore(v: &VectorTable, query: &[f32], short: TopK, k: usize) -> Vec<(f32, u32)> {
+    const AHEAD: usize = 8;
+    let rows = short.into_unsorted();
     let mut t = TopK::new(k);
-    for (_, o) in short.into_sorted() {
+    for (j, &(_, o)) in rows.iter().enumerate() {
+        if let Some(&(_, far)) = rows.get(j + AHEAD) {
+            crate::mem::prefetch_slice(v.row(far as usize));
+        }
         t.push(dot(query, v.row(o as usize)), o);
     }
     t.into_sorted()

@@ -450,6 +450,44 @@ impl LazyQueue {
         }));
     }
 
+    /// Entries still queued (stale ones included).
+    pub(crate) fn len(&self) -> usize {
+        self.sorted.rest().len() + self.run.rest().len() + self.repriced.len()
+    }
+
+    /// Drops the first-priced entries whose item costs more than `left`
+    /// (the pops that follow are the same but for those, which a greedy
+    /// whose budget only shrinks would walk past), and returns the lowest
+    /// cost still queued (`u64::MAX`: none), which
+    /// [`LazyQueue::min_cost`] then reports.
+    pub(crate) fn keep_affordable(&mut self, items: &[Item], left: u64) -> u64 {
+        #[cfg(test)]
+        tests::CUTS.with(|c| c.set(c.get() + 1));
+        let cost = |k: u128| items[k as u32 as usize].cost_cents;
+        let kept: Vec<u128> = self
+            .sorted
+            .rest()
+            .iter()
+            .copied()
+            .filter(|&k| cost(k) <= left)
+            .collect();
+        self.sorted = Chunked::new(kept);
+        self.min_cost = self
+            .sorted
+            .rest()
+            .iter()
+            .chain(self.run.rest())
+            .map(|&k| cost(k))
+            .chain(
+                self.repriced
+                    .iter()
+                    .map(|e| items[e.idx as usize].cost_cents),
+            )
+            .min()
+            .unwrap_or(u64::MAX);
+        self.min_cost
+    }
+
     /// Empties the queue, calling `out` with the index of everything still
     /// in it (in no particular order).
     pub(crate) fn drain_into(&mut self, mut out: impl FnMut(u32)) {
@@ -461,6 +499,9 @@ impl LazyQueue {
     }
 }
 
+/// The lazy greedy for slot price `lambda`, its queue cut to what the
+/// budget left affords ([`LazyQueue::keep_affordable`]) when `cut` (else
+/// every entry is walked: the reference the cut is tested against).
 fn greedy(
     items: &[Item],
     d: &Dense,
@@ -468,6 +509,7 @@ fn greedy(
     wanted: usize,
     caps: &Caps,
     lambda: f64,
+    cut: bool,
 ) -> Portfolio {
     let mut cell_count = vec![0u32; d.cells];
     let mut niche_count = vec![0usize; d.niches];
@@ -477,19 +519,30 @@ fn greedy(
     // Once the budget left is below the cheapest queued item, every entry
     // still queued would only be walked past (and, the queue being sorted
     // as it is consumed, sorted first): stop there instead.
-    let min_cost = heap.min_cost();
+    let mut min_cost = heap.min_cost();
     let mut p = Portfolio {
         chosen: Vec::new(),
         gains: Vec::new(),
         total_value: 0.0,
         total_cost_cents: 0,
     };
+    // Entries walked past since the queue was last cut to what the budget
+    // left affords: once they are a sixteenth of the queue, cutting it
+    // costs less than walking (and sorting) the rest one by one.
+    let mut misses = 0usize;
     while p.chosen.len() < wanted && budget - p.total_cost_cents >= min_cost {
         let Some(e) = heap.pop() else { break };
         let idx = e.idx as usize;
         let it = &items[idx];
-        if it.cost_cents > budget - p.total_cost_cents {
-            continue; // the budget only shrinks: it will never fit
+        let left = budget - p.total_cost_cents;
+        if it.cost_cents > left {
+            // The budget only shrinks: it will never fit.
+            misses += 1;
+            if cut && misses >= 64 && misses * 16 >= heap.len() {
+                min_cost = heap.keep_affordable(items, left);
+                misses = 0;
+            }
+            continue;
         }
         let (cell, niche, country) = (
             d.cell[idx] as usize,
@@ -540,7 +593,7 @@ pub fn select(items: &[Item], budget_cents: u64, wanted: usize, caps: &Caps) -> 
     let dense = Dense::new(items);
     let runs: Vec<Portfolio> = LAMBDAS
         .par_iter()
-        .map(|&l| greedy(items, &dense, budget_cents, wanted, caps, l * slot))
+        .map(|&l| greedy(items, &dense, budget_cents, wanted, caps, l * slot, true))
         .collect();
     let mut best: Option<Portfolio> = None;
     for p in runs {
@@ -605,6 +658,11 @@ pub fn exact_knapsack(items: &[Item], budget_cents: u64, wanted: usize, unit: u6
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    thread_local! {
+        /// Times this thread's greedies cut their queue to the budget left.
+        pub(super) static CUTS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
 
     #[test]
     fn sort_keys_round_trip_and_order_as_entries() {
@@ -777,6 +835,75 @@ mod tests {
             }
             prop_assert_eq!(c.peek(), None);
         }
+    }
+
+    /// Pools of thousands whose budget runs out early, so that most
+    /// entries are walked past and the queue is cut to the budget left
+    /// (again and again): the same picks as the greedy on one heap.
+    #[test]
+    fn cutting_the_queue_to_the_budget_left_changes_no_pick() {
+        let mut x = 0x5eed_u64;
+        let mut next = move |m: u64| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % m
+        };
+        for round in 0..12 {
+            // A few hundred costly creators of high value first: the
+            // budget affords two to four of them, and the rest are walked
+            // past (the queue is cut) before the thousands of cheaper ones
+            // of lower value per dollar that still fit are picked.
+            let budget = 1_000_000 + next(1_000_000);
+            let costly = 300 + next(500) as usize;
+            let n = costly + 1_000 + next(3_000) as usize;
+            let items: Vec<Item> = (0..n)
+                .map(|i| {
+                    let (value, cost_cents) = if i < costly {
+                        (
+                            50_000.0 + next(50_000) as f64,
+                            budget / 4 + next(budget / 4),
+                        )
+                    } else if i % 4 == 0 {
+                        // Costs up to what a costly pick leaves.
+                        (1.0 + next(2_000) as f64, 100 + next(budget / 2))
+                    } else {
+                        (1.0 + next(100) as f64, 100 + next(5_000))
+                    };
+                    Item {
+                        ordinal: (i as u32).wrapping_mul(2_654_435_761) % 1_000_003,
+                        value,
+                        cost_cents,
+                        cell: next(6) as u32,
+                        niche: next(4) as u16,
+                        country: next(5) as u16,
+                        tier: next(3) as u8,
+                    }
+                })
+                .collect();
+            let wanted = 50 + next(1_000) as usize;
+            let caps = if round % 3 == 0 {
+                Caps {
+                    per_niche: Some(wanted / 2 + 1),
+                    per_country: None,
+                    per_tier: Some(wanted / 3 + 1),
+                }
+            } else {
+                Caps::default()
+            };
+            let d = Dense::new(&items);
+            for &l in &LAMBDAS {
+                let lambda = l * budget as f64 / wanted as f64;
+                let got = greedy(&items, &d, budget, wanted, &caps, lambda, true);
+                let want = greedy(&items, &d, budget, wanted, &caps, lambda, false);
+                assert_eq!(got, want, "round {round}, lambda {l}");
+                // Cheap ones were picked after the costly ones.
+                assert!(got.chosen.iter().any(|&i| i >= costly), "round {round}");
+            }
+        }
+        // The cases exercise the cut (this thread's greedies).
+        let cuts = CUTS.with(|c| c.get());
+        assert!(cuts >= 12, "{cuts} cuts");
     }
 
     #[test]

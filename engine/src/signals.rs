@@ -141,9 +141,17 @@ pub struct BriefScorer<'a> {
     /// ([`crate::snapshot::bloom_bit`]).
     geo_bits: u64,
     niche_bits: u64,
-    /// The same folded to 32 bits, for [`crate::snapshot::BoundWords`].
+    /// The countries' folded to 32 bits, for [`crate::snapshot::BoundWords`].
     geo_bits32: u32,
-    niche_bits32: u32,
+    /// Each audience target's bit in the folded summaries (`code % 32`)
+    /// and its code, in the brief's order.
+    geo_folds: Vec<(u8, u16)>,
+    /// Each known brief niche's bit in the folded summaries (`code % 32`),
+    /// for the niche factor of [`Self::value_bound`] ...
+    niche_folds: Vec<u8>,
+    /// ... which is `niche_factor[k]` for `k` of them present (no
+    /// division per creator).
+    niche_factor: Vec<f32>,
     seeds: Vec<u32>,
 }
 
@@ -304,6 +312,17 @@ impl<'a> BriefScorer<'a> {
         );
         let geo_bits = geo.iter().fold(0, |m, g| m | bloom_bit(g.0));
         let niche_bits = niche_codes.iter().fold(0, |m, &c| m | bloom_bit(c));
+        let niche_folds = niche_codes
+            .iter()
+            .map(|&c| fold_bloom(bloom_bit(c)).trailing_zeros() as u8)
+            .collect();
+        let geo_folds = geo
+            .iter()
+            .map(|g| (fold_bloom(bloom_bit(g.0)).trailing_zeros() as u8, g.0))
+            .collect();
+        let niche_factor = (0..=niche_codes.len())
+            .map(|k| 0.3 + 0.7 * (k as f32 / b.niches.len().max(1) as f32).min(1.0))
+            .collect();
         BriefScorer {
             s,
             b,
@@ -316,7 +335,9 @@ impl<'a> BriefScorer<'a> {
             geo_bits,
             niche_bits,
             geo_bits32: fold_bloom(geo_bits),
-            niche_bits32: fold_bloom(niche_bits),
+            geo_folds,
+            niche_folds,
+            niche_factor,
             seeds,
         }
     }
@@ -676,8 +697,9 @@ impl<'a> BriefScorer<'a> {
     /// [`crate::snapshot::BoundWords::value_bound`] times the geography factor
     /// where the list summaries already decide it (0 when the audience is
     /// known and holds no targeted country; the home-country fallback
-    /// when it is unknown) and times 0.3, the niche factor of a creator
-    /// none of whose lists names a brief niche. The product is formed in
+    /// when it is unknown) and times the niche factor of a creator whose
+    /// lists name at most the brief niches whose bits their summary holds
+    /// (0.3 + 0.7 x their share; 0.3 when none). The product is formed in
     /// the estimate's order, and rounding is monotone, so the bound holds
     /// to the bit (tested over random briefs).
     #[inline(always)]
@@ -685,7 +707,7 @@ impl<'a> BriefScorer<'a> {
         let w = self.s.hot.bound_words[i];
         let mut ub = w.value_bound;
         if !self.geo.is_empty() {
-            let geo = if !w.aud_known {
+            let geo = if !w.aud_known() {
                 let home = w.country;
                 let targeted = home != UNKNOWN_CODE
                     && match &self.geo_slot {
@@ -700,12 +722,31 @@ impl<'a> BriefScorer<'a> {
             } else if w.aud_bloom & self.geo_bits32 == 0 {
                 0.0
             } else {
-                1.0
+                // Each target the summary may hold takes at most the
+                // creator's home share (its own country) or largest other
+                // share, summed in the brief's order as `geo_fit` sums.
+                let (home, other) = (w.home_bound(), w.other_bound());
+                let mut inside = 0.0f32;
+                for &(fold, code) in &self.geo_folds {
+                    if (w.aud_bloom >> fold) & 1 != 0 {
+                        inside += if code == w.country { home } else { other };
+                    }
+                }
+                clamp01(inside / self.geo_total.max(0.05))
             };
             ub *= geo;
         }
-        if !self.b.niches.is_empty() && w.niche_bloom & self.niche_bits32 == 0 {
-            ub *= 0.3;
+        if !self.b.niches.is_empty() {
+            // The niche fit is the mean of the brief niches' credits, each
+            // at most 1 and 0 for a niche in neither of the creator's
+            // lists: at most the share of brief niches whose bit the
+            // summaries hold.
+            let present: u32 = self
+                .niche_folds
+                .iter()
+                .map(|&f| (w.niche_bloom >> f) & 1)
+                .sum();
+            ub *= self.niche_factor[present as usize];
         }
         ub
     }

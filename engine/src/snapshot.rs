@@ -145,7 +145,10 @@ pub struct Hot {
 /// audience summary and the declared-or-history niche summary folded
 /// to 32 bits (bit `code % 32`: a brief whose folded bits share none with
 /// them has none of those codes — a looser "maybe" than 64 bits, never a
-/// wrong "no"), the home country and whether the audience is known.
+/// wrong "no"), the home country, whether the audience is known, and
+/// upper bounds of its share in the home country and in any other
+/// country (a brief's audience target takes one of the two per targeted
+/// country its summary may hold).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 #[repr(C, align(16))]
 pub struct BoundWords {
@@ -158,7 +161,50 @@ pub struct BoundWords {
     pub aud_bloom: u32,
     pub niche_bloom: u32,
     pub country: u16,
-    pub aud_known: bool,
+    /// Bit 7: the audience is known; bits 0-6: the share of the first
+    /// audience entry of the home country (0 when none) rounded up in
+    /// 126ths, 127 when it is not a share in [0, 1] (no bound).
+    pub home_share: u8,
+    /// The largest share of an audience entry of another country rounded
+    /// up in 254ths, 255 when one is not a share in [0, 1].
+    pub other_share: u8,
+}
+
+impl BoundWords {
+    /// The creator's audience data is known.
+    #[inline(always)]
+    pub fn aud_known(&self) -> bool {
+        self.home_share & 0x80 != 0
+    }
+
+    /// At least the share of the audience's first home-country entry.
+    #[inline(always)]
+    pub fn home_bound(&self) -> f32 {
+        match self.home_share & 0x7f {
+            127 => f32::INFINITY,
+            q => q as f32 / 126.0,
+        }
+    }
+
+    /// At least the share of any audience entry of another country.
+    #[inline(always)]
+    pub fn other_bound(&self) -> f32 {
+        match self.other_share {
+            255 => f32::INFINITY,
+            q => q as f32 / 254.0,
+        }
+    }
+}
+
+/// `share` rounded up in `steps`ths (`steps + 1` when it is not in
+/// [0, 1]): the quantised share bounds of [`BoundWords`]. Rounded in f64
+/// from the f32 share, so `q / steps` is at least the share (the f32 of
+/// that quotient can be an ulp below it; the bound's margin covers that).
+fn share_steps(share: f32, steps: u8) -> u8 {
+    if !(0.0..=1.0).contains(&share) {
+        return steps + 1;
+    }
+    ((share as f64) * steps as f64).ceil().min(steps as f64) as u8
 }
 
 /// A one-word list summary folded to 32 bits (bit `code % 32`).
@@ -713,7 +759,21 @@ fn derive(
             aud_bloom: fold_bloom(hot.aud_bloom[i]),
             niche_bloom: fold_bloom(hot.niche_bloom[i] | hot.hist_bloom[i]),
             country: hot.country[i],
-            aud_known: hot.aud_known[i],
+            home_share: {
+                let home = hot.country[i];
+                let aud = &hot.aud[hot.aud_off[i] as usize..hot.aud_off[i + 1] as usize];
+                let first = aud.iter().find(|a| a.0 == home).map_or(0.0, |a| a.1);
+                ((hot.aud_known[i] as u8) << 7) | share_steps(first, 126)
+            },
+            other_share: {
+                let home = hot.country[i];
+                let aud = &hot.aud[hot.aud_off[i] as usize..hot.aud_off[i + 1] as usize];
+                aud.iter()
+                    .filter(|a| a.0 != home)
+                    .map(|a| share_steps(a.1, 254))
+                    .max()
+                    .unwrap_or(0)
+            },
         })
         .collect();
     hot.fee_cents_u32 = narrow(&hot.fee_cents);

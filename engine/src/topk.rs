@@ -88,6 +88,12 @@ impl TopK {
         self
     }
 
+    /// The best k, in no particular order.
+    pub fn into_unsorted(mut self) -> Vec<(f32, u32)> {
+        self.compact();
+        self.buf
+    }
+
     /// The best k, best first.
     pub fn into_sorted(mut self) -> Vec<(f32, u32)> {
         self.compact();
@@ -147,13 +153,19 @@ fn bucket_edge(b: usize) -> f32 {
 
 /// A collector of `(bound, ordinal)` entries for [`Bounded::top_k`]: the
 /// entries of one scan (its own, and those of the collectors merged into
-/// it, kept as they are: one per scanned range), with the histogram of
-/// their bounds kept as they are pushed (while the scan's data is in
-/// cache).
+/// it, kept as they are: one part per scanned range), each part with the
+/// histogram of its bounds kept as they are pushed (while the scan's data
+/// is in cache).
 #[derive(Debug, Clone)]
 pub struct Bounded {
-    own: Vec<(f32, u32)>,
-    merged: Vec<Vec<(f32, u32)>>,
+    own: Part,
+    merged: Vec<Part>,
+}
+
+/// One scanned range's entries and the histogram of their bounds.
+#[derive(Debug, Clone)]
+struct Part {
+    entries: Vec<(f32, u32)>,
     hist: Vec<u32>,
 }
 
@@ -161,35 +173,36 @@ impl Bounded {
     /// An empty collector expecting about `rows` entries.
     pub fn with_capacity(rows: usize) -> Bounded {
         Bounded {
-            own: Vec::with_capacity(rows),
+            own: Part {
+                entries: Vec::with_capacity(rows),
+                hist: vec![0; BOUND_BUCKETS],
+            },
             merged: Vec::new(),
-            hist: vec![0; BOUND_BUCKETS],
         }
     }
 
     /// Records `ub`, an upper bound of the value of `ordinal`.
     #[inline(always)]
     pub fn push(&mut self, ub: f32, ordinal: u32) {
-        self.hist[bound_bucket(ub)] += 1;
-        self.own.push((ub, ordinal));
+        self.own.hist[bound_bucket(ub)] += 1;
+        self.own.entries.push((ub, ordinal));
     }
 
     /// Both collectors' entries (moved, not copied).
     pub fn merge(mut self, other: Bounded) -> Bounded {
         self.merged.push(other.own);
         self.merged.extend(other.merged);
-        self.hist
-            .iter_mut()
-            .zip(&other.hist)
-            .for_each(|(a, b)| *a += b);
         self
+    }
+
+    /// Every part.
+    fn parts(&self) -> impl Iterator<Item = &Part> {
+        std::iter::once(&self.own).chain(&self.merged)
     }
 
     /// Every entry, part by part.
     fn entries(&self) -> impl Iterator<Item = &(f32, u32)> {
-        std::iter::once(&self.own)
-            .chain(&self.merged)
-            .flat_map(|part| part.iter())
+        self.parts().flat_map(|part| part.entries.iter())
     }
 
     /// The best `k` of the entries by `eval`, best first — equal to
@@ -220,7 +233,11 @@ impl Bounded {
         if k == 0 {
             return Vec::new();
         }
-        let hist = &self.hist;
+        let mut hist = vec![0u32; BOUND_BUCKETS];
+        for part in self.parts() {
+            hist.iter_mut().zip(&part.hist).for_each(|(a, b)| *a += b);
+        }
+        let hist = &hist;
         // The entries of the top buckets, about `SHORT_PER_K` times k of
         // them, sorted by bucket (best first) in one counting pass: a
         // round is then a slice of it. The rounds rarely go below it; when
@@ -235,23 +252,40 @@ impl Bounded {
         }
         // Bucket b (>= short_lo) occupies short[base(b)..base(b) + hist[b]],
         // base(b) being the count of the buckets above it; its entries
-        // keep their order.
+        // keep their order (part by part, each part's in its order), so
+        // the parts are placed in parallel, each from its own cursors.
         let mut base = vec![0usize; BOUND_BUCKETS - short_lo];
         let mut acc = 0usize;
         for b in (short_lo..BOUND_BUCKETS).rev() {
             base[b - short_lo] = acc;
             acc += hist[b] as usize;
         }
-        let mut short = vec![0u32; acc];
-        let mut cursor = base.clone();
-        for &(ub, o) in self.entries() {
-            let b = bound_bucket(ub);
-            if b >= short_lo {
-                let c = &mut cursor[b - short_lo];
-                short[*c] = o;
-                *c += 1;
+        let mut cursors: Vec<Vec<usize>> = Vec::with_capacity(1 + self.merged.len());
+        let mut next = base.clone();
+        for part in self.parts() {
+            cursors.push(next.clone());
+            for (c, &h) in next.iter_mut().zip(&part.hist[short_lo..]) {
+                *c += h as usize;
             }
         }
+        use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+        let placed: Vec<AtomicU32> = (0..acc).map(|_| AtomicU32::new(0)).collect();
+        let parts: Vec<&Part> = self.parts().collect();
+        parts
+            .into_par_iter()
+            .zip(cursors)
+            .for_each(|(part, mut cursor)| {
+                for &(ub, o) in &part.entries {
+                    let b = bound_bucket(ub);
+                    if b >= short_lo {
+                        let c = &mut cursor[b - short_lo];
+                        // Each slot is written by exactly one part.
+                        placed[*c].store(o, Relaxed);
+                        *c += 1;
+                    }
+                }
+            });
+        let short: Vec<u32> = placed.into_iter().map(AtomicU32::into_inner).collect();
         let start = |b: usize| base[b - short_lo];
         let mut top = TopK::new(k);
         // Buckets `hi..` are done.
@@ -337,6 +371,9 @@ mod tests {
             expected.truncate(k);
             let mut t = TopK::new(k);
             for (i, &s) in scores.iter().enumerate() { t.push(s, i as u32); }
+            let mut unsorted = t.clone().into_unsorted();
+            unsorted.sort_by(cmp_best_first);
+            prop_assert_eq!(&unsorted, &expected);
             prop_assert_eq!(t.into_sorted(), expected.clone());
             prop_assert_eq!(top_k_of_scores(&scores, k), expected);
         }
