@@ -15,18 +15,8 @@
 
 use std::time::Instant;
 
-use anyhow::Context;
-use cloutdesk_benches::{scenario, BenchWorld};
+use cloutdesk_benches::{env_usize, scenario, BenchWorld};
 use cloutdesk_engine::matcher::Matcher;
-
-fn env_usize(name: &str, default: usize) -> anyhow::Result<usize> {
-    match std::env::var(name) {
-        Ok(v) => v
-            .parse()
-            .with_context(|| format!("{name}={v:?} is not a whole number")),
-        Err(_) => Ok(default),
-    }
-}
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let k = ((sorted.len() as f64 - 1.0) * p).round() as usize;

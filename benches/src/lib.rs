@@ -635,6 +635,18 @@ pub fn stage_breakdown(
         .collect()
 }
 
+/// The whole number in environment variable `name`, or `default` when it
+/// is not set (the examples' knobs); an error names a value that is not
+/// one.
+pub fn env_usize(name: &str, default: usize) -> anyhow::Result<usize> {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .with_context(|| format!("{name}={v:?} is not a whole number")),
+        Err(_) => Ok(default),
+    }
+}
+
 /// Bytes [`floor_scan`] reads per creator.
 pub const FLOOR_BYTES_PER_ROW: usize = 1 + 2 + 24 + 8 + 4 + 4 + 8 + 8 + 4 + 1;
 
