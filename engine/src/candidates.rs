@@ -626,13 +626,7 @@ mod tests {
 
     #[test]
     fn aligned_scores_are_each_ordinals_last_listed_score() {
-        let mut x = 12345u64;
-        let mut next = move |m: u64| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (x >> 33) % m
-        };
+        let mut next = crate::test_below(12345);
         for round in 0..200 {
             let mut ordinals: Vec<u32> = (0..next(40)).map(|_| next(500) as u32).collect();
             ordinals.sort_unstable();

@@ -53,17 +53,32 @@ pub fn failpoint(name: &str) {
     }
 }
 
-/// A seeded uniform source in [-0.5, 0.5) for tests (an LCG: the same
-/// numbers on every machine).
+/// A seeded source of 31-bit numbers for tests (an LCG: the same numbers
+/// on every machine).
 #[cfg(test)]
-pub(crate) fn test_uniform(seed: u64) -> impl FnMut() -> f32 {
+fn test_lcg(seed: u64) -> impl FnMut() -> u64 {
     let mut s = seed;
     move || {
         s = s
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        ((s >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        s >> 33
     }
+}
+
+/// A seeded uniform source in [-0.5, 0.5) for tests ([`test_lcg`]).
+#[cfg(test)]
+pub(crate) fn test_uniform(seed: u64) -> impl FnMut() -> f32 {
+    let mut next = test_lcg(seed);
+    move || (next() as f32 / (1u64 << 31) as f32) - 0.5
+}
+
+/// A seeded source of whole numbers below the bound asked for, for tests
+/// ([`test_lcg`]).
+#[cfg(test)]
+pub(crate) fn test_below(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut next = test_lcg(seed);
+    move |m| next() % m
 }
 
 /// `n` seeded unit vectors for tests: uniform directions, or with

@@ -297,6 +297,15 @@ impl<T: Copy + Ord> Chunked<T> {
         self.sorted = 0;
     }
 
+    /// Drops what was handed out and what `keep` refuses, in place; the
+    /// rest is handed out in sorted order as before.
+    fn retain_rest(&mut self, keep: impl FnMut(&T) -> bool) {
+        self.v.drain(..self.next);
+        self.v.retain(keep);
+        self.next = 0;
+        self.sorted = 0;
+    }
+
     /// Empties the list and gives its memory back (a drained queue is
     /// refilled from its owner's parked items, if ever).
     fn release(&mut self) {
@@ -464,14 +473,7 @@ impl LazyQueue {
         #[cfg(test)]
         tests::CUTS.with(|c| c.set(c.get() + 1));
         let cost = |k: u128| items[k as u32 as usize].cost_cents;
-        let kept: Vec<u128> = self
-            .sorted
-            .rest()
-            .iter()
-            .copied()
-            .filter(|&k| cost(k) <= left)
-            .collect();
-        self.sorted = Chunked::new(kept);
+        self.sorted.retain_rest(|&k| cost(k) <= left);
         self.min_cost = self
             .sorted
             .rest()
@@ -842,13 +844,7 @@ mod tests {
     /// (again and again): the same picks as the greedy on one heap.
     #[test]
     fn cutting_the_queue_to_the_budget_left_changes_no_pick() {
-        let mut x = 0x5eed_u64;
-        let mut next = move |m: u64| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (x >> 33) % m
-        };
+        let mut next = crate::test_below(0x5eed);
         for round in 0..12 {
             // A few hundred costly creators of high value first: the
             // budget affords two to four of them, and the rest are walked

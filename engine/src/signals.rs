@@ -26,7 +26,7 @@
 //! Invariant: no signal ever leaves [0, 1] and none is NaN (proptest'd).
 
 use crate::brief::CampaignBrief;
-use crate::snapshot::{bloom_bit, fold_bloom, Snapshot, UNKNOWN_CODE};
+use crate::snapshot::{bloom_bit, fold_bloom, folded_bit, Snapshot, UNKNOWN_CODE};
 
 /// Pseudo-posts pulling a creator's overall rate toward its size band.
 pub const SHRINK_OVERALL: f32 = 3.0;
@@ -312,14 +312,8 @@ impl<'a> BriefScorer<'a> {
         );
         let geo_bits = geo.iter().fold(0, |m, g| m | bloom_bit(g.0));
         let niche_bits = niche_codes.iter().fold(0, |m, &c| m | bloom_bit(c));
-        let niche_folds = niche_codes
-            .iter()
-            .map(|&c| fold_bloom(bloom_bit(c)).trailing_zeros() as u8)
-            .collect();
-        let geo_folds = geo
-            .iter()
-            .map(|g| (fold_bloom(bloom_bit(g.0)).trailing_zeros() as u8, g.0))
-            .collect();
+        let niche_folds = niche_codes.iter().map(|&c| folded_bit(c)).collect();
+        let geo_folds = geo.iter().map(|g| (folded_bit(g.0), g.0)).collect();
         let niche_factor = (0..=niche_codes.len())
             .map(|k| 0.3 + 0.7 * (k as f32 / b.niches.len().max(1) as f32).min(1.0))
             .collect();

@@ -180,26 +180,38 @@ impl BoundWords {
     /// At least the share of the audience's first home-country entry.
     #[inline(always)]
     pub fn home_bound(&self) -> f32 {
-        match self.home_share & 0x7f {
-            127 => f32::INFINITY,
-            q => q as f32 / 126.0,
-        }
+        HOME_SHARE_BOUND[(self.home_share & 0x7f) as usize]
     }
 
     /// At least the share of any audience entry of another country.
     #[inline(always)]
     pub fn other_bound(&self) -> f32 {
-        match self.other_share {
-            255 => f32::INFINITY,
-            q => q as f32 / 254.0,
-        }
+        OTHER_SHARE_BOUND[self.other_share as usize]
     }
 }
 
+/// `q / steps` for every step `q` up to `steps`, then infinity (a value
+/// that is no share bounds nothing): the share bounds' decoding, a table
+/// read in the candidate pass instead of a division per creator.
+const fn share_bounds<const N: usize>() -> [f32; N] {
+    let steps = (N - 2) as f32;
+    let mut t = [f32::INFINITY; N];
+    let mut q = 0;
+    while q < N - 1 {
+        t[q] = q as f32 / steps;
+        q += 1;
+    }
+    t
+}
+
+static HOME_SHARE_BOUND: [f32; 128] = share_bounds::<128>();
+static OTHER_SHARE_BOUND: [f32; 256] = share_bounds::<256>();
+
 /// `share` rounded up in `steps`ths (`steps + 1` when it is not in
-/// [0, 1]): the quantised share bounds of [`BoundWords`]. Rounded in f64
-/// from the f32 share, so `q / steps` is at least the share (the f32 of
-/// that quotient can be an ulp below it; the bound's margin covers that).
+/// [0, 1]): the quantised share bounds of [`BoundWords`]. Rounded up in
+/// f64 from the f32 share, so `q / steps` is at least the share as a real
+/// number, and its f32 too (rounding to the nearest f32 is monotone and
+/// the share is an f32).
 fn share_steps(share: f32, steps: u8) -> u8 {
     if !(0.0..=1.0).contains(&share) {
         return steps + 1;
@@ -207,10 +219,34 @@ fn share_steps(share: f32, steps: u8) -> u8 {
     ((share as f64) * steps as f64).ceil().min(steps as f64) as u8
 }
 
+/// Creator `i`'s [`BoundWords::home_share`] and
+/// [`BoundWords::other_share`].
+fn share_words(hot: &Hot, i: usize) -> (u8, u8) {
+    let home = hot.country[i];
+    let aud = &hot.aud[hot.aud_off[i] as usize..hot.aud_off[i + 1] as usize];
+    let first = aud.iter().find(|a| a.0 == home).map_or(0.0, |a| a.1);
+    let other = aud
+        .iter()
+        .filter(|a| a.0 != home)
+        .map(|a| share_steps(a.1, 254))
+        .max()
+        .unwrap_or(0);
+    (
+        ((hot.aud_known[i] as u8) << 7) | share_steps(first, 126),
+        other,
+    )
+}
+
 /// A one-word list summary folded to 32 bits (bit `code % 32`).
 #[inline]
 pub fn fold_bloom(bloom: u64) -> u32 {
     (bloom as u32) | ((bloom >> 32) as u32)
+}
+
+/// The bit of `code` in a folded summary ([`fold_bloom`]).
+#[inline]
+pub fn folded_bit(code: u16) -> u8 {
+    fold_bloom(bloom_bit(code)).trailing_zeros() as u8
 }
 
 impl Hot {
@@ -747,7 +783,8 @@ fn derive(
     hot.hist_bloom = blooms(&hot.hist_off, &hot.hist, |h| h.0);
     hot.aud_bloom = blooms(&hot.aud_off, &hot.aud, |a| a.0);
     hot.bound_words = (0..n)
-        .map(|i| BoundWords {
+        .map(|i| (i, share_words(&hot, i)))
+        .map(|(i, (home_share, other_share))| BoundWords {
             value_bound: {
                 let hist = &hot.hist[hot.hist_off[i] as usize..hot.hist_off[i + 1] as usize];
                 let best = hist
@@ -759,21 +796,8 @@ fn derive(
             aud_bloom: fold_bloom(hot.aud_bloom[i]),
             niche_bloom: fold_bloom(hot.niche_bloom[i] | hot.hist_bloom[i]),
             country: hot.country[i],
-            home_share: {
-                let home = hot.country[i];
-                let aud = &hot.aud[hot.aud_off[i] as usize..hot.aud_off[i + 1] as usize];
-                let first = aud.iter().find(|a| a.0 == home).map_or(0.0, |a| a.1);
-                ((hot.aud_known[i] as u8) << 7) | share_steps(first, 126)
-            },
-            other_share: {
-                let home = hot.country[i];
-                let aud = &hot.aud[hot.aud_off[i] as usize..hot.aud_off[i + 1] as usize];
-                aud.iter()
-                    .filter(|a| a.0 != home)
-                    .map(|a| share_steps(a.1, 254))
-                    .max()
-                    .unwrap_or(0)
-            },
+            home_share,
+            other_share,
         })
         .collect();
     hot.fee_cents_u32 = narrow(&hot.fee_cents);
@@ -936,5 +960,58 @@ fn compute_priors(hot: &Hot, c: &CreatorTable, dicts: &Dicts) -> Priors {
         fee_per_follower_by_band,
         market_cpe,
         er_by_niche,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A share's quantised bound is at or above it (as the f32 the engine
+    /// reads), by at most a step; a value that is no share bounds
+    /// nothing; the audience-known bit leaves the home share alone.
+    #[test]
+    fn share_bounds_hold_and_are_tight() {
+        let mut shares: Vec<f32> = (0..=10_000).map(|k| k as f32 / 10_000.0).collect();
+        shares.extend([
+            1e-9,
+            0.1,
+            0.3,
+            1.0 / 3.0,
+            0.7,
+            0.999_999_9,
+            f32::MIN_POSITIVE,
+        ]);
+        for &s in &shares {
+            for known in [false, true] {
+                let w = BoundWords {
+                    home_share: ((known as u8) << 7) | share_steps(s, 126),
+                    other_share: share_steps(s, 254),
+                    ..BoundWords::default()
+                };
+                assert_eq!(w.aud_known(), known);
+                assert!(
+                    w.home_bound() >= s && w.home_bound() <= s + 1.0 / 126.0 + 1e-6,
+                    "{s}"
+                );
+                assert!(
+                    w.other_bound() >= s && w.other_bound() <= s + 1.0 / 254.0 + 1e-6,
+                    "{s}"
+                );
+            }
+        }
+        for bad in [f32::NAN, -0.5, 1.000_001, f32::INFINITY] {
+            let w = BoundWords {
+                home_share: 0x80 | share_steps(bad, 126),
+                other_share: share_steps(bad, 254),
+                ..BoundWords::default()
+            };
+            assert_eq!(w.home_bound(), f32::INFINITY, "{bad}");
+            assert_eq!(w.other_bound(), f32::INFINITY, "{bad}");
+            assert!(w.aud_known());
+        }
+        assert_eq!(folded_bit(3), 3);
+        assert_eq!(folded_bit(35), 3);
+        assert_eq!(fold_bloom(bloom_bit(35)), 1 << folded_bit(35));
     }
 }
