@@ -9,9 +9,9 @@ use std::sync::{Arc, OnceLock};
 
 use cloutdesk::briefs::{read_brief_values, validate_all};
 use cloutdesk_engine::brief::{BriefContext, CampaignBrief};
-use cloutdesk_engine::candidates::CandidateOptions;
+use cloutdesk_engine::candidates::{gather, CandidateOptions};
 use cloutdesk_engine::filter::{check_one, eligible, eligible_many};
-use cloutdesk_engine::matcher::{MatchOptions, MatchResult, Matcher};
+use cloutdesk_engine::matcher::{score_creator, MatchOptions, MatchResult, Matcher};
 use cloutdesk_engine::signals::BriefScorer;
 use cloutdesk_engine::snapshot::Snapshot;
 use cloutdesk_engine::storage::DataDir;
@@ -293,6 +293,43 @@ fn results_do_not_depend_on_thread_count_and_batches_equal_singles() {
     for (b, r) in briefs.iter().zip(&one) {
         assert_valid(&f.snap, b, r);
     }
+}
+
+/// The union's retrievers hand scoring the cosines and evidence they
+/// computed (`Candidates::known`); a candidate scored from them is the
+/// very `Scored` that scoring it from scratch gives (the re-rank
+/// re-scores its chosen creators from scratch and relies on it).
+#[test]
+fn what_the_retrievers_computed_scores_as_scoring_from_scratch() {
+    let f = fixture();
+    let opts = CandidateOptions {
+        exact_limit: 0,
+        min_per_source: 100,
+        ..CandidateOptions::default()
+    };
+    let m = Matcher::new(MatchOptions {
+        candidates: opts,
+        force_exact: false,
+    });
+    let (mut cosines, mut evidence) = (0usize, 0usize);
+    for b in sample_briefs(&f.snap) {
+        let sc = BriefScorer::new(&b, &f.snap);
+        let el = eligible(&b, &f.snap);
+        let c = gather(&sc, &el.bits, el.count, &opts);
+        assert_eq!(c.known.len(), c.ordinals.len(), "{}", b.campaign_id);
+        cosines += c.known.iter().filter(|k| !k.cosine.is_nan()).count();
+        evidence += c.known.iter().filter(|k| k.evidence.is_some()).count();
+        for x in m.score_pool(&f.snap, &b).scored {
+            assert_eq!(
+                score_creator(&sc, x.ordinal, x.signals.text),
+                x,
+                "{} creator {}",
+                b.campaign_id,
+                x.ordinal
+            );
+        }
+    }
+    assert!(cosines > 0 && evidence > 0, "{cosines} {evidence}");
 }
 
 #[test]

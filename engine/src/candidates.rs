@@ -20,7 +20,7 @@ use crate::bitset::{for_each_one_fetching, Bitset};
 use crate::filter::Eligibility;
 use crate::mem::prefetch;
 use crate::quant::{dispatch, estimate, quantize_query, rescore, shortlist_len};
-use crate::signals::BriefScorer;
+use crate::signals::{BriefScorer, Evidence};
 use crate::topk::{Bounded, TopK};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +71,47 @@ pub struct Candidates {
     /// Raw BM25 of each candidate (`bm25[k]` is `ordinals[k]`'s), 0 where
     /// the creator does not match the brief's words.
     pub bm25: Vec<f32>,
+    /// What the retrievers already computed of each candidate's score,
+    /// aligned with `ordinals` (or empty: nothing known).
+    pub known: Vec<Known>,
     pub mode: Mode,
+}
+
+/// What a retriever computed of a candidate's score on the way, exactly
+/// as scoring would compute it (the same functions on the same inputs):
+/// the brief-creator cosine (the semantic retriever's f32 re-score of the
+/// brief's own vector; NaN: not known) and the niche and geography
+/// evidence (the value retriever's estimate).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Known {
+    pub cosine: f32,
+    pub evidence: Option<Evidence>,
+}
+
+impl Known {
+    pub const NOTHING: Known = Known {
+        cosine: f32::NAN,
+        evidence: None,
+    };
+}
+
+/// The union's retrievers 2-4 (vector and value) for one brief: the
+/// ordinals they found (unsorted, may repeat) and what they computed of
+/// some of them ([`Known`]).
+#[derive(Debug, Default)]
+struct Pool {
+    ordinals: Vec<u32>,
+    cosines: Vec<(f32, u32)>,
+    evidence: Vec<(u32, Evidence)>,
+}
+
+impl Pool {
+    /// The value retriever's top-n, with their evidence.
+    fn add_value(&mut self, val: Vec<(f32, u32, Evidence)>) {
+        self.ordinals.extend(val.iter().map(|x| x.1));
+        self.evidence
+            .extend(val.into_iter().map(|(_, o, e)| (o, e)));
+    }
 }
 
 /// Dot products one HNSW visit costs against one row of the exact scan
@@ -98,6 +138,18 @@ pub fn hnsw_is_cheaper(k: usize, ef: usize, eligible: usize, total: usize) -> bo
 /// ([`BriefScorer::value_bound`]) in one parallel pass, then the estimate
 /// in falling order of the bounds ([`Bounded::top_k`]; exact).
 pub fn best_per_dollar(sc: &BriefScorer<'_>, eligible: &Bitset, n: usize) -> Vec<(f32, u32)> {
+    best_per_dollar_with(sc, eligible, n)
+        .into_iter()
+        .map(|(v, o, _)| (v, o))
+        .collect()
+}
+
+/// [`best_per_dollar`] with each one's [`Evidence`].
+fn best_per_dollar_with(
+    sc: &BriefScorer<'_>,
+    eligible: &Bitset,
+    n: usize,
+) -> Vec<(f32, u32, Evidence)> {
     let bounds = eligible.par_ranges(
         |words, base| {
             let rows = words.iter().map(|w| w.count_ones() as usize).sum();
@@ -121,10 +173,11 @@ pub fn best_per_dollar(sc: &BriefScorer<'_>, eligible: &Bitset, n: usize) -> Vec
 /// The value retriever's top `n` of the creators in `bounds` (each with
 /// its [`BriefScorer::value_bound`]): the estimate, non-finite as 0, in
 /// falling order of the bounds, with the per-creator words and then the
-/// lists it reads asked for ahead.
-fn value_top_k(sc: &BriefScorer<'_>, bounds: &Bounded, n: usize) -> Vec<(f32, u32)> {
+/// lists it reads asked for ahead; each with the [`Evidence`] its
+/// estimate was formed from, which scoring then reuses.
+fn value_top_k(sc: &BriefScorer<'_>, bounds: &Bounded, n: usize) -> Vec<(f32, u32, Evidence)> {
     let h = &sc.s.hot;
-    bounds.top_k(
+    bounds.top_k_with(
         n,
         |o, far| {
             if far {
@@ -134,12 +187,9 @@ fn value_top_k(sc: &BriefScorer<'_>, bounds: &Bounded, n: usize) -> Vec<(f32, u3
             }
         },
         |o| {
-            let v = sc.quick_value_per_dollar(o as usize);
-            if v.is_finite() {
-                v
-            } else {
-                0.0
-            }
+            let e = sc.evidence(o as usize);
+            let v = sc.value_per_dollar_of(o as usize, &e);
+            (if v.is_finite() { v } else { 0.0 }, e)
         },
     )
 }
@@ -171,6 +221,7 @@ pub fn gather(
         return Candidates {
             ordinals,
             bm25,
+            known: Vec::new(),
             mode: Mode::Exact,
         };
     }
@@ -262,21 +313,39 @@ fn bm25_with_top(sc: &BriefScorer<'_>, eligible: &Bitset, n: usize) -> (Vec<(f32
 
 /// The union's pool: the other retrievers' `pool` plus the BM25 top-n
 /// (`bm25_top`, from [`bm25_with_top`]), eligible, sorted and distinct,
-/// with each one's BM25 from `bm25_all`.
+/// with each one's BM25 from `bm25_all` and what the retrievers computed
+/// of it.
 fn union_pool(
     eligible: &Bitset,
-    mut pool: Vec<u32>,
+    pool: Pool,
     bm25_top: Vec<u32>,
     bm25_all: &[(f32, u32)],
 ) -> Candidates {
-    pool.extend(bm25_top);
-    pool.retain(|&o| eligible.get(o as usize));
-    pool.sort_unstable();
-    pool.dedup();
-    let bm25 = aligned_scores(&pool, bm25_all);
+    let Pool {
+        ordinals: mut ords,
+        cosines,
+        evidence,
+    } = pool;
+    ords.extend(bm25_top);
+    ords.retain(|&o| eligible.get(o as usize));
+    ords.sort_unstable();
+    ords.dedup();
+    let bm25 = aligned_scores(&ords, bm25_all);
+    let mut known = vec![Known::NOTHING; ords.len()];
+    for (c, o) in cosines {
+        if let Ok(k) = ords.binary_search(&o) {
+            known[k].cosine = c;
+        }
+    }
+    for (o, e) in evidence {
+        if let Ok(k) = ords.binary_search(&o) {
+            known[k].evidence = Some(e);
+        }
+    }
     Candidates {
-        ordinals: pool,
+        ordinals: ords,
         bm25,
+        known,
         mode: Mode::Union,
     }
 }
@@ -292,6 +361,9 @@ struct BatchBrief<'s, 'a> {
     words: &'s [u64],
     /// The brief's vector and its seeds' (the valid ones), f32 and int8.
     queries: Vec<&'s [f32]>,
+    /// Whether `queries[0]` is the brief's own vector (its re-scores are
+    /// then the candidates' cosines).
+    own_first: bool,
     qqs: Vec<Vec<i8>>,
     n: usize,
 }
@@ -457,7 +529,7 @@ fn shared_pass(
     scorers: &[&BriefScorer<'_>],
     bits: &[&Bitset],
     opts: &CandidateOptions,
-) -> Vec<Vec<u32>> {
+) -> Vec<Pool> {
     let Some(first) = scorers.first() else {
         return Vec::new();
     };
@@ -474,10 +546,15 @@ fn shared_pass(
             // a query of the wrong length finds nothing.
             queries.retain(|x| x.len() == q.dim && !q.is_empty() && n > 0);
             let qqs = queries.iter().map(|x| quantize_query(x)).collect();
+            let own = sc.b.query_vector.as_slice();
+            let own_first = queries
+                .first()
+                .is_some_and(|x| std::ptr::eq(*x, own) && !own.is_empty());
             BatchBrief {
                 sc,
                 words: el.words(),
                 queries,
+                own_first,
                 qqs,
                 n,
             }
@@ -504,7 +581,10 @@ fn shared_pass(
         .par_iter()
         .zip(merged.into_par_iter())
         .map(|(b, tops)| {
-            let mut pool: Vec<u32> = Vec::with_capacity(3 * b.n);
+            let mut pool = Pool {
+                ordinals: Vec::with_capacity(3 * b.n),
+                ..Pool::default()
+            };
             if let Some(BatchTops { vec, bounds }) = tops {
                 // The shortlists' re-scores beside the value top-n (a
                 // brief alone has nothing else to run beside them).
@@ -517,10 +597,13 @@ fn shared_pass(
                     },
                     || value_top_k(b.sc, &bounds, b.n),
                 );
-                for f in found {
-                    pool.extend(f.into_iter().map(|x| x.1));
+                for (q, f) in found.into_iter().enumerate() {
+                    pool.ordinals.extend(f.iter().map(|x| x.1));
+                    if q == 0 && b.own_first {
+                        pool.cosines = f;
+                    }
                 }
-                pool.extend(val.into_iter().map(|x| x.1));
+                pool.add_value(val);
             }
             pool
         })
@@ -556,7 +639,7 @@ pub fn gather_many(
         let picked: Vec<&BriefScorer<'_>> = batched.iter().map(|&j| &scorers[j]).collect();
         let bits: Vec<&Bitset> = batched.iter().map(|&j| &eligible[j].bits).collect();
         type Scores = (Vec<(f32, u32)>, Vec<u32>);
-        let (pools, bm25): (Vec<Vec<u32>>, Vec<Scores>) = rayon::join(
+        let (pools, bm25): (Vec<Pool>, Vec<Scores>) = rayon::join(
             || shared_pass(&picked, &bits, opts),
             || {
                 picked
@@ -610,13 +693,17 @@ fn graph_and_value_candidates(
     eligible: &Bitset,
     opts: &CandidateOptions,
     n: usize,
-) -> Vec<u32> {
-    let mut pool: Vec<u32> = Vec::with_capacity(3 * n);
+) -> Pool {
+    let mut pool = Pool {
+        ordinals: Vec::with_capacity(3 * n),
+        ..Pool::default()
+    };
     for q in brief_queries(sc) {
+        // The graph's distances are not the exact cosines: not kept.
         let found = hnsw_search(g, q, n, opts.ef_search.max(n), Some(eligible));
-        pool.extend(found.into_iter().map(|x| x.1));
+        pool.ordinals.extend(found.into_iter().map(|x| x.1));
     }
-    pool.extend(best_per_dollar(sc, eligible, n).into_iter().map(|x| x.1));
+    pool.add_value(best_per_dollar_with(sc, eligible, n));
     pool
 }
 

@@ -13,7 +13,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::brief::CampaignBrief;
-use crate::candidates::{gather, gather_many, CandidateOptions, Candidates, Mode};
+use crate::candidates::{gather, gather_many, CandidateOptions, Candidates, Known, Mode};
 use crate::explain::reasons;
 use crate::filter::{eligible, eligible_many};
 use crate::select::{select, Caps, Item};
@@ -83,17 +83,31 @@ pub const BATCH_BRIEFS: usize = 48;
 /// gives back exactly the `Scored` `x` it came from (the re-rank relies on
 /// this to recompute only its chosen creators).
 pub fn score_creator(sc: &BriefScorer<'_>, ordinal: u32, text: f32) -> Scored {
+    score_known(sc, ordinal, text, &Known::NOTHING)
+}
+
+/// [`score_creator`] taking what a retriever already computed of the
+/// score (`known`, [`Known`]: the same functions on the same inputs)
+/// instead of computing it again: the same result, bit for bit.
+pub fn score_known(sc: &BriefScorer<'_>, ordinal: u32, text: f32, known: &Known) -> Scored {
     let o = ordinal as usize;
-    let row = sc.s.vectors.row(o);
-    // A brief with no vector in the creators' space (see
-    // `Snapshot::user_space_vector`) has no semantic signal.
-    let q = &sc.b.query_vector;
-    let cos = if q.len() == row.len() {
-        crate::vector::dot(q, row)
+    let cos = if !known.cosine.is_nan() {
+        known.cosine
     } else {
-        0.0
+        let row = sc.s.vectors.row(o);
+        // A brief with no vector in the creators' space (see
+        // `Snapshot::user_space_vector`) has no semantic signal.
+        let q = &sc.b.query_vector;
+        if q.len() == row.len() {
+            crate::vector::dot(q, row)
+        } else {
+            0.0
+        }
     };
-    sc.score(o, text, cos)
+    match &known.evidence {
+        Some(e) => sc.score_with(o, text, cos, e),
+        None => sc.score(o, text, cos),
+    }
 }
 
 /// Signals of every candidate (in parallel, in the candidates' order).
@@ -106,7 +120,8 @@ pub fn score_candidates(sc: &BriefScorer<'_>, cands: &Candidates) -> Vec<Scored>
         } else {
             0.0
         };
-        score_creator(sc, cands.ordinals[k], text)
+        let known = cands.known.get(k).unwrap_or(&Known::NOTHING);
+        score_known(sc, cands.ordinals[k], text, known)
     };
     // Candidates are scattered rows: each step asks for the vector row
     // (four cache lines) of the candidate a few places ahead of the one it
@@ -138,11 +153,20 @@ pub fn score_candidates(sc: &BriefScorer<'_>, cands: &Candidates) -> Vec<Scored>
             prefetch(h.hist_bloom.as_ptr().wrapping_add(o));
         }
     };
+    // A candidate whose cosine or evidence a retriever computed is not
+    // read for them again: neither is asked for.
     let fetch = |k: usize| {
         if let Some(&o) = cands.ordinals.get(k) {
             let o = o as usize;
-            crate::mem::prefetch_slice(s.vectors.row(o));
-            h.prefetch_lists(o);
+            let known = cands.known.get(k).unwrap_or(&Known::NOTHING);
+            if known.cosine.is_nan() {
+                crate::mem::prefetch_slice(s.vectors.row(o));
+            }
+            if known.evidence.is_none() {
+                h.prefetch_lists(o);
+            } else {
+                h.prefetch_niche_list(o);
+            }
         }
     };
     (0..cands.ordinals.len())

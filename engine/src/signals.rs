@@ -164,6 +164,14 @@ pub struct NicheEvidence {
     pub fit: f32,
 }
 
+/// A creator's [`NicheEvidence`] and geography fit for one brief
+/// ([`BriefScorer::evidence`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evidence {
+    pub niche: NicheEvidence,
+    pub geo: Option<f32>,
+}
+
 /// `slot[code] = 1 + index` of each code of `codes` (skipping `skip`), or
 /// `None` when a code repeats or there are more than [`MAX_SLOTS`] of them.
 fn slots(codes: impl Iterator<Item = u16>, dict_len: usize, skip: u16) -> Option<Vec<u8>> {
@@ -565,9 +573,28 @@ impl<'a> BriefScorer<'a> {
         Some(clamp01(best))
     }
 
+    /// What the value retriever's estimate
+    /// ([`Self::quick_value_per_dollar`]) and the full score both start
+    /// from, the two walks of the creator's lists: its niche evidence and
+    /// its geography fit. Computed once for a creator the value retriever
+    /// keeps, then handed to [`Self::score_with`].
+    #[inline]
+    pub fn evidence(&self, i: usize) -> Evidence {
+        Evidence {
+            niche: self.niche_evidence(i),
+            geo: self.geo_fit(i),
+        }
+    }
+
     /// Scores creator `i`; `text` is already normalised to [0, 1] and
     /// `cosine` is the brief-creator cosine.
     pub fn score(&self, i: usize, text: f32, cosine: f32) -> Scored {
+        self.score_with(i, text, cosine, &self.evidence(i))
+    }
+
+    /// [`Self::score`] from the creator's [`Evidence`] (`e` must be
+    /// `self.evidence(i)`; the same bits either way).
+    pub fn score_with(&self, i: usize, text: f32, cosine: f32, e: &Evidence) -> Scored {
         let s = self.s;
         let followers = s.hot.followers[i] as f64;
         let q = {
@@ -578,7 +605,7 @@ impl<'a> BriefScorer<'a> {
                 s.priors.quality
             }
         };
-        let ev = self.niche_evidence(i);
+        let ev = e.niche;
         let er = ev.er;
         let expected = er as f64 * followers * q as f64;
         let band = s.hot.band[i];
@@ -598,7 +625,7 @@ impl<'a> BriefScorer<'a> {
         let niche = ev.fit;
         let semantic = clamp01(cosine);
         let text = clamp01(text);
-        let geo_fit = self.geo_fit(i);
+        let geo_fit = e.geo;
         let audience_fit = self.audience_fit(i, geo_fit);
         let lookalike = self.lookalike(i);
         let signals = Signals {
@@ -674,9 +701,16 @@ impl<'a> BriefScorer<'a> {
     /// Predicted engagements (before geography) per dollar, x geo fit x
     /// niche fit; reads the snapshot's derived per-creator columns.
     pub fn quick_value_per_dollar(&self, i: usize) -> f32 {
+        self.value_per_dollar_of(i, &self.evidence(i))
+    }
+
+    /// [`Self::quick_value_per_dollar`] from the creator's [`Evidence`]
+    /// (`e` must be `self.evidence(i)`).
+    #[inline]
+    pub fn value_per_dollar_of(&self, i: usize, e: &Evidence) -> f32 {
         let s = self.s;
-        let ev = self.niche_evidence(i);
-        let geo = self.geo_fit(i).unwrap_or(1.0);
+        let ev = e.niche;
+        let geo = e.geo.unwrap_or(1.0);
         let niche = if self.b.niches.is_empty() {
             1.0
         } else {

@@ -278,7 +278,14 @@ impl Hot {
         use crate::mem::prefetch;
         prefetch(self.aud.as_ptr().wrapping_add(self.aud_off[i] as usize));
         prefetch(self.hist.as_ptr().wrapping_add(self.hist_off[i] as usize));
-        prefetch(
+        self.prefetch_niche_list(i);
+    }
+
+    /// Asks for the head of creator `i`'s declared niches (scoring reads
+    /// its first even when the evidence is known).
+    #[inline]
+    pub fn prefetch_niche_list(&self, i: usize) {
+        crate::mem::prefetch(
             self.niche_codes
                 .as_ptr()
                 .wrapping_add(self.niche_off[i] as usize),

@@ -162,6 +162,10 @@ pub struct Bounded {
     merged: Vec<Part>,
 }
 
+/// The entries one chunk of a round of [`Bounded::top_k_with`] evaluated
+/// (value, ordinal, payload).
+type Evaluated<T> = Vec<(f32, u32, T)>;
+
 /// One scanned range's entries and the histogram of their bounds.
 #[derive(Debug, Clone)]
 struct Part {
@@ -229,6 +233,21 @@ impl Bounded {
         F: Fn(u32) -> f32 + Sync,
         P: Fn(u32, bool) + Sync,
     {
+        self.top_k_with(k, fetch, |o| (eval(o), ()))
+            .into_iter()
+            .map(|(v, o, ())| (v, o))
+            .collect()
+    }
+
+    /// [`Bounded::top_k`] where `eval` also returns what it worked out on
+    /// the way (`T`), handed back beside each of the best `k` so that the
+    /// caller need not work it out again.
+    pub fn top_k_with<T, F, P>(&self, k: usize, fetch: P, eval: F) -> Vec<(f32, u32, T)>
+    where
+        T: Send,
+        F: Fn(u32) -> (f32, T) + Sync,
+        P: Fn(u32, bool) + Sync,
+    {
         use rayon::prelude::*;
         if k == 0 {
             return Vec::new();
@@ -288,6 +307,9 @@ impl Bounded {
         let short: Vec<u32> = placed.into_iter().map(AtomicU32::into_inner).collect();
         let start = |b: usize| base[b - short_lo];
         let mut top = TopK::new(k);
+        // Every evaluated entry with its value and payload, round by
+        // round, chunk by chunk: the best k are picked out at the end.
+        let mut evaluated: Vec<Evaluated<T>> = Vec::new();
         // Buckets `hi..` are done.
         let mut hi = BOUND_BUCKETS;
         let mut done = 0usize;
@@ -328,10 +350,11 @@ impl Bounded {
             done += picked.len();
             const NEAR: usize = 8;
             const FAR: usize = 16;
-            let found = picked
+            let found: Vec<(TopK, Evaluated<T>)> = picked
                 .par_chunks(2048)
                 .map(|chunk| {
                     let mut t = TopK::new(k);
+                    let mut seen = Vec::with_capacity(chunk.len());
                     for (j, &o) in chunk.iter().enumerate().take(FAR) {
                         fetch(o, true);
                         if j >= FAR - NEAR {
@@ -345,15 +368,35 @@ impl Bounded {
                         if let Some(&near) = chunk.get(j + NEAR) {
                             fetch(near, false);
                         }
-                        t.push(eval(o), o);
+                        let (v, extra) = eval(o);
+                        t.push(v, o);
+                        // Below the k-th best of the rounds before, it
+                        // cannot be among the best k (that only rises).
+                        if kth.is_none_or(|f| v >= f) {
+                            seen.push((v, o, extra));
+                        }
                     }
-                    t
+                    (t, seen)
                 })
-                .reduce(|| TopK::new(k), TopK::merge);
-            top = top.merge(found);
+                .collect();
+            for (t, seen) in found {
+                top = top.merge(t);
+                evaluated.push(seen);
+            }
             hi = lo;
         }
-        top.into_sorted()
+        // The k-th best (value, ordinal): the best k are the evaluated
+        // entries at or above it (each entry is evaluated once).
+        let Some(kth) = top.into_unsorted().into_iter().max_by(cmp_best_first) else {
+            return Vec::new();
+        };
+        let mut best: Vec<(f32, u32, T)> = evaluated
+            .into_iter()
+            .flatten()
+            .filter(|e| cmp_best_first(&(e.0, e.1), &kth) != Ordering::Greater)
+            .collect();
+        best.sort_unstable_by(|a, b| cmp_best_first(&(a.0, a.1), &(b.0, b.1)));
+        best
     }
 }
 
@@ -422,6 +465,11 @@ mod tests {
             let first = parts_of.next().unwrap_or_else(|| Bounded::with_capacity(0));
             let bounded = parts_of.fold(first, Bounded::merge);
             let got = bounded.top_k(k, |_, _| {}, value);
+            // The payload comes back with its own entry.
+            let with = bounded.top_k_with(k, |_, _| {}, |o| (value(o), o.wrapping_mul(7) ^ 5));
+            prop_assert!(with.iter().all(|&(_, o, x)| x == o.wrapping_mul(7) ^ 5));
+            let with: Vec<(f32, u32)> = with.into_iter().map(|(v, o, _)| (v, o)).collect();
+            prop_assert_eq!(&with, &got);
             prop_assert_eq!(got, all.into_sorted());
         }
     }
