@@ -317,7 +317,7 @@ fn what_the_retrievers_computed_scores_as_scoring_from_scratch() {
         let el = eligible(&b, &f.snap);
         let c = gather(&sc, &el.bits, el.count, &opts);
         assert_eq!(c.known.len(), c.ordinals.len(), "{}", b.campaign_id);
-        cosines += c.known.iter().filter(|k| !k.cosine.is_nan()).count();
+        cosines += c.known.iter().filter(|k| k.cosine.is_some()).count();
         evidence += c.known.iter().filter(|k| k.evidence.is_some()).count();
         for x in m.score_pool(&f.snap, &b).scored {
             assert_eq!(

@@ -80,17 +80,17 @@ pub struct Candidates {
 /// What a retriever computed of a candidate's score on the way, exactly
 /// as scoring would compute it (the same functions on the same inputs):
 /// the brief-creator cosine (the semantic retriever's f32 re-score of the
-/// brief's own vector; NaN: not known) and the niche and geography
-/// evidence (the value retriever's estimate).
+/// brief's own vector) and the niche and geography evidence (the value
+/// retriever's estimate).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Known {
-    pub cosine: f32,
+    pub cosine: Option<f32>,
     pub evidence: Option<Evidence>,
 }
 
 impl Known {
     pub const NOTHING: Known = Known {
-        cosine: f32::NAN,
+        cosine: None,
         evidence: None,
     };
 }
@@ -330,15 +330,16 @@ fn union_pool(
     ords.retain(|&o| eligible.get(o as usize));
     ords.sort_unstable();
     ords.dedup();
-    let bm25 = aligned_scores(&ords, bm25_all);
+    let members = Members::new(&ords);
+    let bm25 = members.scores(bm25_all);
     let mut known = vec![Known::NOTHING; ords.len()];
     for (c, o) in cosines {
-        if let Ok(k) = ords.binary_search(&o) {
-            known[k].cosine = c;
+        if let Some(k) = members.index(o) {
+            known[k].cosine = Some(c);
         }
     }
     for (o, e) in evidence {
-        if let Ok(k) = ords.binary_search(&o) {
+        if let Some(k) = members.index(o) {
             known[k].evidence = Some(e);
         }
     }
@@ -664,24 +665,50 @@ pub fn gather_many(
         .collect()
 }
 /// The score of each of `ordinals` (sorted) in `scores`, 0 where absent
-/// (the last one listed where an ordinal repeats). Most scored creators
-/// are not among `ordinals` (a typical brief's words match a few hundred
-/// thousand, its pool holds a few thousand): a bit per ordinal rules them
-/// out before any binary search.
+/// (the last one listed where an ordinal repeats).
 fn aligned_scores(ordinals: &[u32], scores: &[(f32, u32)]) -> Vec<f32> {
-    let mut out = vec![0.0f32; ordinals.len()];
-    let Some(&last) = ordinals.last() else {
-        return out;
-    };
-    let member = Bitset::from_ordinals(last as usize + 1, ordinals.iter().copied());
-    for &(score, o) in scores {
-        if o <= last && member.get(o as usize) {
-            if let Ok(k) = ordinals.binary_search(&o) {
+    Members::new(ordinals).scores(scores)
+}
+
+/// Sorted, distinct ordinals, for placing what is keyed by ordinal at its
+/// index. Most ordinals looked up are not members (a typical brief's
+/// words match a few hundred thousand creators, its pool holds a few
+/// thousand): a bit per ordinal rules them out before any binary search.
+struct Members<'a> {
+    ordinals: &'a [u32],
+    bits: Bitset,
+}
+
+impl<'a> Members<'a> {
+    fn new(ordinals: &'a [u32]) -> Members<'a> {
+        let len = ordinals.last().map_or(0, |&o| o as usize + 1);
+        Members {
+            ordinals,
+            bits: Bitset::from_ordinals(len, ordinals.iter().copied()),
+        }
+    }
+
+    /// The index of `o` among the ordinals.
+    #[inline]
+    fn index(&self, o: u32) -> Option<usize> {
+        if (o as usize) < self.bits.len() && self.bits.get(o as usize) {
+            self.ordinals.binary_search(&o).ok()
+        } else {
+            None
+        }
+    }
+
+    /// Each member's score in `scores`, 0 where absent (the last one
+    /// listed where an ordinal repeats).
+    fn scores(&self, scores: &[(f32, u32)]) -> Vec<f32> {
+        let mut out = vec![0.0f32; self.ordinals.len()];
+        for &(score, o) in scores {
+            if let Some(k) = self.index(o) {
                 out[k] = score;
             }
         }
+        out
     }
-    out
 }
 
 /// Retrievers 2-4 of the union when the HNSW graph is searched (see

@@ -91,8 +91,8 @@ pub fn score_creator(sc: &BriefScorer<'_>, ordinal: u32, text: f32) -> Scored {
 /// instead of computing it again: the same result, bit for bit.
 pub fn score_known(sc: &BriefScorer<'_>, ordinal: u32, text: f32, known: &Known) -> Scored {
     let o = ordinal as usize;
-    let cos = if !known.cosine.is_nan() {
-        known.cosine
+    let cos = if let Some(c) = known.cosine {
+        c
     } else {
         let row = sc.s.vectors.row(o);
         // A brief with no vector in the creators' space (see
@@ -159,7 +159,7 @@ pub fn score_candidates(sc: &BriefScorer<'_>, cands: &Candidates) -> Vec<Scored>
         if let Some(&o) = cands.ordinals.get(k) {
             let o = o as usize;
             let known = cands.known.get(k).unwrap_or(&Known::NOTHING);
-            if known.cosine.is_nan() {
+            if known.cosine.is_none() {
                 crate::mem::prefetch_slice(s.vectors.row(o));
             }
             if known.evidence.is_none() {
