@@ -421,22 +421,45 @@ fn batch_range(
     #[cfg(target_arch = "x86_64")]
     let avx2: unsafe fn(RangeArgs<'_, '_, '_>) -> Vec<BatchTops> = batch_range_avx2;
     #[cfg(not(target_arch = "x86_64"))]
-    let avx2: unsafe fn(RangeArgs<'_, '_, '_>) -> Vec<BatchTops> = batch_range_body;
-    dispatch((q, briefs, w0, w1), batch_range_body, avx2)
+    let avx2: unsafe fn(RangeArgs<'_, '_, '_>) -> Vec<BatchTops> = batch_range_body::<false>;
+    // One brief streams its rows from memory, where fewer instructions a
+    // row let more loads overlap (VNNI: typical brief at 1M -4%); many
+    // briefs score each row from cache, where VNNI measured no better
+    // (BENCHMARKS.md, twenty-second session). Same integers either way.
+    #[cfg(target_arch = "x86_64")]
+    if briefs.len() == 1 && crate::quant::has_vnni() {
+        // SAFETY: the CPU has the features `batch_range_vnni` is compiled
+        // for, checked just above.
+        #[allow(unsafe_code)]
+        return unsafe { batch_range_vnni((q, briefs, w0, w1)) };
+    }
+    dispatch((q, briefs, w0, w1), batch_range_body::<false>, avx2)
+}
+
+/// [`batch_range_body`] with AVX-512 VNNI dot products
+/// ([`crate::quant::estimate_vnni`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
+fn batch_range_vnni(args: RangeArgs<'_, '_, '_>) -> Vec<BatchTops> {
+    batch_range_body::<true>(args)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn batch_range_avx2(args: RangeArgs<'_, '_, '_>) -> Vec<BatchTops> {
-    batch_range_body(args)
+    batch_range_body::<false>(args)
 }
 
 /// The batched pass over words `w0..w1` for every brief: block by block,
 /// each brief's eligible rows of the block are scored (int8 estimate per
 /// query) and their value bounds recorded while the block's rows are in
-/// cache.
+/// cache. `VNNI`: the int8 dot products by AVX-512 VNNI, for a caller
+/// compiled with those features on a CPU that has them
+/// ([`batch_range_vnni`]).
 #[inline(always)]
-fn batch_range_body((q, briefs, w0, w1): RangeArgs<'_, '_, '_>) -> Vec<BatchTops> {
+fn batch_range_body<const VNNI: bool>(
+    (q, briefs, w0, w1): RangeArgs<'_, '_, '_>,
+) -> Vec<BatchTops> {
     let mut tops: Vec<BatchTops> = briefs
         .iter()
         .map(|b| {
@@ -464,9 +487,25 @@ fn batch_range_body((q, briefs, w0, w1): RangeArgs<'_, '_, '_>) -> Vec<BatchTops
     };
     /// Scores row `i` for brief `b` into its collectors `t`.
     #[inline(always)]
-    fn visit(q: &crate::quant::QuantVectors, b: &BatchBrief<'_, '_>, t: &mut BatchTops, i: usize) {
+    #[allow(unsafe_code)]
+    fn visit<const VNNI: bool>(
+        q: &crate::quant::QuantVectors,
+        b: &BatchBrief<'_, '_>,
+        t: &mut BatchTops,
+        i: usize,
+    ) {
         for (tv, qq) in t.vec.iter_mut().zip(&b.qqs) {
-            tv.push(estimate(q, qq, i), i as u32);
+            #[cfg(target_arch = "x86_64")]
+            let e = if VNNI {
+                // SAFETY: `VNNI` is only set by `batch_range_vnni`, which
+                // runs after `has_vnni` found the features.
+                unsafe { crate::quant::estimate_vnni(q, qq, i) }
+            } else {
+                estimate(q, qq, i)
+            };
+            #[cfg(not(target_arch = "x86_64"))]
+            let e = estimate(q, qq, i);
+            tv.push(e, i as u32);
         }
         // The value estimate walks the creator's lists: only its bound,
         // read from per-creator words, is taken here; the few rows whose
@@ -487,7 +526,7 @@ fn batch_range_body((q, briefs, w0, w1): RangeArgs<'_, '_, '_>) -> Vec<BatchTops
             ROWS_AHEAD,
             fetch,
             #[inline(always)]
-            |i| visit(q, b, t, i),
+            |i| visit::<VNNI>(q, b, t, i),
         );
         return tops;
     }
@@ -503,13 +542,13 @@ fn batch_range_body((q, briefs, w0, w1): RangeArgs<'_, '_, '_>) -> Vec<BatchTops
                     1,
                     fetch,
                     #[inline(always)]
-                    |i| visit(q, b, t, i),
+                    |i| visit::<VNNI>(q, b, t, i),
                 );
             } else {
                 for (wi, &w) in words.iter().enumerate() {
                     let mut w = w;
                     while w != 0 {
-                        visit(q, b, t, (b0 + wi) * 64 + w.trailing_zeros() as usize);
+                        visit::<VNNI>(q, b, t, (b0 + wi) * 64 + w.trailing_zeros() as usize);
                         w &= w - 1;
                     }
                 }

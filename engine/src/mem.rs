@@ -4,8 +4,9 @@
 /// Asks the CPU to start loading the cache line holding `p` (a hint: it
 /// never faults and never changes a result; a no-op off x86-64). The
 /// workspace denies `unsafe`; this, [`release_free_memory`],
-/// `quant::scan_range` / `quant::dispatch` and the rule kernels of
-/// `filter` (behind the same CPU check) are its exceptions.
+/// `quant::scan_range` / `quant::dispatch`, the AVX-512 VNNI dot product
+/// (`quant::dot_i8_vnni`, `candidates::batch_range_vnni`) and the rule
+/// kernels of `filter` (each behind its CPU check) are its exceptions.
 #[inline(always)]
 #[allow(unsafe_code)]
 pub fn prefetch<T>(p: *const T) {
