@@ -19,7 +19,7 @@ use crate::ann::hnsw_search;
 use crate::bitset::{for_each_one_fetching, Bitset};
 use crate::filter::Eligibility;
 use crate::mem::prefetch;
-use crate::quant::{dispatch, estimate, quantize_query, rescore, shortlist_len};
+use crate::quant::{dispatch, estimate_in, quantize_query, rescore, shortlist_len};
 use crate::signals::{BriefScorer, Evidence};
 use crate::topk::{Bounded, TopK};
 
@@ -495,17 +495,9 @@ fn batch_range_body<const VNNI: bool>(
         i: usize,
     ) {
         for (tv, qq) in t.vec.iter_mut().zip(&b.qqs) {
-            #[cfg(target_arch = "x86_64")]
-            let e = if VNNI {
-                // SAFETY: `VNNI` is only set by `batch_range_vnni`, which
-                // runs after `has_vnni` found the features.
-                unsafe { crate::quant::estimate_vnni(q, qq, i) }
-            } else {
-                estimate(q, qq, i)
-            };
-            #[cfg(not(target_arch = "x86_64"))]
-            let e = estimate(q, qq, i);
-            tv.push(e, i as u32);
+            // SAFETY: `VNNI` is only set by `batch_range_vnni`, which runs
+            // after `has_vnni` found the features.
+            tv.push(unsafe { estimate_in::<VNNI>(q, qq, i) }, i as u32);
         }
         // The value estimate walks the creator's lists: only its bound,
         // read from per-creator words, is taken here; the few rows whose

@@ -316,6 +316,23 @@ pub(crate) unsafe fn estimate_vnni(q: &QuantVectors, qq: &[i8], i: usize) -> f32
     unsafe { dot_i8_vnni(qq, q.row(i)) as f32 * q.scale[i] }
 }
 
+/// [`estimate`], by [`estimate_vnni`] when `VNNI` (x86-64 only; elsewhere
+/// `VNNI` changes nothing): for a loop compiled both ways, as
+/// `candidates`' batched pass is.
+///
+/// # Safety
+/// With `VNNI`, as [`estimate_vnni`]; without, none.
+#[inline(always)]
+#[allow(unsafe_code)]
+pub(crate) unsafe fn estimate_in<const VNNI: bool>(q: &QuantVectors, qq: &[i8], i: usize) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if VNNI {
+        // SAFETY: as this function's.
+        return unsafe { estimate_vnni(q, qq, i) };
+    }
+    estimate(q, qq, i)
+}
+
 /// [`dot_i8_body`] with one `vpdpbusd` per 64 dimensions: it multiplies
 /// unsigned by signed bytes, so `a` is read with its sign bit flipped (as
 /// unsigned, a + 128) and 128 x sum(b), from a second `vpdpbusd`, is taken
