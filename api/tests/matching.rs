@@ -1240,3 +1240,47 @@ fn the_engagement_prior_is_per_platform_and_size_band() {
     }
     assert!(cells >= 6, "too few cells with 20 creators: {cells}");
 }
+
+/// A word the brief repeats (here "gym": a keyword, and in its
+/// description) is one BM25 clause whose boost is the sum of its boosts:
+/// every creator's score is, but for rounding, the sum of the scores of
+/// the two phrases searched apart.
+#[test]
+fn a_repeated_word_scores_as_the_sum_of_its_boosts() {
+    use cloutdesk_engine::bitset::Bitset;
+    use cloutdesk_engine::text::TextQuery;
+    let s = &fixture().snap;
+    let text = s.text.as_ref().expect("the fixture has a text index");
+    let all = Bitset::full(s.len());
+    let scores = |phrases: &[(&str, f32)]| -> std::collections::HashMap<u32, f32> {
+        let q = TextQuery {
+            phrases: phrases.iter().map(|&(p, b)| (p.to_string(), b)).collect(),
+            niches: Vec::new(),
+        };
+        let q = text.build_query(&q).expect("searchable words");
+        text.full_scores(q.as_ref(), &all)
+            .into_iter()
+            .map(|(score, o)| (o, score))
+            .collect()
+    };
+    let keyword = scores(&[("gym", 1.5)]);
+    let description = scores(&[("gym protein", 1.0)]);
+    let both = scores(&[("gym", 1.5), ("gym protein", 1.0)]);
+    assert!(
+        keyword.len() > 10,
+        "the keyword matches bios: {}",
+        keyword.len()
+    );
+    assert_eq!(
+        both.len(),
+        description.len(),
+        "every keyword match is a description match"
+    );
+    for (o, &sum) in &both {
+        let apart = description[o] + keyword.get(o).copied().unwrap_or(0.0);
+        assert!(
+            (sum - apart).abs() <= 1e-5 * apart.abs().max(1.0),
+            "creator {o}: {sum} together, {apart} apart"
+        );
+    }
+}

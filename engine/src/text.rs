@@ -236,19 +236,39 @@ impl TextIndex {
             let stop = t.value().as_str().is_some_and(crate::vector::is_stopword);
             !stop && self.searcher.doc_freq(t).unwrap_or(0) <= max_df
         };
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        // A word the brief repeats (in its keywords, title and description,
+        // or in a niche name as well) is one clause whose boost is the sum
+        // of its boosts: BM25 is linear in the boost, so the score is the
+        // same but for rounding, and its postings are walked once.
+        let mut terms: Vec<(Term, f32)> = Vec::new();
+        let mut at: std::collections::HashMap<Term, usize> = std::collections::HashMap::new();
         for &(field, text, boost, prune) in parts {
             for t in self.terms(field, text) {
                 if prune && !informative(&t) {
                     continue;
                 }
-                let tq: Box<dyn Query> = Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs));
-                clauses.push((Occur::Should, Box::new(BoostQuery::new(tq, boost))));
+                match at.get(&t) {
+                    Some(&k) => terms[k].1 += boost,
+                    None => {
+                        at.insert(t.clone(), terms.len());
+                        terms.push((t, boost));
+                    }
+                }
             }
         }
-        if clauses.is_empty() {
+        if terms.is_empty() {
             return None;
         }
+        let clauses: Vec<(Occur, Box<dyn Query>)> = terms
+            .into_iter()
+            .map(|(t, boost)| {
+                let tq: Box<dyn Query> = Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs));
+                (
+                    Occur::Should,
+                    Box::new(BoostQuery::new(tq, boost)) as Box<dyn Query>,
+                )
+            })
+            .collect();
         Some(Box::new(BooleanQuery::new(clauses)))
     }
 
