@@ -82,6 +82,31 @@ fn main() -> anyhow::Result<()> {
     for (i, k) in asg.into_iter().enumerate() {
         members[k].push(i as u32);
     }
+    let radius: Vec<f32> = members
+        .par_iter()
+        .zip(&cent)
+        .map(|(m, c)| {
+            m.iter()
+                .map(|&o| {
+                    let r = v.row(o as usize);
+                    r.iter()
+                        .zip(c)
+                        .map(|(a, b)| (a - b) * (a - b))
+                        .sum::<f32>()
+                        .sqrt()
+                })
+                .fold(0f32, f32::max)
+        })
+        .collect();
+    let mut rs = radius.clone();
+    rs.sort_by(f32::total_cmp);
+    eprintln!(
+        "radius p10 {:.3} p50 {:.3} p90 {:.3}",
+        rs[rs.len() / 10],
+        rs[rs.len() / 2],
+        rs[rs.len() * 9 / 10]
+    );
+    let mut exact_sum = 0f64;
     let sizes = members.iter().map(Vec::len);
     eprintln!(
         "{c} clusters in {:.1?}; sizes {}-{}",
@@ -138,6 +163,31 @@ fn main() -> anyhow::Result<()> {
             sums[si] += recall;
             line += &format!(" {:.0}%: {recall:.3}", share * 100.0);
         }
+        // Exact pruning: clusters in falling order of their bound (centroid
+        // dot plus the query's norm times the cluster's radius), stopping
+        // once the k-th best found is at or above every bound left.
+        let qn = dot(&b.query_vector, &b.query_vector).sqrt();
+        let mut ub: Vec<(f32, usize)> = cent
+            .iter()
+            .enumerate()
+            .map(|(j, x)| (dot(&b.query_vector, x) + qn * radius[j], j))
+            .collect();
+        ub.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let (mut read, mut top) = (0usize, TopK::new(k + k / 4 + 32));
+        for &(bound, j) in &ub {
+            if top.kth().is_some_and(|t| t >= bound) {
+                break;
+            }
+            for &o in &members[j] {
+                if el.bits.get(o as usize) {
+                    read += 1;
+                    top.push(dot(&b.query_vector, v.row(o as usize)), o);
+                }
+            }
+        }
+        let pruned = read as f64 / el.count as f64;
+        exact_sum += pruned;
+        line += &format!(" exact stop after {:.1}%", pruned * 100.0);
         union += 1;
         println!("{line}");
     }
@@ -146,6 +196,10 @@ fn main() -> anyhow::Result<()> {
         .zip(&sums)
         .map(|(share, sum)| format!("{:.0}%: {:.3}", share * 100.0, sum / union.max(1) as f64))
         .collect();
+    println!(
+        "exact pruning reads {:.1}% of eligible rows on average",
+        100.0 * exact_sum / union.max(1) as f64
+    );
     println!(
         "mean share of the exact top-n found over {union} union-mode briefs, by share of eligible rows read: {}",
         mean.join(", ")

@@ -704,29 +704,46 @@ fn aligned_scores(ordinals: &[u32], scores: &[(f32, u32)]) -> Vec<f32> {
 /// Sorted, distinct ordinals, for placing what is keyed by ordinal at its
 /// index. Most ordinals looked up are not members (a typical brief's
 /// words match a few hundred thousand creators, its pool holds a few
-/// thousand): a bit per ordinal rules them out before any binary search.
+/// thousand): a bit per ordinal rules them out, and a member's index is
+/// its rank among the bits (the members in the words before its own,
+/// counted once, plus those below it in its word), with no search.
 struct Members<'a> {
     ordinals: &'a [u32],
     bits: Bitset,
+    /// Members in the words before each word of `bits`.
+    before: Vec<u32>,
 }
 
 impl<'a> Members<'a> {
     fn new(ordinals: &'a [u32]) -> Members<'a> {
+        debug_assert!(ordinals.windows(2).all(|w| w[0] < w[1]), "sorted, distinct");
         let len = ordinals.last().map_or(0, |&o| o as usize + 1);
+        let bits = Bitset::from_ordinals(len, ordinals.iter().copied());
+        let mut seen = 0u32;
+        let before = bits
+            .words()
+            .iter()
+            .map(|w| {
+                let b = seen;
+                seen += w.count_ones();
+                b
+            })
+            .collect();
         Members {
             ordinals,
-            bits: Bitset::from_ordinals(len, ordinals.iter().copied()),
+            bits,
+            before,
         }
     }
 
     /// The index of `o` among the ordinals.
     #[inline]
     fn index(&self, o: u32) -> Option<usize> {
-        if (o as usize) < self.bits.len() && self.bits.get(o as usize) {
-            self.ordinals.binary_search(&o).ok()
-        } else {
-            None
-        }
+        let o = o as usize;
+        let word = *self.bits.words().get(o / 64)?;
+        let below = word & ((1u64 << (o % 64)) - 1);
+        (word >> (o % 64) & 1 != 0)
+            .then(|| self.before[o / 64] as usize + below.count_ones() as usize)
     }
 
     /// Each member's score in `scores`, 0 where absent (the last one
@@ -786,6 +803,14 @@ mod tests {
                 .map(|o| scores.iter().rev().find(|s| s.1 == *o).map_or(0.0, |s| s.0))
                 .collect();
             assert_eq!(got, want, "round {round}");
+            let m = Members::new(&ordinals);
+            for o in 0..800u32 {
+                assert_eq!(
+                    m.index(o),
+                    ordinals.binary_search(&o).ok(),
+                    "round {round}, {o}"
+                );
+            }
         }
         assert!(aligned_scores(&[], &[(1.0, 3)]).is_empty());
     }
