@@ -162,6 +162,7 @@ fn best_per_dollar_with(
                     w &= w - 1;
                 }
             }
+            b.seal();
             b
         },
         || Bounded::with_capacity(0),
@@ -520,6 +521,7 @@ fn batch_range_body<const VNNI: bool>(
             #[inline(always)]
             |i| visit::<VNNI>(q, b, t, i),
         );
+        t.bounds.seal();
         return tops;
     }
     let mut b0 = w0;
@@ -547,6 +549,9 @@ fn batch_range_body<const VNNI: bool>(
             }
         }
         b0 = b1;
+    }
+    for t in &mut tops {
+        t.bounds.seal();
     }
     tops
 }

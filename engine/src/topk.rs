@@ -155,7 +155,9 @@ fn bucket_edge(b: usize) -> f32 {
 /// entries of one scan (its own, and those of the collectors merged into
 /// it, kept as they are: one part per scanned range), each part with the
 /// histogram of its bounds kept as they are pushed (while the scan's data
-/// is in cache).
+/// is in cache), and its entries put in falling order of their buckets
+/// by [`Bounded::seal`] (where the scan calls it, while they are in cache
+/// too).
 #[derive(Debug, Clone)]
 pub struct Bounded {
     own: Part,
@@ -169,8 +171,39 @@ type Evaluated<T> = Vec<(f32, u32, T)>;
 /// One scanned range's entries and the histogram of their bounds.
 #[derive(Debug, Clone)]
 struct Part {
-    entries: Vec<(f32, u32)>,
+    /// (bucket of the bound, ordinal), as pushed; emptied by sealing.
+    entries: Vec<(u32, u32)>,
     hist: Vec<u32>,
+    /// Sealed: the ordinals of `entries` by falling bucket (in push order
+    /// within a bucket).
+    sealed: Option<Vec<u32>>,
+}
+
+impl Part {
+    /// The ordinals by falling bucket (a counting sort by the histogram).
+    fn by_bucket(&self) -> Vec<u32> {
+        let mut at = vec![0usize; BOUND_BUCKETS];
+        let mut acc = 0usize;
+        for b in (0..BOUND_BUCKETS).rev() {
+            at[b] = acc;
+            acc += self.hist[b] as usize;
+        }
+        let mut out = vec![0u32; acc];
+        for &(b, o) in &self.entries {
+            let c = &mut at[b as usize];
+            out[*c] = o;
+            *c += 1;
+        }
+        out
+    }
+
+    /// [`Part::by_bucket`], computed once by sealing or now.
+    fn order(&self) -> std::borrow::Cow<'_, [u32]> {
+        match &self.sealed {
+            Some(v) => std::borrow::Cow::Borrowed(v.as_slice()),
+            None => std::borrow::Cow::Owned(self.by_bucket()),
+        }
+    }
 }
 
 impl Bounded {
@@ -180,6 +213,7 @@ impl Bounded {
             own: Part {
                 entries: Vec::with_capacity(rows),
                 hist: vec![0; BOUND_BUCKETS],
+                sealed: None,
             },
             merged: Vec::new(),
         }
@@ -188,8 +222,22 @@ impl Bounded {
     /// Records `ub`, an upper bound of the value of `ordinal`.
     #[inline(always)]
     pub fn push(&mut self, ub: f32, ordinal: u32) {
-        self.own.hist[bound_bucket(ub)] += 1;
-        self.own.entries.push((ub, ordinal));
+        let b = bound_bucket(ub);
+        self.own.hist[b] += 1;
+        self.own.entries.push((b as u32, ordinal));
+    }
+
+    /// Puts this collector's own entries in falling order of their
+    /// buckets now (no more may be pushed), so that [`Bounded::top_k`]
+    /// need not: a scan calls it at the end of its range, while the
+    /// entries are in cache (sorting them later, cold, was a tenth of a
+    /// typical brief's match at 1M). Optional: `top_k` sorts what is not
+    /// sealed; the same results either way.
+    pub fn seal(&mut self) {
+        if self.own.sealed.is_none() {
+            self.own.sealed = Some(self.own.by_bucket());
+            self.own.entries = Vec::new();
+        }
     }
 
     /// Both collectors' entries (moved, not copied).
@@ -202,11 +250,6 @@ impl Bounded {
     /// Every part.
     fn parts(&self) -> impl Iterator<Item = &Part> {
         std::iter::once(&self.own).chain(&self.merged)
-    }
-
-    /// Every entry, part by part.
-    fn entries(&self) -> impl Iterator<Item = &(f32, u32)> {
-        self.parts().flat_map(|part| part.entries.iter())
     }
 
     /// The best `k` of the entries by `eval`, best first — equal to
@@ -257,55 +300,12 @@ impl Bounded {
             hist.iter_mut().zip(&part.hist).for_each(|(a, b)| *a += b);
         }
         let hist = &hist;
-        // The entries of the top buckets, about `SHORT_PER_K` times k of
-        // them, sorted by bucket (best first) in one counting pass: a
-        // round is then a slice of it. The rounds rarely go below it; when
-        // they do, they filter every entry.
-        const SHORT_PER_K: usize = 16;
-        let cap = k.saturating_mul(SHORT_PER_K);
-        let mut short_lo = BOUND_BUCKETS;
-        let mut in_short = 0usize;
-        while short_lo > 0 && in_short < cap {
-            short_lo -= 1;
-            in_short += hist[short_lo] as usize;
-        }
-        // Bucket b (>= short_lo) occupies short[base(b)..base(b) + hist[b]],
-        // base(b) being the count of the buckets above it; its entries
-        // keep their order (part by part, each part's in its order), so
-        // the parts are placed in parallel, each from its own cursors.
-        let mut base = vec![0usize; BOUND_BUCKETS - short_lo];
-        let mut acc = 0usize;
-        for b in (short_lo..BOUND_BUCKETS).rev() {
-            base[b - short_lo] = acc;
-            acc += hist[b] as usize;
-        }
-        let mut cursors: Vec<Vec<usize>> = Vec::with_capacity(1 + self.merged.len());
-        let mut next = base.clone();
-        for part in self.parts() {
-            cursors.push(next.clone());
-            for (c, &h) in next.iter_mut().zip(&part.hist[short_lo..]) {
-                *c += h as usize;
-            }
-        }
-        use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
-        let placed: Vec<AtomicU32> = (0..acc).map(|_| AtomicU32::new(0)).collect();
+        // Each part's ordinals by falling bucket: a round of buckets
+        // `lo..hi` is a slice of each, from `next[p]` on.
         let parts: Vec<&Part> = self.parts().collect();
-        parts
-            .into_par_iter()
-            .zip(cursors)
-            .for_each(|(part, mut cursor)| {
-                for &(ub, o) in &part.entries {
-                    let b = bound_bucket(ub);
-                    if b >= short_lo {
-                        let c = &mut cursor[b - short_lo];
-                        // Each slot is written by exactly one part.
-                        placed[*c].store(o, Relaxed);
-                        *c += 1;
-                    }
-                }
-            });
-        let short: Vec<u32> = placed.into_iter().map(AtomicU32::into_inner).collect();
-        let start = |b: usize| base[b - short_lo];
+        let orders: Vec<std::borrow::Cow<'_, [u32]>> =
+            parts.par_iter().map(|part| part.order()).collect();
+        let mut next = vec![0usize; parts.len()];
         let mut top = TopK::new(k);
         // Every evaluated entry with its value and payload, round by
         // round, chunk by chunk: the best k are picked out at the end.
@@ -313,6 +313,7 @@ impl Bounded {
         // Buckets `hi..` are done.
         let mut hi = BOUND_BUCKETS;
         let mut done = 0usize;
+        let mut picked: Vec<u32> = Vec::new();
         while hi > 0 {
             let kth = top.kth();
             if let Some(f) = kth {
@@ -334,19 +335,12 @@ impl Bounded {
             if let Some(f) = kth {
                 lo = lo.max(bound_bucket(f));
             }
-            let filtered: Vec<u32>;
-            let picked: &[u32] = if lo >= short_lo {
-                // Buckets lo..hi: from the start of bucket hi - 1 to the
-                // end of bucket lo.
-                &short[start(hi - 1)..start(lo) + hist[lo] as usize]
-            } else {
-                filtered = self
-                    .entries()
-                    .filter(|e| (lo..hi).contains(&bound_bucket(e.0)))
-                    .map(|e| e.1)
-                    .collect();
-                &filtered
-            };
+            picked.clear();
+            for ((part, order), at) in parts.iter().zip(&orders).zip(next.iter_mut()) {
+                let n: usize = part.hist[lo..hi].iter().map(|&h| h as usize).sum();
+                picked.extend_from_slice(&order[*at..*at + n]);
+                *at += n;
+            }
             done += picked.len();
             const NEAR: usize = 8;
             const FAR: usize = 16;
@@ -429,6 +423,7 @@ mod tests {
             items in proptest::collection::vec((0u32..40, 0u32..6), 0..600),
             parts in 1usize..5,
             k in 0usize..80,
+            sealed in 0u8..16,
         ) {
             let n = items.len();
             let value = |o: u32| items[o as usize].0 as f32 / 8.0;
@@ -455,10 +450,14 @@ mod tests {
             for o in 0..n as u32 {
                 all.push(value(o), o);
             }
-            let mut parts_of = entries.into_iter().map(|p| {
+            // Some parts sealed, some not (sorted by `top_k`).
+            let mut parts_of = entries.into_iter().enumerate().map(|(j, p)| {
                 let mut b = Bounded::with_capacity(p.len());
                 for (ub, o) in p {
                     b.push(ub, o);
+                }
+                if sealed >> j & 1 != 0 {
+                    b.seal();
                 }
                 b
             });
