@@ -15,7 +15,11 @@
 //! rows, then every row assigned to its nearest centroid. For the fixed
 //! benchmark briefs and the world's first `PROBE_BRIEFS` generated ones
 //! (union mode only), prints the share of the exact top-n found after
-//! reading 5, 10, 20, 30 and 50% of the eligible rows, cluster by cluster.
+//! reading 5, 10, 20, 30 and 50% of the eligible rows, cluster by cluster,
+//! and the share an exact probe must read: clusters in falling order of
+//! their bound (centroid dot product plus the query's norm times the
+//! cluster's radius), stopping once the k-th best found reaches every
+//! bound left.
 
 use std::collections::HashSet;
 use std::time::Instant;
