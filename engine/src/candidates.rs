@@ -712,15 +712,15 @@ fn aligned_scores(ordinals: &[u32], scores: &[(f32, u32)]) -> Vec<f32> {
 /// thousand): a bit per ordinal rules them out, and a member's index is
 /// its rank among the bits (the members in the words before its own,
 /// counted once, plus those below it in its word), with no search.
-struct Members<'a> {
-    ordinals: &'a [u32],
+struct Members {
+    len: usize,
     bits: Bitset,
     /// Members in the words before each word of `bits`.
     before: Vec<u32>,
 }
 
-impl<'a> Members<'a> {
-    fn new(ordinals: &'a [u32]) -> Members<'a> {
+impl Members {
+    fn new(ordinals: &[u32]) -> Members {
         debug_assert!(ordinals.windows(2).all(|w| w[0] < w[1]), "sorted, distinct");
         let len = ordinals.last().map_or(0, |&o| o as usize + 1);
         let bits = Bitset::from_ordinals(len, ordinals.iter().copied());
@@ -735,7 +735,7 @@ impl<'a> Members<'a> {
             })
             .collect();
         Members {
-            ordinals,
+            len: ordinals.len(),
             bits,
             before,
         }
@@ -754,7 +754,7 @@ impl<'a> Members<'a> {
     /// Each member's score in `scores`, 0 where absent (the last one
     /// listed where an ordinal repeats).
     fn scores(&self, scores: &[(f32, u32)]) -> Vec<f32> {
-        let mut out = vec![0.0f32; self.ordinals.len()];
+        let mut out = vec![0.0f32; self.len];
         for &(score, o) in scores {
             if let Some(k) = self.index(o) {
                 out[k] = score;

@@ -182,6 +182,10 @@ struct Part {
 impl Part {
     /// The ordinals by falling bucket (a counting sort by the histogram).
     fn by_bucket(&self) -> Vec<u32> {
+        if self.entries.is_empty() {
+            // The identity parts of a parallel reduce: no offsets to lay out.
+            return Vec::new();
+        }
         let mut at = vec![0usize; BOUND_BUCKETS];
         let mut acc = 0usize;
         for b in (0..BOUND_BUCKETS).rev() {
@@ -222,6 +226,7 @@ impl Bounded {
     /// Records `ub`, an upper bound of the value of `ordinal`.
     #[inline(always)]
     pub fn push(&mut self, ub: f32, ordinal: u32) {
+        debug_assert!(self.own.sealed.is_none(), "pushed to a sealed Bounded");
         let b = bound_bucket(ub);
         self.own.hist[b] += 1;
         self.own.entries.push((b as u32, ordinal));
@@ -471,6 +476,18 @@ mod tests {
             prop_assert_eq!(&with, &got);
             prop_assert_eq!(got, all.into_sorted());
         }
+    }
+
+    /// Pushing after `seal` would leave the entry out of the sealed order
+    /// while counting it in the histogram: debug builds refuse it.
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "pushed to a sealed Bounded")]
+    fn a_sealed_collector_takes_no_more_entries() {
+        let mut b = Bounded::with_capacity(2);
+        b.push(1.0, 0);
+        b.seal();
+        b.push(2.0, 1);
     }
 
     #[test]
