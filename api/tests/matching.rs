@@ -730,6 +730,56 @@ fn batched_candidate_scans_equal_one_brief_at_a_time() {
     }
 }
 
+/// The sixteen-rows-at-a-time AVX-512 pass of one brief collects what the
+/// scalar definitions give: each shortlist the top-k of the int8
+/// estimates, each row's bound the bucket of `value_bound`, over random
+/// briefs (geography, niches, seeds) on their eligible rows and on every
+/// row. On a CPU without AVX-512 VNNI the kernel never runs, and this
+/// checks nothing (it says so).
+#[test]
+fn the_avx512_pass_collects_what_the_scalar_definitions_give() {
+    use cloutdesk_engine::bitset::Bitset;
+    use cloutdesk_engine::pass512::differs_from_scalar;
+    let s = &fixture().snap;
+    // Random briefs (target countries, niches, every third with seeds),
+    // audience shares with the home country and others, and every niche
+    // at once (more than the 32 summary bits: folds that coincide).
+    let mut briefs = random_briefs(s, 40, 23);
+    let every_niche: Vec<&String> = s.dicts.niches.iter().collect();
+    briefs.push(brief_with(
+        s,
+        json!({"target": {"audience_countries": {"US": 0.6, "CA": 0.2, "GB": 0.1}}}),
+    ));
+    briefs.push(brief_with(
+        s,
+        json!({"niches": every_niche, "target": {"audience_countries": {"BR": 0.05}}}),
+    ));
+    let all = Bitset::full(s.len());
+    let mut checked = 0;
+    for b in &briefs {
+        let sc = BriefScorer::new(b, s);
+        let mut queries: Vec<&[f32]> = vec![&b.query_vector];
+        for id in &b.similar_to {
+            queries.push(s.vectors.row(s.ordinal(id).unwrap() as usize));
+        }
+        queries.retain(|q| q.len() == s.vectors.dim);
+        let el = eligible(b, s);
+        for bits in [&el.bits, &all] {
+            for k in [1, 37, 500] {
+                match differs_from_scalar(&sc, &queries, k, bits) {
+                    None => {
+                        eprintln!("no AVX-512 VNNI here: the kernel is not run, nothing checked");
+                        return;
+                    }
+                    Some(Some(d)) => panic!("{}, k {k}: {d}", b.campaign_id),
+                    Some(None) => checked += 1,
+                }
+            }
+        }
+    }
+    assert!(checked >= 6 * briefs.len());
+}
+
 /// The union's candidates straight from its definition, each retriever on
 /// its own: BM25 top-n, the int8 scan of the brief's and seeds' vectors,
 /// the value-per-dollar top-n; eligible, sorted, distinct.

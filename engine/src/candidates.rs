@@ -428,6 +428,30 @@ fn batch_range(
     // briefs score each row from cache, where VNNI measured no better
     // (BENCHMARKS.md, twenty-second session). Same integers either way.
     #[cfg(target_arch = "x86_64")]
+    if let [b] = briefs {
+        if crate::pass512::available(q) && b.qqs.iter().all(|x| x.len() == 64) {
+            let words = &b.words[w0..w1];
+            let mut t = BatchTops::new(b, words.iter().map(|w| w.count_ones() as usize).sum());
+            // SAFETY: `available` holds and the queries have 64
+            // dimensions, checked just above; the eligible rows are the
+            // snapshot's (`q` is its int8 copy).
+            #[allow(unsafe_code)]
+            unsafe {
+                crate::pass512::one_brief_range(
+                    q,
+                    &b.qqs,
+                    &mut t.vec,
+                    b.sc,
+                    &mut t.bounds,
+                    words,
+                    w0 * 64,
+                )
+            };
+            t.bounds.seal();
+            return vec![t];
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
     if briefs.len() == 1 && crate::quant::has_vnni() {
         // SAFETY: the CPU has the features `batch_range_vnni` is compiled
         // for, checked just above.

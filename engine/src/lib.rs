@@ -28,6 +28,7 @@ pub mod filter;
 pub mod hnsw_build;
 pub mod matcher;
 pub mod mem;
+pub mod pass512;
 pub mod pricing;
 pub mod quant;
 pub mod schema;

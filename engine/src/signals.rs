@@ -118,6 +118,28 @@ pub const SCORE_WEIGHTS: [(&str, f32); 8] = [
     ("lookalike", 0.15),
 ];
 
+/// The geography factor of [`BriefScorer::value_bound`] for a creator
+/// whose audience is unknown: its home country is a target, or not.
+pub(crate) const TARGETED_HOME: f32 = 0.6;
+pub(crate) const UNTARGETED_HOME: f32 = 0.05;
+
+/// [`BriefScorer::value_bound`]'s view of a brief (see
+/// [`BriefScorer::bound_params`]).
+pub(crate) struct BoundParams<'s> {
+    /// The brief has a geography target, and its shares' divisor.
+    pub geo: bool,
+    pub geo_div: f32,
+    pub geo_folds: &'s [(u8, u16)],
+    /// The factor of a creator with an unknown audience, by home country
+    /// code (a code past the end: [`UNTARGETED_HOME`]).
+    pub unknown_geo: Vec<f32>,
+    /// The brief names niches; their summary bits and the factor by the
+    /// count present.
+    pub niche: bool,
+    pub niche_folds: &'s [u8],
+    pub niche_factor: &'s [f32],
+}
+
 /// A brief compiled against a snapshot for scoring.
 #[derive(Debug)]
 pub struct BriefScorer<'a> {
@@ -743,9 +765,9 @@ impl<'a> BriefScorer<'a> {
                         None => self.geo.iter().any(|g| g.0 == home),
                     };
                 if targeted {
-                    0.6
+                    TARGETED_HOME
                 } else {
-                    0.05
+                    UNTARGETED_HOME
                 }
             } else if w.aud_bloom & self.geo_bits32 == 0 {
                 0.0
@@ -777,6 +799,32 @@ impl<'a> BriefScorer<'a> {
             ub *= self.niche_factor[present as usize];
         }
         ub
+    }
+
+    /// What [`Self::value_bound`] reads of the brief, for the vectorised
+    /// pass (`crate::pass512`), which computes the same bounds from it.
+    pub(crate) fn bound_params(&self) -> BoundParams<'_> {
+        let targeted = |code: u16| match &self.geo_slot {
+            Some(slot) => slot.get(code as usize).is_some_and(|&k| k != 0),
+            None => self.geo.iter().any(|g| g.0 == code),
+        };
+        BoundParams {
+            geo: !self.geo.is_empty(),
+            geo_div: self.geo_total.max(0.05),
+            geo_folds: &self.geo_folds,
+            unknown_geo: (0..self.s.dicts.countries.len().min(UNKNOWN_CODE as usize))
+                .map(|c| {
+                    if targeted(c as u16) {
+                        TARGETED_HOME
+                    } else {
+                        UNTARGETED_HOME
+                    }
+                })
+                .collect(),
+            niche: !self.b.niches.is_empty(),
+            niche_folds: &self.niche_folds,
+            niche_factor: &self.niche_factor,
+        }
     }
 
     /// Whether niche `code` is one of the brief's (a table lookup).

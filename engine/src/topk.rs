@@ -128,13 +128,13 @@ pub fn top_k_of_scores(scores: &[f32], k: usize) -> Vec<(f32, u32)> {
 /// Buckets of [`Bounded`]'s histogram of bounds: the top bits of
 /// a positive f32 (exponent and four mantissa bits), so a bucket spans a
 /// factor of at most 1 + 1/16 and buckets order as their floats do.
-const BOUND_BUCKETS: usize = 4096;
-const BOUND_SHIFT: u32 = 19;
+pub(crate) const BOUND_BUCKETS: usize = 4096;
+pub(crate) const BOUND_SHIFT: u32 = 19;
 
 /// The bucket of bound `ub`: monotone in `ub`; 0 for `ub <= 0`, the top
 /// bucket for NaN (a bound that says nothing is evaluated first).
 #[inline]
-fn bound_bucket(ub: f32) -> usize {
+pub(crate) fn bound_bucket(ub: f32) -> usize {
     if ub.is_nan() {
         BOUND_BUCKETS - 1
     } else if ub <= 0.0 {
@@ -227,9 +227,22 @@ impl Bounded {
     #[inline(always)]
     pub fn push(&mut self, ub: f32, ordinal: u32) {
         debug_assert!(self.own.sealed.is_none(), "pushed to a sealed Bounded");
-        let b = bound_bucket(ub);
-        self.own.hist[b] += 1;
-        self.own.entries.push((b as u32, ordinal));
+        self.push_bucket(bound_bucket(ub) as u32, ordinal);
+    }
+
+    /// [`Bounded::push`] of a bound whose bucket (`bound_bucket`, below
+    /// [`BOUND_BUCKETS`]) the caller computed.
+    #[inline(always)]
+    pub(crate) fn push_bucket(&mut self, bucket: u32, ordinal: u32) {
+        debug_assert!(self.own.sealed.is_none(), "pushed to a sealed Bounded");
+        self.own.hist[bucket as usize] += 1;
+        self.own.entries.push((bucket, ordinal));
+    }
+
+    /// The (bucket, ordinal) entries pushed to this collector itself, in
+    /// push order (empty once sealed): for tests.
+    pub(crate) fn pushed(&self) -> &[(u32, u32)] {
+        &self.own.entries
     }
 
     /// Puts this collector's own entries in falling order of their
