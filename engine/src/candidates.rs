@@ -423,34 +423,24 @@ fn batch_range(
     let avx2: unsafe fn(RangeArgs<'_, '_, '_>) -> Vec<BatchTops> = batch_range_avx2;
     #[cfg(not(target_arch = "x86_64"))]
     let avx2: unsafe fn(RangeArgs<'_, '_, '_>) -> Vec<BatchTops> = batch_range_body::<false>;
-    // One brief streams its rows from memory, where fewer instructions a
-    // row let more loads overlap (VNNI: typical brief at 1M -4%); many
-    // briefs score each row from cache, where VNNI measured no better
-    // (BENCHMARKS.md, twenty-second session). Same integers either way.
-    #[cfg(target_arch = "x86_64")]
-    if let [b] = briefs {
-        if crate::pass512::available(q) && b.qqs.iter().all(|x| x.len() == 64) {
-            let words = &b.words[w0..w1];
-            let mut t = BatchTops::new(b, words.iter().map(|w| w.count_ones() as usize).sum());
-            // SAFETY: `available` holds and the queries have 64
-            // dimensions, checked just above; the eligible rows are the
-            // snapshot's (`q` is its int8 copy).
-            #[allow(unsafe_code)]
-            unsafe {
-                crate::pass512::one_brief_range(
-                    q,
-                    &b.qqs,
-                    &mut t.vec,
-                    b.sc,
-                    &mut t.bounds,
-                    words,
-                    w0 * 64,
-                )
-            };
+    // One brief, on a CPU with AVX-512 VNNI and 64-dimension vectors:
+    // sixteen rows at a time (`pass512`; the same collectors with the same
+    // contents; typical brief at 1M: the pass 2.5 -> 1.05 ms).
+    if let ([b], true) = (briefs, crate::pass512::available(q)) {
+        let words = &b.words[w0..w1];
+        let mut t = BatchTops::new(b, words.iter().map(|w| w.count_ones() as usize).sum());
+        if crate::pass512::one_brief_pass(b.sc, &b.qqs, &mut t.vec, &mut t.bounds, words, w0 * 64)
+            .is_some()
+        {
             t.bounds.seal();
             return vec![t];
         }
     }
+    // Otherwise one brief streams its rows from memory, where fewer
+    // instructions a row let more loads overlap (VNNI: typical brief at 1M
+    // -4%); many briefs score each row from cache, where VNNI measured no
+    // better (BENCHMARKS.md, twenty-second session). Same integers either
+    // way.
     #[cfg(target_arch = "x86_64")]
     if briefs.len() == 1 && crate::quant::has_vnni() {
         // SAFETY: the CPU has the features `batch_range_vnni` is compiled
@@ -498,7 +488,7 @@ fn batch_range_body<const VNNI: bool>(
     // The first brief to visit a block brings its rows in: it asks for
     // each eligible row's int8 vector ahead of use (scattered loads
     // overlap instead of queueing); the briefs after it find them in
-    // cache. The value bound's per-creator words (16 bytes a row) are
+    // cache. The value bound's per-creator record (32 bytes a row) is
     // asked for with the row: read in row order but with gaps, they were
     // where the one-brief scan stalled most (typical brief at 1M, p50 of
     // three alternated rounds 24.1 / 25.2 / 20.4 ms -> 22.7 / 18.4 /

@@ -12,7 +12,10 @@
 //! together; a row enters a shortlist's own `push` only when its estimate
 //! is not below the shortlist's floor; the bounds are computed lane by
 //! lane with the scalar code's operations in the scalar code's order, so
-//! they are the same floats, hence the same histogram buckets.
+//! they are the same floats, hence the same histogram buckets. A row's
+//! bound and its int8 scale come from its 32-byte record
+//! ([`crate::snapshot::BoundWords`], gathered field by field), one line
+//! beside the row's own.
 //!
 //! Invariant: for every row, the same pushes reach the same collectors as
 //! in the row-at-a-time pass, but for estimates below a shortlist's floor
@@ -30,7 +33,7 @@ pub fn available(q: &QuantVectors) -> bool {
 }
 
 /// Rows each side of the current group whose lines are asked for ahead.
-const AHEAD: usize = 32;
+const AHEAD: usize = 64;
 
 /// Pushes, for every set bit of `words` (bit j of word wi is row
 /// `base + 64 wi + j`): each query's int8 estimate into its shortlist
@@ -40,7 +43,7 @@ const AHEAD: usize = 32;
 /// # Safety
 /// [`available`] must hold for `q`, every query must have 64 dimensions,
 /// `q` and `sc`'s snapshot must hold every row named by `words`, and rows
-/// must be below 2^29 (gather offsets are 32-bit).
+/// must be below 2^28 (gather offsets are 32-bit).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
 #[allow(unsafe_code)]
@@ -71,7 +74,7 @@ pub(crate) unsafe fn one_brief_range(
         return;
     }
     assert!(
-        idx[n - 1] < (1 << 29)
+        idx[n - 1] < (1 << 28)
             && (idx[n - 1] as usize) < bw.len()
             && (idx[n - 1] as usize) < q.len(),
         "rows within the snapshot"
@@ -87,7 +90,7 @@ pub(crate) unsafe fn one_brief_range(
     }
     // SAFETY (the whole block): the CPU has the features this function is
     // compiled for (its contract); every load reads a row of `q` (64
-    // bytes), a word of `bw` (16 bytes), a scale, or an entry of a table
+    // bytes), a record of `bw` (32 bytes), a scale, or an entry of a table
     // below its length, at indices checked above or masked off.
     unsafe {
         let flip = _mm512_set1_epi8(i8::MIN);
@@ -118,17 +121,26 @@ pub(crate) unsafe fn one_brief_range(
             let vidx = _mm512_maskz_loadu_epi32(valid, idx.as_ptr().add(g).cast());
             // Lanes past the group read its first row (discarded).
             let row = |l: usize| q.row_ptr(group.get(l).copied().unwrap_or(group[0]) as usize);
-            let rows: [__m512i; 16] =
-                std::array::from_fn(|l| _mm512_xor_si512(_mm512_loadu_si512(row(l).cast()), flip));
-            let scales = _mm512_mask_i32gather_ps::<4>(
-                _mm512_setzero_ps(),
-                valid,
-                vidx,
-                q.scale.as_ptr().cast(),
-            );
+            // Dword `8 i + k` is field k of row i's 32-byte record.
+            let words8 = _mm512_slli_epi32::<3>(vidx);
+            let bwp = bw_ptr.cast::<u8>();
+            let field = |k: i32| {
+                _mm512_mask_i32gather_epi32::<4>(
+                    _mm512_setzero_si512(),
+                    valid,
+                    _mm512_add_epi32(words8, _mm512_set1_epi32(k)),
+                    bwp.cast(),
+                )
+            };
+            // The rows' int8 scales, kept in their records.
+            let scales = _mm512_castsi512_ps(field(7));
             for ((qv, corr), short) in queries.iter().zip(shortlists.iter_mut()) {
+                // Each row loaded again per query (from L1 after the
+                // first), not kept: sixteen rows beside sixteen sums do
+                // not fit the registers.
                 let d: [__m512i; 16] = std::array::from_fn(|l| {
-                    _mm512_dpbusd_epi32(_mm512_setzero_si512(), rows[l], *qv)
+                    let x = _mm512_xor_si512(_mm512_loadu_si512(row(l).cast()), flip);
+                    _mm512_dpbusd_epi32(_mm512_setzero_si512(), x, *qv)
                 });
                 let sums = _mm512_sub_epi32(reduce16(&d), _mm512_set1_epi32(*corr));
                 let e = _mm512_mul_ps(_mm512_cvtepi32_ps(sums), scales);
@@ -149,19 +161,21 @@ pub(crate) unsafe fn one_brief_range(
                 }
             }
             // The value bounds, lane by lane as `value_bound` computes them.
-            let words4 = _mm512_slli_epi32::<2>(vidx);
-            let bwp = bw_ptr.cast::<u8>();
-            let field = |k: i32| {
-                _mm512_mask_i32gather_epi32::<4>(
-                    _mm512_setzero_si512(),
-                    valid,
-                    _mm512_add_epi32(words4, _mm512_set1_epi32(k)),
-                    bwp.cast(),
-                )
-            };
-            let mut ub = _mm512_castsi512_ps(field(0));
+            // The overall-rate bound where the history's summary holds
+            // none of the brief's niches.
+            let in_history =
+                _mm512_test_epi32_mask(field(4), _mm512_set1_epi32(p.niche_bits as u32 as i32))
+                    | _mm512_test_epi32_mask(
+                        field(5),
+                        _mm512_set1_epi32((p.niche_bits >> 32) as u32 as i32),
+                    );
+            let mut ub = _mm512_mask_blend_ps(
+                in_history,
+                _mm512_castsi512_ps(field(1)),
+                _mm512_castsi512_ps(field(0)),
+            );
             if p.geo {
-                let (aud, d3) = (field(1), field(3));
+                let (aud, d3) = (field(2), field(6));
                 let country = _mm512_and_si512(d3, _mm512_set1_epi32(0xffff));
                 let known = _mm512_test_epi32_mask(d3, _mm512_set1_epi32(0x80 << 16));
                 let hq = _mm512_and_si512(_mm512_srli_epi32::<16>(d3), _mm512_set1_epi32(0x7f));
@@ -204,7 +218,7 @@ pub(crate) unsafe fn one_brief_range(
                 ub = _mm512_mul_ps(ub, _mm512_mask_blend_ps(known, unknown, known_geo));
             }
             if p.niche {
-                let nb = field(2);
+                let nb = field(3);
                 let mut present = _mm512_setzero_si512();
                 for &f in p.niche_folds {
                     let bit = _mm512_and_si512(
@@ -235,6 +249,41 @@ pub(crate) unsafe fn one_brief_range(
             g += 16;
         }
     }
+}
+
+/// [`one_brief_range`] where it can run (`None` elsewhere: the caller
+/// takes the row-at-a-time pass): the rows of `words` (from row `base`)
+/// for `sc`, each query of `qqs` into the shortlist beside it, the value
+/// bounds into `bounds`.
+pub fn one_brief_pass(
+    sc: &BriefScorer<'_>,
+    qqs: &[Vec<i8>],
+    shortlists: &mut [TopK],
+    bounds: &mut Bounded,
+    words: &[u64],
+    base: usize,
+) -> Option<()> {
+    let q = &sc.s.qvectors;
+    let fits = words.iter().rposition(|&w| w != 0).is_none_or(|wi| {
+        let last = base + wi * 64 + 63 - words[wi].leading_zeros() as usize;
+        last < q.len() && last < sc.s.hot.bound_words.len() && last < (1 << 28)
+    });
+    if !available(q) || qqs.len() != shortlists.len() || qqs.iter().any(|x| x.len() != 64) || !fits
+    {
+        return None;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: `available`, the query lengths and the rows' range are
+        // checked just above.
+        #[allow(unsafe_code)]
+        unsafe {
+            one_brief_range(q, qqs, shortlists, sc, bounds, words, base)
+        };
+        Some(())
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    None
 }
 
 /// Sixteen vectors of sixteen partial sums -> one vector of their sixteen
@@ -294,12 +343,7 @@ pub fn differs_from_scalar(
             .collect();
         let mut shorts: Vec<TopK> = qqs.iter().map(|_| TopK::new(k)).collect();
         let mut bounds = Bounded::with_capacity(bits.count());
-        // SAFETY: `available` and the query lengths are checked above;
-        // `bits` covers the snapshot's rows.
-        #[allow(unsafe_code)]
-        unsafe {
-            one_brief_range(q, &qqs, &mut shorts, sc, &mut bounds, bits.words(), 0)
-        };
+        one_brief_pass(sc, &qqs, &mut shorts, &mut bounds, bits.words(), 0)?;
         for (j, (short, qq)) in shorts.into_iter().zip(&qqs).enumerate() {
             let mut want = TopK::new(k);
             for i in bits.iter_ones() {

@@ -126,6 +126,9 @@ pub(crate) const UNTARGETED_HOME: f32 = 0.05;
 /// [`BriefScorer::value_bound`]'s view of a brief (see
 /// [`BriefScorer::bound_params`]).
 pub(crate) struct BoundParams<'s> {
+    /// The brief's niches' bits in the 64-bit summaries: a creator whose
+    /// history's summary holds none takes its overall-rate bound.
+    pub niche_bits: u64,
     /// The brief has a geography target, and its shares' divisor.
     pub geo: bool,
     pub geo_div: f32,
@@ -742,9 +745,11 @@ impl<'a> BriefScorer<'a> {
     }
 
     /// An upper bound of [`Self::quick_value_per_dollar`] of creator `i`
-    /// (when that is finite) read from one 16-byte record, no list
+    /// (when that is finite) read from one 32-byte record, no list
     /// walked ([`crate::snapshot::BoundWords`]): the snapshot's
-    /// [`crate::snapshot::BoundWords::value_bound`] times the geography factor
+    /// [`crate::snapshot::BoundWords::value_bound`] (its `overall_bound`
+    /// when the history's summary holds none of the brief's niches: the
+    /// predicted rate is then the overall rate) times the geography factor
     /// where the list summaries already decide it (0 when the audience is
     /// known and holds no targeted country; the home-country fallback
     /// when it is unknown) and times the niche factor of a creator whose
@@ -755,7 +760,13 @@ impl<'a> BriefScorer<'a> {
     #[inline(always)]
     pub fn value_bound(&self, i: usize) -> f32 {
         let w = self.s.hot.bound_words[i];
-        let mut ub = w.value_bound;
+        // No brief niche in the history: the predicted rate is the overall
+        // rate (and without brief niches, always).
+        let mut ub = if w.hist_bloom & self.niche_bits == 0 {
+            w.overall_bound
+        } else {
+            w.value_bound
+        };
         if !self.geo.is_empty() {
             let geo = if !w.aud_known() {
                 let home = w.country;
@@ -809,6 +820,7 @@ impl<'a> BriefScorer<'a> {
             None => self.geo.iter().any(|g| g.0 == code),
         };
         BoundParams {
+            niche_bits: self.niche_bits,
             geo: !self.geo.is_empty(),
             geo_div: self.geo_total.max(0.05),
             geo_folds: &self.geo_folds,

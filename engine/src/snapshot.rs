@@ -136,21 +136,24 @@ pub struct Hot {
     pub hist_bloom: Vec<u64>,
     pub aud_bloom: Vec<u64>,
     /// What [`crate::signals::BriefScorer::value_bound`] reads, one
-    /// 16-byte record per creator (four to a cache line, one stream for
-    /// the candidate pass instead of six columns).
+    /// 32-byte record per creator (two to a cache line, one stream for
+    /// the candidate pass instead of seven columns, with the int8 scale).
     pub bound_words: Vec<BoundWords>,
 }
 
-/// Creator `i`'s inputs to the brief's value bound: `value_bound`, the
-/// audience summary and the declared-or-history niche summary folded
-/// to 32 bits (bit `code % 32`: a brief whose folded bits share none with
-/// them has none of those codes — a looser "maybe" than 64 bits, never a
-/// wrong "no"), the home country, whether the audience is known, and
-/// upper bounds of its share in the home country and in any other
-/// country (a brief's audience target takes one of the two per targeted
-/// country its summary may hold).
+/// Creator `i`'s inputs to the brief's value bound: `value_bound` and
+/// `overall_bound`, the audience summary and the declared-or-history
+/// niche summary folded to 32 bits (bit `code % 32`: a brief whose folded
+/// bits share none with them has none of those codes — a looser "maybe"
+/// than 64 bits, never a wrong "no"), the history's own summary (64
+/// bits), the home country, whether the audience is known, and upper
+/// bounds of its share in the home country and in any other country (a
+/// brief's audience target takes one of the two per targeted country its
+/// summary may hold); and the scale of its int8 vector. 32 bytes, two to
+/// a cache line; the AVX-512 pass (`pass512`) reads its fields at these
+/// offsets.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-#[repr(C, align(16))]
+#[repr(C, align(32))]
 pub struct BoundWords {
     /// An upper bound of `signals::BriefScorer::quick_value_per_dollar`
     /// for any brief: the best rate the creator could be predicted (its
@@ -158,8 +161,14 @@ pub struct BoundWords {
     /// `reach_per_dollar`, never below 0, with a margin for rounding (the
     /// brief's geography and niche factors are at most 1).
     pub value_bound: f32,
+    /// The same with the overall rate alone: the bound for a brief none
+    /// of whose niches is in the creator's history (`hist_bloom` shares no
+    /// bit with them), whose predicted rate is then the overall rate.
+    pub overall_bound: f32,
     pub aud_bloom: u32,
     pub niche_bloom: u32,
+    /// `Hot::hist_bloom`: the history's niches, 64 bits.
+    pub hist_bloom: u64,
     pub country: u16,
     /// Bit 7: the audience is known; bits 0-6: the share of the first
     /// audience entry of the home country (0 when none) rounded up in
@@ -168,6 +177,10 @@ pub struct BoundWords {
     /// The largest share of an audience entry of another country rounded
     /// up in 254ths, 255 when one is not a share in [0, 1].
     pub other_share: u8,
+    /// The scale of the creator's int8 vector (`Snapshot::qvectors`'s, the
+    /// same float): the one-brief pass reads it here, with the rest of
+    /// the row's record, instead of from a stream of its own.
+    pub scale: f32,
 }
 
 impl BoundWords {
@@ -800,15 +813,23 @@ fn derive(
                     .fold(hot.overall_er[i], |m, h| m.max(h.1));
                 (best * hot.reach_per_dollar[i]).max(0.0) * VALUE_BOUND_MARGIN
             },
+            overall_bound: (hot.overall_er[i] * hot.reach_per_dollar[i]).max(0.0)
+                * VALUE_BOUND_MARGIN,
             aud_bloom: fold_bloom(hot.aud_bloom[i]),
             niche_bloom: fold_bloom(hot.niche_bloom[i] | hot.hist_bloom[i]),
+            hist_bloom: hot.hist_bloom[i],
             country: hot.country[i],
             home_share,
             other_share,
+            // Set once the int8 vectors are made, below.
+            scale: 0.0,
         })
         .collect();
     hot.fee_cents_u32 = narrow(&hot.fee_cents);
     let qvectors = QuantVectors::from_table(vectors);
+    for (w, &scale) in hot.bound_words.iter_mut().zip(&qvectors.scale) {
+        w.scale = scale;
+    }
     let niche_centroids = if vectors.user_supplied {
         niche_centroids(&hot, vectors, dicts.niches.len())
     } else {
