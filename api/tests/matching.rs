@@ -642,7 +642,7 @@ fn random_briefs(s: &Snapshot, count: usize, seed: u64) -> Vec<CampaignBrief> {
 
 #[test]
 fn batched_candidate_scans_equal_one_brief_at_a_time() {
-    use cloutdesk_engine::candidates::{gather, gather_many, Mode};
+    use cloutdesk_engine::candidates::{gather, gather_many, gather_many_sharing, Mode};
     use cloutdesk_engine::matcher::BATCH_BRIEFS;
     let f = fixture();
     let s = &f.snap;
@@ -694,9 +694,14 @@ fn batched_candidate_scans_equal_one_brief_at_a_time() {
             .num_threads(threads)
             .build()
             .unwrap();
+        // As the CPU has it, and with the shared pass whatever the CPU.
         let many = pool.install(|| gather_many(&scorers, &els, &opts));
+        let sharing = pool.install(|| gather_many_sharing(&scorers, &els, &opts));
         let (mut union, mut exact) = (0, 0);
-        for (j, got) in many.iter().enumerate() {
+        for (j, (got, shared)) in many.iter().zip(&sharing).enumerate() {
+            assert_eq!(shared.ordinals, got.ordinals, "brief {j}, shared pass");
+            assert_eq!(shared.bm25, got.bm25, "brief {j}, shared pass");
+            assert_eq!(shared.mode, got.mode, "brief {j}, shared pass");
             let want = gather(&scorers[j], &els[j].bits, els[j].count, &opts);
             if want.mode == Mode::Union {
                 assert_eq!(

@@ -663,20 +663,47 @@ fn shared_pass(
 
 /// [`gather`] for many briefs against one snapshot, `eligible[j]` being
 /// the eligible set of `scorers[j]`'s brief. Equal, brief by brief, to
-/// `gather` (same candidates, BM25 and mode; tested), but the vector and
-/// value scans of the union-mode briefs share one pass over the creators:
-/// each block of rows comes from memory once for all of them instead of
-/// once per brief.
+/// `gather` (same candidates, BM25 and mode; tested). Where the one-brief
+/// AVX-512 pass runs (`pass512`), the briefs are gathered one at a time
+/// in parallel, each sixteen rows at a time: faster than sharing a
+/// row-at-a-time pass (1,000 briefs at 1M: `select_many` 337 -> 415
+/// briefs/s, BENCHMARKS.md). Elsewhere the vector and value scans of the
+/// union-mode briefs share one pass over the creators
+/// ([`gather_many_sharing`]): each block of rows comes from memory once
+/// for all of them instead of once per brief.
 pub fn gather_many(
     scorers: &[BriefScorer<'_>],
     eligible: &[Eligibility],
     opts: &CandidateOptions,
 ) -> Vec<Candidates> {
+    let one_by_one = scorers
+        .first()
+        .is_some_and(|sc| crate::pass512::available(&sc.s.qvectors));
+    gather_many_with(scorers, eligible, opts, !one_by_one)
+}
+
+/// [`gather_many`] with the shared pass whatever the CPU (tests check it
+/// equals [`gather`] on any machine).
+#[doc(hidden)]
+pub fn gather_many_sharing(
+    scorers: &[BriefScorer<'_>],
+    eligible: &[Eligibility],
+    opts: &CandidateOptions,
+) -> Vec<Candidates> {
+    gather_many_with(scorers, eligible, opts, true)
+}
+
+fn gather_many_with(
+    scorers: &[BriefScorer<'_>],
+    eligible: &[Eligibility],
+    opts: &CandidateOptions,
+    share: bool,
+) -> Vec<Candidates> {
     assert_eq!(scorers.len(), eligible.len());
     // Briefs the shared pass takes: union mode with the exact scan.
     let shared = |j: usize| {
         let (sc, el) = (&scorers[j], &eligible[j]);
-        el.count > opts.exact_limit && graph_for(sc, el.count, opts).is_none()
+        share && el.count > opts.exact_limit && graph_for(sc, el.count, opts).is_none()
     };
     let batched: Vec<usize> = (0..scorers.len()).filter(|&j| shared(j)).collect();
     // The others one at a time (each parallel inside).

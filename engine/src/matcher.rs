@@ -217,8 +217,10 @@ impl Matcher {
 
     /// [`Matcher::score_pool_with`] for several briefs at once, equal
     /// brief by brief (tested): the hard rules of all of them
-    /// ([`eligible_many`]) and their candidate scans ([`gather_many`])
-    /// share passes over the creators; the signals run per brief in
+    /// ([`eligible_many`]) share passes over the creators, and so do their
+    /// candidate scans ([`gather_many`]) on a CPU without the one-brief
+    /// AVX-512 pass (with it, each brief's scan runs on its own, faster);
+    /// the signals run per brief in
     /// parallel. The scorers must share one snapshot; each holds an
     /// eligible bitset until the call returns, so callers batch (see
     /// [`Matcher::map_batches`]).
