@@ -5,8 +5,10 @@
 /// never faults and never changes a result; a no-op off x86-64). The
 /// workspace denies `unsafe`; this, [`release_free_memory`],
 /// `quant::scan_range` / `quant::dispatch`, the AVX-512 VNNI dot product
-/// (`quant::dot_i8_vnni`, `candidates::batch_range_vnni`) and the rule
-/// kernels of `filter` (each behind its CPU check) are its exceptions.
+/// (`quant::dot_i8_vnni`, `candidates::batch_range_vnni`), the AVX-512
+/// one-brief pass (`pass512::one_brief_range`, behind
+/// `pass512::one_brief_pass`) and the rule kernels of `filter` (each
+/// behind its CPU check) are its exceptions.
 #[inline(always)]
 #[allow(unsafe_code)]
 pub fn prefetch<T>(p: *const T) {

@@ -32,8 +32,25 @@ pub fn available(q: &QuantVectors) -> bool {
     q.dim == 64 && crate::quant::has_vnni()
 }
 
-/// Rows each side of the current group whose lines are asked for ahead.
+/// Rows ahead of the current group whose lines are asked for.
 const AHEAD: usize = 64;
+
+/// The gathers read `BoundWords` as eight dwords: field k at dword k.
+const _: () = {
+    use crate::snapshot::BoundWords;
+    use std::mem::{align_of, offset_of, size_of};
+    assert!(size_of::<BoundWords>() == 32 && align_of::<BoundWords>() == 32);
+    assert!(offset_of!(BoundWords, value_bound) == 0);
+    assert!(offset_of!(BoundWords, overall_bound) == 4);
+    assert!(offset_of!(BoundWords, aud_bloom) == 8);
+    assert!(offset_of!(BoundWords, niche_bloom) == 12);
+    assert!(offset_of!(BoundWords, hist_bloom) == 16);
+    // Dword 6: country (bits 0-15), home share (16-23), other (24-31).
+    assert!(offset_of!(BoundWords, country) == 24);
+    assert!(offset_of!(BoundWords, home_share) == 26);
+    assert!(offset_of!(BoundWords, other_share) == 27);
+    assert!(offset_of!(BoundWords, scale) == 28);
+};
 
 /// Pushes, for every set bit of `words` (bit j of word wi is row
 /// `base + 64 wi + j`): each query's int8 estimate into its shortlist
@@ -61,7 +78,7 @@ pub(crate) unsafe fn one_brief_range(
     debug_assert_eq!(qqs.len(), shortlists.len());
     let bw = &sc.s.hot.bound_words;
     let rows: usize = words.iter().map(|w| w.count_ones() as usize).sum();
-    let mut idx: Vec<u32> = Vec::with_capacity(rows + 16);
+    let mut idx: Vec<u32> = Vec::with_capacity(rows);
     for (wi, &first) in words.iter().enumerate() {
         let mut w = first;
         while w != 0 {
@@ -90,8 +107,9 @@ pub(crate) unsafe fn one_brief_range(
     }
     // SAFETY (the whole block): the CPU has the features this function is
     // compiled for (its contract); every load reads a row of `q` (64
-    // bytes), a record of `bw` (32 bytes), a scale, or an entry of a table
-    // below its length, at indices checked above or masked off.
+    // bytes), a field of a record of `bw` (32 bytes, `BoundWords`' layout
+    // checked at compile time below), or an entry of a table below its
+    // length, at indices checked above or masked off.
     unsafe {
         let flip = _mm512_set1_epi8(i8::MIN);
         // Each query as is (signed), and 128 x its sum: sum((x + 128) q) -

@@ -135,7 +135,7 @@ pub(crate) struct BoundParams<'s> {
     pub geo_folds: &'s [(u8, u16)],
     /// The factor of a creator with an unknown audience, by home country
     /// code (a code past the end: [`UNTARGETED_HOME`]).
-    pub unknown_geo: Vec<f32>,
+    pub unknown_geo: &'s [f32],
     /// The brief names niches; their summary bits and the factor by the
     /// count present.
     pub niche: bool,
@@ -178,6 +178,10 @@ pub struct BriefScorer<'a> {
     /// division per creator).
     niche_factor: Vec<f32>,
     seeds: Vec<u32>,
+    /// The value bound's geography factor for a creator whose audience is
+    /// unknown, by home country code ([`TARGETED_HOME`] where the brief
+    /// targets it; a code past the end, [`UNTARGETED_HOME`]).
+    unknown_geo: Vec<f32>,
 }
 
 /// What a creator's lists say about a brief's niches: the predicted rate
@@ -347,6 +351,21 @@ impl<'a> BriefScorer<'a> {
         let niche_bits = niche_codes.iter().fold(0, |m, &c| m | bloom_bit(c));
         let niche_folds = niche_codes.iter().map(|&c| folded_bit(c)).collect();
         let geo_folds = geo.iter().map(|g| (folded_bit(g.0), g.0)).collect();
+        // A country the snapshot has never seen (UNKNOWN_CODE) is past the
+        // table's end: no creator's home is a target through it.
+        let unknown_geo = (0..s.dicts.countries.len().min(UNKNOWN_CODE as usize))
+            .map(|c| {
+                let targeted = match &geo_slot {
+                    Some(slot) => slot.get(c).is_some_and(|&k| k != 0),
+                    None => geo.iter().any(|g| g.0 as usize == c),
+                };
+                if targeted {
+                    TARGETED_HOME
+                } else {
+                    UNTARGETED_HOME
+                }
+            })
+            .collect();
         let niche_factor = (0..=niche_codes.len())
             .map(|k| 0.3 + 0.7 * (k as f32 / b.niches.len().max(1) as f32).min(1.0))
             .collect();
@@ -366,6 +385,7 @@ impl<'a> BriefScorer<'a> {
             niche_folds,
             niche_factor,
             seeds,
+            unknown_geo,
         }
     }
 
@@ -769,17 +789,10 @@ impl<'a> BriefScorer<'a> {
         };
         if !self.geo.is_empty() {
             let geo = if !w.aud_known() {
-                let home = w.country;
-                let targeted = home != UNKNOWN_CODE
-                    && match &self.geo_slot {
-                        Some(slot) => slot.get(home as usize).is_some_and(|&k| k != 0),
-                        None => self.geo.iter().any(|g| g.0 == home),
-                    };
-                if targeted {
-                    TARGETED_HOME
-                } else {
-                    UNTARGETED_HOME
-                }
+                self.unknown_geo
+                    .get(w.country as usize)
+                    .copied()
+                    .unwrap_or(UNTARGETED_HOME)
             } else if w.aud_bloom & self.geo_bits32 == 0 {
                 0.0
             } else {
@@ -815,24 +828,12 @@ impl<'a> BriefScorer<'a> {
     /// What [`Self::value_bound`] reads of the brief, for the vectorised
     /// pass (`crate::pass512`), which computes the same bounds from it.
     pub(crate) fn bound_params(&self) -> BoundParams<'_> {
-        let targeted = |code: u16| match &self.geo_slot {
-            Some(slot) => slot.get(code as usize).is_some_and(|&k| k != 0),
-            None => self.geo.iter().any(|g| g.0 == code),
-        };
         BoundParams {
             niche_bits: self.niche_bits,
             geo: !self.geo.is_empty(),
             geo_div: self.geo_total.max(0.05),
             geo_folds: &self.geo_folds,
-            unknown_geo: (0..self.s.dicts.countries.len().min(UNKNOWN_CODE as usize))
-                .map(|c| {
-                    if targeted(c as u16) {
-                        TARGETED_HOME
-                    } else {
-                        UNTARGETED_HOME
-                    }
-                })
-                .collect(),
+            unknown_geo: &self.unknown_geo,
             niche: !self.b.niches.is_empty(),
             niche_folds: &self.niche_folds,
             niche_factor: &self.niche_factor,

@@ -226,7 +226,6 @@ impl Bounded {
     /// Records `ub`, an upper bound of the value of `ordinal`.
     #[inline(always)]
     pub fn push(&mut self, ub: f32, ordinal: u32) {
-        debug_assert!(self.own.sealed.is_none(), "pushed to a sealed Bounded");
         self.push_bucket(bound_bucket(ub) as u32, ordinal);
     }
 
