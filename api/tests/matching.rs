@@ -1296,6 +1296,57 @@ fn the_engagement_prior_is_per_platform_and_size_band() {
     assert!(cells >= 6, "too few cells with 20 creators: {cells}");
 }
 
+/// BM25 term at a time (`union_scores`, what matching runs) gives every
+/// allowed creator tantivy's own union score, to the bit and in the same
+/// (segment, doc) order, whatever the share allowed and however the
+/// documents are cut into jobs (small ranges make each job seek its
+/// posting lists to its first document).
+#[test]
+fn bm25_term_at_a_time_equals_tantivys_union_scorer() {
+    use cloutdesk_engine::bitset::Bitset;
+    use cloutdesk_engine::text::TermUnion;
+    let s = &fixture().snap;
+    let text = s.text.as_ref().expect("the fixture has a text index");
+    let mut checked = 0usize;
+    for (k, b) in sample_briefs(s)
+        .iter()
+        .chain(&random_briefs(s, 24, 77))
+        .enumerate()
+    {
+        let Some(q) = text.build_query(&b.text_query) else {
+            continue;
+        };
+        let u = q
+            .downcast_ref::<TermUnion>()
+            .expect("a brief's query is a term union");
+        for every in [1usize, 2, 5, 37] {
+            let allowed = Bitset::from_fn(s.len(), |i| (i * 13 + k) % every == 0);
+            let full = text.full_scores(q.as_ref(), &allowed);
+            for range in [1usize, 64, 1000, usize::MAX] {
+                let got = text
+                    .union_scores_ranged(u, &allowed, range)
+                    .expect("tantivy reads the index");
+                let bits =
+                    |v: &[(f32, u32)]| v.iter().map(|x| (x.0.to_bits(), x.1)).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&got),
+                    bits(&full),
+                    "brief {}, 1 in {every} allowed, ranges of {range}",
+                    b.campaign_id
+                );
+            }
+            // And what matching calls, whichever way it goes.
+            let mut got = text.scores(q.as_ref(), &allowed);
+            let mut want = full.clone();
+            got.sort_by_key(|x| x.1);
+            want.sort_by_key(|x| x.1);
+            assert_eq!(got, want, "brief {}", b.campaign_id);
+            checked += full.len();
+        }
+    }
+    assert!(checked > 1000, "too few matches checked: {checked}");
+}
+
 /// A word the brief repeats (here "gym": a keyword, and in its
 /// description) is one BM25 clause whose boost is the sum of its boosts:
 /// every creator's score is, but for rounding, the sum of the scores of

@@ -810,6 +810,22 @@ mod tests {
             let allowed =
                 cloutdesk_engine::bitset::Bitset::from_fn(s.len(), |i| (i * 7 + k) % 23 == 0);
             let mut full = text.full_scores(q.as_ref(), &allowed);
+            // So does term at a time, in the same order, whatever the jobs.
+            let u = q
+                .downcast_ref::<cloutdesk_engine::text::TermUnion>()
+                .unwrap();
+            for range in [300, 5000, usize::MAX] {
+                let taat = text.union_scores_ranged(u, &allowed, range).unwrap();
+                assert_eq!(taat.len(), full.len(), "brief {}", b.campaign_id);
+                for (x, y) in taat.iter().zip(&full) {
+                    assert_eq!(
+                        (x.0.to_bits(), x.1),
+                        (y.0.to_bits(), y.1),
+                        "brief {}",
+                        b.campaign_id
+                    );
+                }
+            }
             let mut sparse = text.sparse_scores(q.as_ref(), &allowed).unwrap();
             full.sort_by_key(|x| x.1);
             sparse.sort_by_key(|x| x.1);

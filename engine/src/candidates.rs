@@ -332,7 +332,7 @@ fn union_pool(
     ords.sort_unstable();
     ords.dedup();
     let members = Members::new(&ords);
-    let bm25 = members.scores(bm25_all);
+    let bm25 = members.scores(&ords, bm25_all);
     let mut known = vec![Known::NOTHING; ords.len()];
     for (c, o) in cosines {
         if let Some(k) = members.index(o) {
@@ -369,6 +369,11 @@ struct BatchBrief<'s, 'a> {
     qqs: Vec<Vec<i8>>,
     n: usize,
 }
+
+/// Ranges per thread of a candidate pass: enough that a thread that ran
+/// the text index beside it can join late, few enough that merging them
+/// stays cheap (8 and 16 measured slower at 1M, BENCHMARKS.md).
+const RANGES_PER_THREAD: usize = 4;
 
 /// What the batched pass collects for one brief over some rows: a
 /// shortlist per query by the int8 estimate, and each eligible row's
@@ -612,22 +617,18 @@ fn shared_pass(
         })
         .collect();
     let words = bits[0].words().len();
-    let ranges = (rayon::current_num_threads() * 4).max(1);
+    let ranges = (rayon::current_num_threads() * RANGES_PER_THREAD).max(1);
     let per = words.div_ceil(ranges).max(1);
-    let parts: Vec<Vec<BatchTops>> = (0..words.div_ceil(per))
+    // The ranges merged brief by brief as they finish, on the threads
+    // that scanned them (order-free: the top-k is exact).
+    let merged: Vec<Option<BatchTops>> = (0..words.div_ceil(per))
         .into_par_iter()
         .map(|r| batch_range(q, &briefs, r * per, ((r + 1) * per).min(words)))
-        .collect();
-    // Merge the ranges brief by brief (order-free: the top-k is exact).
-    let mut merged: Vec<Option<BatchTops>> = briefs.iter().map(|_| None).collect();
-    for part in parts {
-        for (m, t) in merged.iter_mut().zip(part) {
-            *m = Some(match m.take() {
-                Some(a) => a.merge(t),
-                None => t,
-            });
-        }
-    }
+        .reduce_with(|a, b| a.into_iter().zip(b).map(|(x, y)| x.merge(y)).collect())
+        .map_or_else(
+            || briefs.iter().map(|_| None).collect(),
+            |v| v.into_iter().map(Some).collect(),
+        );
     briefs
         .par_iter()
         .zip(merged.into_par_iter())
@@ -744,7 +745,7 @@ fn gather_many_with(
 /// The score of each of `ordinals` (sorted) in `scores`, 0 where absent
 /// (the last one listed where an ordinal repeats).
 fn aligned_scores(ordinals: &[u32], scores: &[(f32, u32)]) -> Vec<f32> {
-    Members::new(ordinals).scores(scores)
+    Members::new(ordinals).scores(ordinals, scores)
 }
 
 /// Sorted, distinct ordinals, for placing what is keyed by ordinal at its
@@ -793,12 +794,27 @@ impl Members {
     }
 
     /// Each member's score in `scores`, 0 where absent (the last one
-    /// listed where an ordinal repeats).
-    fn scores(&self, scores: &[(f32, u32)]) -> Vec<f32> {
+    /// listed where an ordinal repeats), given the members' `ordinals`
+    /// (those it was made of): walks them beside `scores`, linear where
+    /// `scores` comes in runs of rising ordinals (BM25's, segment by
+    /// segment) rather than a lookup per score; any order gives the same
+    /// result (tested).
+    fn scores(&self, ordinals: &[u32], scores: &[(f32, u32)]) -> Vec<f32> {
+        debug_assert_eq!(ordinals.len(), self.len);
         let mut out = vec![0.0f32; self.len];
+        let mut at = 0usize;
+        let mut last = 0u32;
         for &(score, o) in scores {
-            if let Some(k) = self.index(o) {
-                out[k] = score;
+            if o < last {
+                // A new run: back to the first member at or after `o`.
+                at = ordinals.partition_point(|&m| m < o);
+            }
+            last = o;
+            while at < ordinals.len() && ordinals[at] < o {
+                at += 1;
+            }
+            if ordinals.get(at) == Some(&o) {
+                out[at] = score;
             }
         }
         out
@@ -843,6 +859,13 @@ mod tests {
             let scores: Vec<(f32, u32)> = (0..next(300))
                 .map(|k| (k as f32 + 0.5, next(700) as u32))
                 .collect();
+            let mut scores = scores;
+            if round % 2 == 1 {
+                // Runs of rising ordinals, as BM25 lists them.
+                let cut = scores.len() / 3;
+                scores[..cut].sort_by_key(|s| s.1);
+                scores[cut..].sort_by_key(|s| s.1);
+            }
             let got = aligned_scores(&ordinals, &scores);
             let want: Vec<f32> = ordinals
                 .iter()

@@ -5,7 +5,9 @@
 //! table). Invariant: every document carries its ordinal, so segment merges
 //! and multi-threaded indexing can reorder docs without breaking the map.
 
-use tantivy::query::{BooleanQuery, BoostQuery, EnableScoring, Occur, Query, TermQuery};
+use tantivy::query::{
+    Bm25Weight, BooleanQuery, BoostQuery, EnableScoring, Occur, Query, TermQuery, Weight,
+};
 use tantivy::schema::{Field, IndexRecordOption, Schema as TvSchema, FAST, INDEXED, TEXT};
 use tantivy::{DocId, Index, IndexReader, TantivyDocument, Term};
 
@@ -259,28 +261,27 @@ impl TextIndex {
         if terms.is_empty() {
             return None;
         }
-        let clauses: Vec<(Occur, Box<dyn Query>)> = terms
-            .into_iter()
-            .map(|(t, boost)| {
-                let tq: Box<dyn Query> = Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs));
-                (
-                    Occur::Should,
-                    Box::new(BoostQuery::new(tq, boost)) as Box<dyn Query>,
-                )
-            })
-            .collect();
-        Some(Box::new(BooleanQuery::new(clauses)))
+        Some(Box::new(TermUnion { clauses: terms }))
     }
 
     /// BM25 scores of every matching creator whose bit is set in `allowed`,
     /// as (score, ordinal), in (segment, doc) order whatever the thread
     /// count: by seeking to each allowed document when they are under
-    /// [`SPARSE_SHARE`] of the index ([`TextIndex::sparse_scores`]), else by
-    /// scoring every match ([`TextIndex::full_scores`]).
+    /// [`SPARSE_SHARE`] of the index ([`TextIndex::sparse_scores`]), else
+    /// term at a time for a [`TermUnion`] (what [`TextIndex::build_query`]
+    /// and [`TextIndex::build_search_query`] build;
+    /// [`TextIndex::union_scores`]), else by scoring every match with
+    /// tantivy's scorer ([`TextIndex::full_scores`]). The same scores, to
+    /// the bit, every way (tested).
     pub fn scores(&self, query: &dyn Query, allowed: &Bitset) -> Vec<(f32, u32)> {
         let count = allowed.count();
         if (count as f64) < SPARSE_SHARE * self.doc_of.len() as f64 {
             if let Some(v) = self.sparse_scores(query, allowed) {
+                return v;
+            }
+        }
+        if let Some(u) = query.downcast_ref::<TermUnion>() {
+            if let Some(v) = self.union_scores(u, allowed) {
                 return v;
             }
         }
@@ -314,6 +315,62 @@ impl TextIndex {
         parts.concat()
     }
 
+    /// [`TextIndex::scores`] of a brief's [`TermUnion`], term at a time:
+    /// in each segment (segments in parallel) every clause's posting
+    /// blocks are walked in clause order and, for each allowed document
+    /// only, the clause's BM25 — tantivy's own [`Bm25Weight`], boosted as
+    /// tantivy boosts it — is added to the document's sum. The sums are
+    /// formed in clause order from zero, as tantivy's union scorer forms
+    /// them, so every score equals [`TextIndex::full_scores`]'s bit for
+    /// bit (tested), in the same (segment, doc) order; but a posting of a
+    /// creator the brief's rules exclude (most of them) costs a bit test
+    /// instead of a score, a window insert and a callback. `None` if
+    /// tantivy fails.
+    pub fn union_scores(&self, query: &TermUnion, allowed: &Bitset) -> Option<Vec<(f32, u32)>> {
+        self.union_scores_ranged(query, allowed, UNION_RANGE)
+    }
+
+    /// [`TextIndex::union_scores`] with the segments cut into jobs of
+    /// `range` documents (for tests: small indexes have one job a segment
+    /// otherwise).
+    #[doc(hidden)]
+    pub fn union_scores_ranged(
+        &self,
+        query: &TermUnion,
+        allowed: &Bitset,
+        range: usize,
+    ) -> Option<Vec<(f32, u32)>> {
+        use rayon::prelude::*;
+        let range = range.max(1);
+        let searcher = &self.searcher;
+        let weights = query
+            .clauses
+            .iter()
+            .map(|(t, boost)| {
+                Bm25Weight::for_terms(searcher, std::slice::from_ref(t)).map(|w| w.boost_by(*boost))
+            })
+            .collect::<tantivy::Result<Vec<_>>>()
+            .ok()?;
+        // Per segment, each clause's postings (looked up once) and norms;
+        // then the segments' documents in ranges of `range`, in parallel, so that the work splits evenly between threads
+        // whatever the segments' sizes.
+        let mut plans = Vec::new();
+        let mut jobs: Vec<(usize, usize, usize)> = Vec::new();
+        for (k, seg) in searcher.segment_readers().iter().enumerate() {
+            let plan = SegmentPlan::new(seg, &query.clauses, &weights).ok()?;
+            let n = (seg.max_doc() as usize).min(self.ord_of[k].len());
+            if !plan.clauses.is_empty() {
+                jobs.extend((0..n).step_by(range).map(|a| (k, a, (a + range).min(n))));
+            }
+            plans.push(plan);
+        }
+        let parts: Option<Vec<Vec<(f32, u32)>>> = jobs
+            .par_iter()
+            .map(|&(k, a, b)| union_range(&plans[k], &self.ord_of[k], a, b, allowed).ok())
+            .collect();
+        parts.map(|p| p.concat())
+    }
+
     /// [`TextIndex::scores`] for few allowed creators: in each segment
     /// (segments in parallel) every clause's own scorer is advanced
     /// (`seek`) to each allowed document in doc order and the clause scores
@@ -340,8 +397,12 @@ impl TextIndex {
         // that close — so each clause's own scorer seeks its skip list
         // instead, and the sums are formed here in the same order (a test
         // checks the scores equal the full pass's, bit for bit).
-        let clauses: Vec<&dyn Query> = match query.downcast_ref::<BooleanQuery>() {
-            Some(bq)
+        let union = query
+            .downcast_ref::<TermUnion>()
+            .map(TermUnion::clause_queries);
+        let clauses: Vec<&dyn Query> = match (&union, query.downcast_ref::<BooleanQuery>()) {
+            (Some(qs), _) => qs.iter().map(|q| q as &dyn Query).collect(),
+            (None, Some(bq))
                 if bq
                     .clauses()
                     .iter()
@@ -395,7 +456,208 @@ impl TextIndex {
         parts.map(|p| p.concat())
     }
 
+    /// How many documents hold `term`, over all segments.
+    pub fn doc_freq(&self, term: &Term) -> u64 {
+        self.searcher.doc_freq(term).unwrap_or(0)
+    }
+
     pub fn num_docs(&self) -> u64 {
         self.searcher.num_docs()
     }
+}
+
+/// A brief's BM25 query: one SHOULD clause per distinct term, each with
+/// its boost, summed in clause order — the tantivy query of
+/// `BooleanQuery` over `BoostQuery(TermQuery)` clauses (its `weight` is
+/// exactly that query's), kept as terms so that [`TextIndex::scores`] can
+/// score it term at a time ([`TextIndex::union_scores`]).
+#[derive(Debug, Clone)]
+pub struct TermUnion {
+    clauses: Vec<(Term, f32)>,
+}
+
+impl TermUnion {
+    /// The (term, boost) clauses, in summing order.
+    pub fn clauses(&self) -> &[(Term, f32)] {
+        &self.clauses
+    }
+
+    /// The clauses as tantivy queries, in order.
+    fn clause_queries(&self) -> Vec<BoostQuery> {
+        self.clauses
+            .iter()
+            .map(|(t, boost)| {
+                BoostQuery::new(
+                    Box::new(TermQuery::new(t.clone(), IndexRecordOption::WithFreqs)),
+                    *boost,
+                )
+            })
+            .collect()
+    }
+
+    /// The equivalent tantivy query.
+    pub fn boolean(&self) -> BooleanQuery {
+        BooleanQuery::new(
+            self.clause_queries()
+                .into_iter()
+                .map(|q| (Occur::Should, Box::new(q) as Box<dyn Query>))
+                .collect(),
+        )
+    }
+}
+
+impl Query for TermUnion {
+    fn weight(&self, enable_scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        self.boolean().weight(enable_scoring)
+    }
+
+    fn query_terms<'a>(&'a self, visitor: &mut dyn FnMut(&'a Term, bool)) {
+        for (t, _) in &self.clauses {
+            visitor(t, false);
+        }
+    }
+}
+
+/// Documents per window of [`union_range`]: their sums stay in the
+/// first-level cache.
+const WINDOW: usize = 4096;
+
+/// Postings listed at a time by [`union_range`] (tantivy's block length).
+const KEEP: usize = 128;
+
+/// Documents per parallel job of [`TextIndex::union_scores`] (a multiple
+/// of [`WINDOW`]).
+const UNION_RANGE: usize = 16 * WINDOW;
+
+/// One segment's part of a [`TermUnion`]: each clause found in it, with
+/// its postings' place in the index, its weight and its field's norms.
+struct SegmentPlan {
+    clauses: Vec<(
+        std::sync::Arc<tantivy::InvertedIndexReader>,
+        tantivy::postings::TermInfo,
+        Bm25Weight,
+        tantivy::fieldnorm::FieldNormReader,
+    )>,
+}
+
+impl SegmentPlan {
+    fn new(
+        seg: &tantivy::SegmentReader,
+        clauses: &[(Term, f32)],
+        weights: &[Bm25Weight],
+    ) -> tantivy::Result<SegmentPlan> {
+        let mut out = Vec::with_capacity(clauses.len());
+        for ((term, _), w) in clauses.iter().zip(weights) {
+            let field = term.field();
+            let inverted = seg.inverted_index(field)?;
+            let Some(info) = inverted.get_term_info(term)? else {
+                continue;
+            };
+            // As tantivy's term scorer: the field's norms, else norm 1.
+            let norms = match seg.fieldnorms_readers().get_field(field)? {
+                Some(r) => r,
+                None => tantivy::fieldnorm::FieldNormReader::constant(seg.max_doc(), 1),
+            };
+            out.push((inverted, info, w.clone(), norms));
+        }
+        Ok(SegmentPlan { clauses: out })
+    }
+}
+
+/// One clause's place in its posting list, for [`union_range`].
+struct Cursor<'p> {
+    block: tantivy::postings::BlockSegmentPostings,
+    /// Next posting of the loaded block.
+    at: usize,
+    weight: &'p Bm25Weight,
+    norms: &'p tantivy::fieldnorm::FieldNormReader,
+}
+
+/// Documents `from..to` of one segment of [`TextIndex::union_scores`]:
+/// (score, ordinal) of every allowed document matching a clause, in doc
+/// order. Documents are taken a window at a time; within a window,
+/// clause after clause.
+fn union_range(
+    plan: &SegmentPlan,
+    ords: &[u32],
+    from: usize,
+    to: usize,
+    allowed: &Bitset,
+) -> tantivy::Result<Vec<(f32, u32)>> {
+    let mut cursors = Vec::with_capacity(plan.clauses.len());
+    for (inverted, info, weight, norms) in &plan.clauses {
+        let mut block =
+            inverted.read_block_postings_from_terminfo(info, IndexRecordOption::WithFreqs)?;
+        let at = if from > 0 {
+            block.seek(from as DocId)
+        } else {
+            0
+        };
+        cursors.push(Cursor {
+            block,
+            at,
+            weight,
+            norms,
+        });
+    }
+    let n = to.min(ords.len());
+    let mut out = Vec::new();
+    let mut sums = [0f32; WINDOW];
+    let mut hit = [0u64; WINDOW / 64];
+    let mut start = from;
+    while start < n && !cursors.is_empty() {
+        let end = (start + WINDOW).min(n);
+        for c in cursors.iter_mut() {
+            loop {
+                let docs = c.block.docs();
+                if docs.is_empty() || c.at > docs.len() {
+                    break;
+                }
+                let freqs = c.block.freqs();
+                // The postings of this block inside the window ...
+                let from = c.at;
+                let to = from + docs[from..].partition_point(|&d| (d as usize) < end);
+                // ... the allowed ones listed without a branch (most are
+                // not: a branch per posting mispredicts), then scored; in
+                // pieces of a block's length (tantivy's blocks are 128).
+                for lo in (from..to).step_by(KEEP) {
+                    let hi = (lo + KEEP).min(to);
+                    let mut keep = [0u8; KEEP];
+                    let mut kept = 0usize;
+                    for (j, &d) in docs[lo..hi].iter().enumerate() {
+                        keep[kept] = j as u8;
+                        kept += allowed.get(ords[d as usize] as usize) as usize;
+                    }
+                    for &j in &keep[..kept] {
+                        let j = lo + j as usize;
+                        let d = docs[j] as usize;
+                        // Postings stored without frequencies read as 1,
+                        // as tantivy reads them.
+                        let tf = freqs.get(j).copied().unwrap_or(1);
+                        let k = d - start;
+                        sums[k] += c.weight.score(c.norms.fieldnorm_id(d as DocId), tf);
+                        hit[k / 64] |= 1 << (k % 64);
+                    }
+                }
+                let i = to;
+                if i < docs.len() {
+                    c.at = i;
+                    break;
+                }
+                c.block.advance();
+                c.at = 0;
+            }
+        }
+        cursors.retain(|c| !c.block.docs().is_empty());
+        for (w, word) in hit.iter_mut().enumerate() {
+            let mut bits = std::mem::take(word);
+            while bits != 0 {
+                let k = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                out.push((std::mem::take(&mut sums[k]), ords[start + k]));
+            }
+        }
+        start = end;
+    }
+    Ok(out)
 }

@@ -361,8 +361,12 @@ impl Bounded {
             done += picked.len();
             const NEAR: usize = 8;
             const FAR: usize = 16;
-            let found: Vec<(TopK, Evaluated<T>)> = picked
-                .par_chunks(2048)
+            // Chunks small enough that a round of a few thousand is
+            // shared by every thread (each chunk has its own top-k).
+            let chunk = (picked.len() / (4 * rayon::current_num_threads()).max(1)).clamp(256, 2048);
+            // Merged as the chunks finish, on their threads.
+            let found: Option<(TopK, Vec<Evaluated<T>>)> = picked
+                .par_chunks(chunk)
                 .map(|chunk| {
                     let mut t = TopK::new(k);
                     let mut seen = Vec::with_capacity(chunk.len());
@@ -387,12 +391,15 @@ impl Bounded {
                             seen.push((v, o, extra));
                         }
                     }
-                    (t, seen)
+                    (t, vec![seen])
                 })
-                .collect();
-            for (t, seen) in found {
+                .reduce_with(|(a, mut x), (b, y)| {
+                    x.extend(y);
+                    (a.merge(b), x)
+                });
+            if let Some((t, seen)) = found {
                 top = top.merge(t);
-                evaluated.push(seen);
+                evaluated.extend(seen);
             }
             hi = lo;
         }
