@@ -21,7 +21,7 @@ use crate::filter::Eligibility;
 use crate::mem::prefetch;
 use crate::quant::{dispatch, estimate_in, quantize_query, rescore, shortlist_len};
 use crate::signals::{BriefScorer, Evidence};
-use crate::topk::{Bounded, TopK};
+use crate::topk::{Bounded, SharedFloor, TopK};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CandidateOptions {
@@ -368,12 +368,16 @@ struct BatchBrief<'s, 'a> {
     own_first: bool,
     qqs: Vec<Vec<i8>>,
     n: usize,
+    /// Per query, the best k-th estimate of the ranges scanned so far:
+    /// what a range starting later turns away below.
+    floors: Vec<SharedFloor>,
 }
 
 /// Ranges per thread of a candidate pass: enough that a thread that ran
-/// the text index beside it can join late, few enough that merging them
-/// stays cheap (8 and 16 measured slower at 1M, BENCHMARKS.md).
-const RANGES_PER_THREAD: usize = 4;
+/// the text index beside it joins while some are left (each range is
+/// handed out alone), few enough that their collectors stay cheap to
+/// merge (BENCHMARKS.md, twenty-fifth session).
+const RANGES_PER_THREAD: usize = 8;
 
 /// What the batched pass collects for one brief over some rows: a
 /// shortlist per query by the int8 estimate, and each eligible row's
@@ -388,24 +392,50 @@ impl BatchTops {
     fn new(b: &BatchBrief<'_, '_>, rows: usize) -> BatchTops {
         BatchTops {
             vec: b
-                .qqs
+                .floors
                 .iter()
-                .map(|_| TopK::new(shortlist_len(b.n)))
+                .map(|f| {
+                    let mut t = TopK::new(shortlist_len(b.n));
+                    if let Some(f) = f.get() {
+                        t.raise_floor(f);
+                    }
+                    t
+                })
                 .collect(),
             bounds: Bounded::with_capacity(rows),
         }
     }
 
-    fn merge(self, other: BatchTops) -> BatchTops {
-        BatchTops {
-            vec: self
-                .vec
-                .into_iter()
-                .zip(other.vec)
-                .map(|(a, b)| a.merge(b))
-                .collect(),
-            bounds: self.bounds.merge(other.bounds),
+    /// Shares this range's k-th best estimates with the ranges still to
+    /// start (`b`'s floors).
+    fn publish(&mut self, b: &BatchBrief<'_, '_>) {
+        for (t, f) in self.vec.iter_mut().zip(&b.floors) {
+            if let Some(kth) = t.kth() {
+                f.raise(kth);
+            }
         }
+    }
+
+    /// The ranges' collectors together (`None`: no range).
+    fn merge_all(parts: Vec<BatchTops>) -> Option<BatchTops> {
+        let queries = parts.first()?.vec.len();
+        let mut vecs: Vec<Vec<TopK>> = (0..queries)
+            .map(|_| Vec::with_capacity(parts.len()))
+            .collect();
+        let mut bounds: Option<Bounded> = None;
+        for p in parts {
+            for (v, t) in vecs.iter_mut().zip(p.vec) {
+                v.push(t);
+            }
+            bounds = Some(match bounds {
+                Some(b) => b.merge(p.bounds),
+                None => p.bounds,
+            });
+        }
+        Some(BatchTops {
+            vec: vecs.into_iter().filter_map(TopK::merge_all).collect(),
+            bounds: bounds?,
+        })
     }
 }
 
@@ -417,8 +447,23 @@ type RangeArgs<'r, 's, 'a> = (
     usize,
 );
 
-/// [`batch_range_body`], vectorised with AVX2 where the CPU has it.
+/// One range of the batched pass ([`batch_range_in`]), its shortlists'
+/// k-th best estimates then shared with the ranges still to start.
 fn batch_range(
+    q: &crate::quant::QuantVectors,
+    briefs: &[BatchBrief<'_, '_>],
+    w0: usize,
+    w1: usize,
+) -> Vec<BatchTops> {
+    let mut tops = batch_range_in(q, briefs, w0, w1);
+    for (t, b) in tops.iter_mut().zip(briefs) {
+        t.publish(b);
+    }
+    tops
+}
+
+/// [`batch_range_body`], vectorised with AVX2 where the CPU has it.
+fn batch_range_in(
     q: &crate::quant::QuantVectors,
     briefs: &[BatchBrief<'_, '_>],
     w0: usize,
@@ -609,6 +654,7 @@ fn shared_pass(
             BatchBrief {
                 sc,
                 words: el.words(),
+                floors: queries.iter().map(|_| SharedFloor::default()).collect(),
                 queries,
                 own_first,
                 qqs,
@@ -619,16 +665,32 @@ fn shared_pass(
     let words = bits[0].words().len();
     let ranges = (rayon::current_num_threads() * RANGES_PER_THREAD).max(1);
     let per = words.div_ceil(ranges).max(1);
-    // The ranges merged brief by brief as they finish, on the threads
-    // that scanned them (order-free: the top-k is exact).
+    // Each range is handed out alone, so that a thread joining late (it
+    // ran the text index beside the pass) finds ranges left to take; then
+    // each brief's collectors are put together at once (order-free: the
+    // top-k is exact; the ranges scanned after the first few kept only
+    // what beat the brief's shared floors, so there is little to merge).
     let merged: Vec<Option<BatchTops>> = (0..words.div_ceil(per))
         .into_par_iter()
+        .with_max_len(1)
         .map(|r| batch_range(q, &briefs, r * per, ((r + 1) * per).min(words)))
-        .reduce_with(|a, b| a.into_iter().zip(b).map(|(x, y)| x.merge(y)).collect())
-        .map_or_else(
-            || briefs.iter().map(|_| None).collect(),
-            |v| v.into_iter().map(Some).collect(),
-        );
+        .collect::<Vec<_>>()
+        .into_iter()
+        .fold(
+            briefs
+                .iter()
+                .map(|_| Vec::new())
+                .collect::<Vec<Vec<BatchTops>>>(),
+            |mut acc, part| {
+                for (a, t) in acc.iter_mut().zip(part) {
+                    a.push(t);
+                }
+                acc
+            },
+        )
+        .into_par_iter()
+        .map(BatchTops::merge_all)
+        .collect();
     briefs
         .par_iter()
         .zip(merged.into_par_iter())

@@ -22,6 +22,9 @@ pub struct TopK {
     /// Once the buffer has been compacted, anything worse than this cannot
     /// enter the top k.
     threshold: Option<(f32, u32)>,
+    /// Anything scoring strictly below this is turned away
+    /// ([`TopK::raise_floor`]; -inf: nothing).
+    min: f32,
 }
 
 impl TopK {
@@ -30,12 +33,27 @@ impl TopK {
             k,
             buf: Vec::with_capacity(k.saturating_mul(2).min(1 << 20)),
             threshold: None,
+            min: f32::NEG_INFINITY,
+        }
+    }
+
+    /// Turns away from now on anything scoring strictly below `f`: for a
+    /// collector of part of a stream, `f` a score that at least k items
+    /// of the stream reach (another part's k-th best, [`SharedFloor`]),
+    /// so that nothing turned away could be among the stream's best k.
+    #[inline]
+    pub fn raise_floor(&mut self, f: f32) {
+        if f > self.min {
+            self.min = f;
         }
     }
 
     #[inline]
     pub fn push(&mut self, score: f32, ordinal: u32) {
         if self.k == 0 {
+            return;
+        }
+        if score < self.min {
             return;
         }
         let item = (score, ordinal);
@@ -63,7 +81,10 @@ impl TopK {
     /// everything still enters).
     #[inline]
     pub fn floor(&self) -> Option<f32> {
-        self.threshold.map(|t| t.0)
+        match self.threshold {
+            Some(t) => Some(t.0.max(self.min)),
+            None => (self.min > f32::NEG_INFINITY).then_some(self.min),
+        }
     }
 
     /// The k-th best score so far (`None` while fewer than k were kept):
@@ -77,15 +98,49 @@ impl TopK {
         } else {
             self.threshold = self.buf.iter().copied().max_by(cmp_best_first_rev);
         }
-        self.floor()
+        self.threshold.map(|t| t.0)
     }
 
-    /// Merges another collector's fruits (map per chunk, then merge).
-    pub fn merge(mut self, other: TopK) -> TopK {
+    /// Merges another collector's fruits (map per chunk, then merge): the
+    /// one holding fewer is pushed into the other, under the higher of
+    /// their floors (each a floor of the whole stream).
+    pub fn merge(mut self, mut other: TopK) -> TopK {
+        debug_assert_eq!(self.k, other.k, "collectors of one k");
+        if other.buf.len() > self.buf.len() {
+            std::mem::swap(&mut self, &mut other);
+        }
+        self.raise_floor(other.min);
         for (s, o) in other.buf {
             self.push(s, o);
         }
         self
+    }
+
+    /// The collectors of the parts of one stream, together: every part's
+    /// kept items at or above the highest of their floors, cut to the best
+    /// k at once (the same best k as merging them one by one).
+    pub fn merge_all(parts: Vec<TopK>) -> Option<TopK> {
+        let k = parts.first()?.k;
+        debug_assert!(parts.iter().all(|t| t.k == k), "collectors of one k");
+        let min = parts
+            .iter()
+            .map(|t| t.min)
+            .fold(f32::NEG_INFINITY, f32::max);
+        let len = parts.iter().map(|t| t.buf.len()).sum();
+        let mut buf = Vec::with_capacity(len);
+        for t in parts {
+            buf.extend(t.buf.into_iter().filter(|x| x.0 >= min));
+        }
+        let mut t = TopK {
+            k,
+            buf,
+            threshold: None,
+            min,
+        };
+        if t.buf.len() > k {
+            t.compact();
+        }
+        Some(t)
     }
 
     /// The best k, in no particular order.
@@ -99,6 +154,43 @@ impl TopK {
         self.compact();
         self.buf.sort_unstable_by(cmp_best_first);
         self.buf
+    }
+}
+
+/// The best k-th score any part of a stream has reached, shared by the
+/// threads collecting the parts ([`TopK::raise_floor`]): raised as parts
+/// finish, read as parts start. Which parts have finished by then depends
+/// on timing, but not what a part's collector ends up contributing to the
+/// stream's best k, so neither does the result.
+#[derive(Debug, Default)]
+pub struct SharedFloor(std::sync::atomic::AtomicU32);
+
+impl SharedFloor {
+    /// `f`'s place in the float order as an unsigned integer (above 0).
+    fn key(f: f32) -> u32 {
+        let b = f.to_bits();
+        if b >> 31 == 1 {
+            !b
+        } else {
+            b | 1 << 31
+        }
+    }
+
+    /// Raises the floor to `f` if that is higher (NaN: nothing).
+    pub fn raise(&self, f: f32) {
+        if !f.is_nan() {
+            self.0
+                .fetch_max(Self::key(f), std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// The floor, `None` before any part raised it.
+    pub fn get(&self) -> Option<f32> {
+        match self.0.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => None,
+            k if k >> 31 == 1 => Some(f32::from_bits(k & !(1 << 31))),
+            k => Some(f32::from_bits(!k)),
+        }
     }
 }
 
@@ -437,6 +529,52 @@ mod tests {
             prop_assert_eq!(&unsorted, &expected);
             prop_assert_eq!(t.into_sorted(), expected.clone());
             prop_assert_eq!(top_k_of_scores(&scores, k), expected);
+        }
+
+        /// A stream's parts collected apart, each later part under the
+        /// best k-th score of the parts before it (a shared floor, as the
+        /// candidate pass shares it), then put together all at once or one
+        /// by one (either way round), keep the stream's best k.
+        #[test]
+        fn parts_under_a_shared_floor_keep_the_best_k(
+            scores in proptest::collection::vec(-60i32..60, 0..500),
+            parts in 1usize..7,
+            k in 1usize..40,
+            order in 0u8..2,
+        ) {
+            let scores: Vec<f32> = scores.into_iter().map(|s| s as f32 / 4.0).collect();
+            // Later parts hold lower ordinals half the time: ties at the
+            // floor then go to them.
+            let ordinal = |i: usize| if order == 0 { i as u32 } else { (scores.len() - i) as u32 };
+            let mut expected: Vec<(f32, u32)> = scores.iter().enumerate().map(|(i, &s)| (s, ordinal(i))).collect();
+            expected.sort_by(cmp_best_first);
+            expected.truncate(k);
+            let floor = SharedFloor::default();
+            prop_assert_eq!(floor.get(), None);
+            let per = scores.len().div_ceil(parts).max(1);
+            let mut collected: Vec<TopK> = Vec::new();
+            for (c, chunk) in scores.chunks(per).enumerate() {
+                let mut t = TopK::new(k);
+                if let Some(f) = floor.get() {
+                    t.raise_floor(f);
+                }
+                for (i, &s) in chunk.iter().enumerate() {
+                    t.push(s, ordinal(c * per + i));
+                }
+                if let Some(kth) = t.kth() {
+                    floor.raise(kth);
+                    prop_assert_eq!(floor.get().map(|f| f >= kth), Some(true));
+                }
+                collected.push(t);
+            }
+            let one_by_one = collected
+                .iter()
+                .cloned()
+                .reduce(|a, b| if order == 0 { a.merge(b) } else { b.merge(a) })
+                .map_or_else(Vec::new, TopK::into_sorted);
+            let at_once = TopK::merge_all(collected).map_or_else(Vec::new, TopK::into_sorted);
+            prop_assert_eq!(&one_by_one, &expected);
+            prop_assert_eq!(&at_once, &expected);
         }
 
         /// The threshold algorithm equals a top-k over every entry, with
