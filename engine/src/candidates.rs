@@ -331,8 +331,8 @@ fn union_pool(
     ords.retain(|&o| eligible.get(o as usize));
     ords.sort_unstable();
     ords.dedup();
+    let bm25 = aligned_scores(&ords, bm25_all);
     let members = Members::new(&ords);
-    let bm25 = members.scores(&ords, bm25_all);
     let mut known = vec![Known::NOTHING; ords.len()];
     for (c, o) in cosines {
         if let Some(k) = members.index(o) {
@@ -375,9 +375,10 @@ struct BatchBrief<'s, 'a> {
 
 /// Ranges per thread of a candidate pass: enough that a thread that ran
 /// the text index beside it joins while some are left (each range is
-/// handed out alone), few enough that their collectors stay cheap to
-/// merge (BENCHMARKS.md, twenty-fifth session).
-const RANGES_PER_THREAD: usize = 8;
+/// handed out alone); each range allocates its own collectors, and 8 a
+/// thread measured no faster, for one brief or for `select_many`
+/// (BENCHMARKS.md, twenty-fifth session).
+const RANGES_PER_THREAD: usize = 4;
 
 /// What the batched pass collects for one brief over some rows: a
 /// shortlist per query by the int8 estimate, and each eligible row's
@@ -670,24 +671,22 @@ fn shared_pass(
     // each brief's collectors are put together at once (order-free: the
     // top-k is exact; the ranges scanned after the first few kept only
     // what beat the brief's shared floors, so there is little to merge).
-    let merged: Vec<Option<BatchTops>> = (0..words.div_ceil(per))
+    let ranges: Vec<Vec<BatchTops>> = (0..words.div_ceil(per))
         .into_par_iter()
         .with_max_len(1)
         .map(|r| batch_range(q, &briefs, r * per, ((r + 1) * per).min(words)))
-        .collect::<Vec<_>>()
-        .into_iter()
-        .fold(
-            briefs
-                .iter()
-                .map(|_| Vec::new())
-                .collect::<Vec<Vec<BatchTops>>>(),
-            |mut acc, part| {
-                for (a, t) in acc.iter_mut().zip(part) {
-                    a.push(t);
-                }
-                acc
-            },
-        )
+        .collect();
+    // Range by range to brief by brief.
+    let mut per_brief: Vec<Vec<BatchTops>> = briefs
+        .iter()
+        .map(|_| Vec::with_capacity(ranges.len()))
+        .collect();
+    for range in ranges {
+        for (b, t) in per_brief.iter_mut().zip(range) {
+            b.push(t);
+        }
+    }
+    let merged: Vec<Option<BatchTops>> = per_brief
         .into_par_iter()
         .map(BatchTops::merge_all)
         .collect();
@@ -804,10 +803,31 @@ fn gather_many_with(
         .map(|c| c.expect("every brief is gathered"))
         .collect()
 }
-/// The score of each of `ordinals` (sorted) in `scores`, 0 where absent
-/// (the last one listed where an ordinal repeats).
+
+/// The score of each of `ordinals` (sorted, distinct) in `scores`, 0
+/// where absent (the last one listed where an ordinal repeats): the
+/// ordinals walked beside `scores`, linear where `scores` comes in runs of
+/// rising ordinals (BM25's, segment by segment) rather than a search per
+/// score; any order gives the same result (tested).
 fn aligned_scores(ordinals: &[u32], scores: &[(f32, u32)]) -> Vec<f32> {
-    Members::new(ordinals).scores(ordinals, scores)
+    debug_assert!(ordinals.windows(2).all(|w| w[0] < w[1]), "sorted, distinct");
+    let mut out = vec![0.0f32; ordinals.len()];
+    let mut at = 0usize;
+    let mut last = 0u32;
+    for &(score, o) in scores {
+        if o < last {
+            // A new run: back to the first ordinal at or after `o`.
+            at = ordinals.partition_point(|&m| m < o);
+        }
+        last = o;
+        while at < ordinals.len() && ordinals[at] < o {
+            at += 1;
+        }
+        if ordinals.get(at) == Some(&o) {
+            out[at] = score;
+        }
+    }
+    out
 }
 
 /// Sorted, distinct ordinals, for placing what is keyed by ordinal at its
@@ -817,7 +837,6 @@ fn aligned_scores(ordinals: &[u32], scores: &[(f32, u32)]) -> Vec<f32> {
 /// its rank among the bits (the members in the words before its own,
 /// counted once, plus those below it in its word), with no search.
 struct Members {
-    len: usize,
     bits: Bitset,
     /// Members in the words before each word of `bits`.
     before: Vec<u32>,
@@ -838,11 +857,7 @@ impl Members {
                 b
             })
             .collect();
-        Members {
-            len: ordinals.len(),
-            bits,
-            before,
-        }
+        Members { bits, before }
     }
 
     /// The index of `o` among the ordinals.
@@ -853,33 +868,6 @@ impl Members {
         let below = word & ((1u64 << (o % 64)) - 1);
         (word >> (o % 64) & 1 != 0)
             .then(|| self.before[o / 64] as usize + below.count_ones() as usize)
-    }
-
-    /// Each member's score in `scores`, 0 where absent (the last one
-    /// listed where an ordinal repeats), given the members' `ordinals`
-    /// (those it was made of): walks them beside `scores`, linear where
-    /// `scores` comes in runs of rising ordinals (BM25's, segment by
-    /// segment) rather than a lookup per score; any order gives the same
-    /// result (tested).
-    fn scores(&self, ordinals: &[u32], scores: &[(f32, u32)]) -> Vec<f32> {
-        debug_assert_eq!(ordinals.len(), self.len);
-        let mut out = vec![0.0f32; self.len];
-        let mut at = 0usize;
-        let mut last = 0u32;
-        for &(score, o) in scores {
-            if o < last {
-                // A new run: back to the first member at or after `o`.
-                at = ordinals.partition_point(|&m| m < o);
-            }
-            last = o;
-            while at < ordinals.len() && ordinals[at] < o {
-                at += 1;
-            }
-            if ordinals.get(at) == Some(&o) {
-                out[at] = score;
-            }
-        }
-        out
     }
 }
 

@@ -236,7 +236,7 @@ impl TextIndex {
         let max_df = (MAX_DF_SHARE * self.searcher.num_docs() as f64) as u64;
         let informative = |t: &Term| {
             let stop = t.value().as_str().is_some_and(crate::vector::is_stopword);
-            !stop && self.searcher.doc_freq(t).unwrap_or(0) <= max_df
+            !stop && self.doc_freq(t) <= max_df
         };
         // A word the brief repeats (in its keywords, title and description,
         // or in a niche name as well) is one clause whose boost is the sum
@@ -496,7 +496,7 @@ impl TermUnion {
     }
 
     /// The equivalent tantivy query.
-    pub fn boolean(&self) -> BooleanQuery {
+    fn boolean(&self) -> BooleanQuery {
         BooleanQuery::new(
             self.clause_queries()
                 .into_iter()
