@@ -39,15 +39,14 @@ use cloutdesk_engine::assign::{
     alone_feasible, assign, truncate_pool, AssignOptions, CampaignPool, Limit,
 };
 use cloutdesk_engine::brief::{CampaignBrief, CampaignStatus};
-use cloutdesk_engine::explain::reasons;
 use cloutdesk_engine::feed::{
     build_feeds, deadline_feasible, FeedHistory, FeedOptions, FeedSignals, Offer,
 };
 use cloutdesk_engine::filter::check_one;
 use cloutdesk_engine::matcher::{
-    score_creator, MatchResult, MatchStats, Matcher, SelectedCreator, Totals,
+    present, score_creator, MatchResult, MatchStats, Matcher, SelectedCreator, Totals,
 };
-use cloutdesk_engine::select::{discounted, Item};
+use cloutdesk_engine::select::Item;
 use cloutdesk_engine::signals::{BriefScorer, Scored, Signals};
 use cloutdesk_engine::snapshot::{OpenOptions as SnapshotOpenOptions, Snapshot};
 use cloutdesk_engine::storage::DataDir;
@@ -1704,33 +1703,11 @@ fn explain(
             .total_cmp(&scored[x].score)
             .then(scored[x].ordinal.cmp(&scored[y].ordinal))
     });
-    let mut selected = Vec::with_capacity(order.len());
-    let mut unique_reach = 0.0;
-    let mut cell_seen: HashMap<u32, u32> = HashMap::new();
-    for (rank, &k) in order.iter().enumerate() {
-        let x = &scored[k];
-        let idx = chosen[k];
-        let i = x.ordinal as usize;
-        debug_assert!(check_one(b, s, i).is_empty());
-        let q = s.hot.quality[i];
-        let q = if q.is_finite() { q } else { s.priors.quality };
-        let reach = s.hot.followers[i] as f64 * q as f64;
-        let occ = cell_seen.entry(cp.items[idx].cell).or_default();
-        unique_reach += discounted(reach, *occ);
-        *occ += 1;
-        selected.push(SelectedCreator {
-            rank: rank as u32 + 1,
-            ordinal: x.ordinal,
-            creator_id: s.creators.creator_id[i].clone(),
-            score: x.score,
-            fee_usd: x.fee_cents as f64 / 100.0,
-            expected_engagements: x.expected_engagements,
-            reach,
-            value: x.value,
-            signals: x.signals,
-            reasons: reasons(&sc, x),
-        });
-    }
+    let ranked: Vec<(&Scored, u32)> = order
+        .iter()
+        .map(|&k| (&scored[k], cp.items[chosen[k]].cell))
+        .collect();
+    let (selected, unique_reach) = present(&sc, &ranked);
     let fee_cents: u64 = scored.iter().map(|x| x.fee_cents).sum();
     let result = MatchResult {
         campaign_id: b.campaign_id.clone(),

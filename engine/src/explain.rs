@@ -19,112 +19,124 @@ fn pct(x: f32) -> String {
     }
 }
 
-/// Up to three reasons, strongest first.
+/// The facts a reason can state, weighed before any is written out.
+#[derive(Clone, Copy)]
+enum Fact {
+    Audience,
+    Engagement,
+    NoHistory,
+    NicheHistory(u32),
+    NicheDeclared,
+    Price,
+    OnTime,
+    Lookalike(f32),
+}
+
+/// Up to three reasons, strongest first (ties in the order the facts are
+/// listed below). Each fact is weighed first and only the three written
+/// out are formatted.
 pub fn reasons(sc: &BriefScorer<'_>, x: &Scored) -> Vec<String> {
     let s: &Snapshot = sc.s;
     let b = sc.b;
     let i = x.ordinal as usize;
-    let mut out: Vec<(f32, String)> = Vec::new();
+    let mut facts: Vec<(f32, Fact)> = Vec::with_capacity(6);
     // Audience geography.
     if sc.has_geo_target() && s.hot.aud_known[i] {
-        let targets: Vec<&str> = if !b.target.audience_countries.is_empty() {
-            b.target
-                .audience_countries
-                .iter()
-                .map(|(c, _)| c.as_str())
-                .collect()
-        } else {
-            b.target
-                .countries
-                .iter()
-                .flatten()
-                .map(String::as_str)
-                .collect()
-        };
-        let mut share = 0.0f32;
-        for &(code, sh) in s.audience_of(i) {
-            if targets.contains(&s.dicts.countries[code as usize].as_str()) {
-                share += sh;
-            }
-        }
-        out.push((
-            x.signals.audience_fit,
-            format!("audience {} in {}", pct(share), targets.join("/")),
-        ));
+        facts.push((x.signals.audience_fit, Fact::Audience));
     }
     // Engagement against the size band.
+    if s.hot.er[i].is_finite() {
+        facts.push((x.signals.performance, Fact::Engagement));
+    } else {
+        facts.push((x.signals.performance * 0.5, Fact::NoHistory));
+    }
+    // Niche evidence.
+    let (_, niche_posts) = sc.predicted_er(i);
+    let declared = |n: &&str| b.niches.iter().any(|bn| bn == n);
+    if niche_posts > 0 {
+        facts.push((x.signals.niche + 0.1, Fact::NicheHistory(niche_posts)));
+    } else if s
+        .niches_of(i)
+        .iter()
+        .any(|&c| declared(&s.dicts.niches[c as usize].as_str()))
+    {
+        facts.push((x.signals.niche, Fact::NicheDeclared));
+    }
+    // Price.
+    if x.expected_engagements > 0.0 {
+        facts.push((x.signals.price_fit * 0.9, Fact::Price));
+    }
+    // Reliability, when there is evidence.
+    if s.creators.on_time_known[i] >= 3 {
+        facts.push((x.signals.reliability * 0.8, Fact::OnTime));
+    }
+    if let Some(l) = x.signals.lookalike {
+        facts.push((l, Fact::Lookalike(l)));
+    }
+    facts.sort_by(|a, b| b.0.total_cmp(&a.0));
     let band = size_band(s.hot.followers[i]);
-    let er = s.hot.er[i];
-    if er.is_finite() {
-        out.push((
-            x.signals.performance,
-            format!(
+    facts
+        .into_iter()
+        .take(3)
+        .map(|(_, fact)| match fact {
+            Fact::Audience => {
+                let targets: Vec<&str> = if !b.target.audience_countries.is_empty() {
+                    b.target
+                        .audience_countries
+                        .iter()
+                        .map(|(c, _)| c.as_str())
+                        .collect()
+                } else {
+                    b.target
+                        .countries
+                        .iter()
+                        .flatten()
+                        .map(String::as_str)
+                        .collect()
+                };
+                let mut share = 0.0f32;
+                for &(code, sh) in s.audience_of(i) {
+                    if targets.contains(&s.dicts.countries[code as usize].as_str()) {
+                        share += sh;
+                    }
+                }
+                format!("audience {} in {}", pct(share), targets.join("/"))
+            }
+            Fact::Engagement => format!(
                 "engagement rate {} over {} posts (median for {} followers: {})",
-                pct(er),
+                pct(s.hot.er[i]),
                 s.creators.post_count[i],
                 BAND_NAMES[band],
                 pct(s.priors.er_by_band[band])
             ),
-        ));
-    } else {
-        out.push((
-            x.signals.performance * 0.5,
-            format!(
+            Fact::NoHistory => format!(
                 "no sponsored history yet: expected rate {} is the median for {} followers",
                 pct(s.priors.er_by_band[band]),
                 BAND_NAMES[band]
             ),
-        ));
-    }
-    // Niche evidence.
-    let (_, niche_posts) = sc.predicted_er(i);
-    let declared: Vec<&str> = s
-        .niches_of(i)
-        .iter()
-        .map(|&c| s.dicts.niches[c as usize].as_str())
-        .filter(|n| b.niches.iter().any(|bn| bn == n))
-        .collect();
-    if niche_posts > 0 {
-        out.push((
-            x.signals.niche + 0.1,
-            format!(
-                "{niche_posts} past sponsored post(s) in {}",
-                b.niches.join("/")
-            ),
-        ));
-    } else if !declared.is_empty() {
-        out.push((
-            x.signals.niche,
-            format!("creates {} content", declared.join(", ")),
-        ));
-    }
-    // Price.
-    if x.expected_engagements > 0.0 {
-        let cpe = x.fee_cents as f64 / 100.0 / x.expected_engagements;
-        out.push((
-            x.signals.price_fit * 0.9,
-            format!(
+            Fact::NicheHistory(posts) => {
+                format!("{posts} past sponsored post(s) in {}", b.niches.join("/"))
+            }
+            Fact::NicheDeclared => {
+                let declared: Vec<&str> = s
+                    .niches_of(i)
+                    .iter()
+                    .map(|&c| s.dicts.niches[c as usize].as_str())
+                    .filter(declared)
+                    .collect();
+                format!("creates {} content", declared.join(", "))
+            }
+            Fact::Price => format!(
                 "fee ${:.0} = ${:.2} per expected engagement (market ${:.2})",
                 x.fee_cents as f64 / 100.0,
-                cpe,
+                x.fee_cents as f64 / 100.0 / x.expected_engagements,
                 s.priors.market_cpe
             ),
-        ));
-    }
-    // Reliability, when there is evidence.
-    let known = s.creators.on_time_known[i];
-    if known >= 3 {
-        out.push((
-            x.signals.reliability * 0.8,
-            format!(
+            Fact::OnTime => format!(
                 "delivered on time {}/{} times",
-                s.creators.on_time_count[i], known
+                s.creators.on_time_count[i], s.creators.on_time_known[i]
             ),
-        ));
-    }
-    if let Some(l) = x.signals.lookalike {
-        out.push((l, format!("close to the creators you named ({:.2})", l)));
-    }
-    out.sort_by(|a, b| b.0.total_cmp(&a.0));
-    out.into_iter().take(3).map(|r| r.1).collect()
+            Fact::Lookalike(l) => format!("close to the creators you named ({:.2})", l),
+        })
+        .collect()
 }

@@ -180,6 +180,45 @@ pub fn score_candidates(sc: &BriefScorer<'_>, cands: &Candidates) -> Vec<Scored>
         .collect()
 }
 
+/// The contract's selected creators of a portfolio given in rank order
+/// as (scored creator, overlap cell), with the portfolio's estimated
+/// unique reach (each creator's reach after the overlap discount for the
+/// creators of its cell ranked before). The reasons, most of the work,
+/// are written in parallel.
+pub fn present(sc: &BriefScorer<'_>, ranked: &[(&Scored, u32)]) -> (Vec<SelectedCreator>, f64) {
+    let s = sc.s;
+    let selected: Vec<SelectedCreator> = ranked
+        .par_iter()
+        .enumerate()
+        .map(|(rank, &(x, _))| {
+            let i = x.ordinal as usize;
+            debug_assert!(crate::filter::check_one(sc.b, s, i).is_empty());
+            let q = s.hot.quality[i];
+            let q = if q.is_finite() { q } else { s.priors.quality };
+            SelectedCreator {
+                rank: rank as u32 + 1,
+                ordinal: x.ordinal,
+                creator_id: s.creators.creator_id[i].clone(),
+                score: x.score,
+                fee_usd: x.fee_cents as f64 / 100.0,
+                expected_engagements: x.expected_engagements,
+                reach: s.hot.followers[i] as f64 * q as f64,
+                value: x.value,
+                signals: x.signals,
+                reasons: reasons(sc, x),
+            }
+        })
+        .collect();
+    let mut unique_reach = 0.0;
+    let mut cell_seen: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+    for (c, &(_, cell)) in selected.iter().zip(ranked) {
+        let occ = cell_seen.entry(cell).or_default();
+        unique_reach += crate::select::discounted(c.reach, *occ);
+        *occ += 1;
+    }
+    (selected, unique_reach)
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Matcher {
     pub opts: MatchOptions,
@@ -338,32 +377,11 @@ impl Matcher {
             rb.total_cmp(&ra)
                 .then(pool.scored[a.0].ordinal.cmp(&pool.scored[b2.0].ordinal))
         });
-        let mut selected = Vec::with_capacity(order.len());
-        let mut unique_reach = 0.0;
-        let mut cell_seen: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
-        for (rank, (idx, _gain)) in order.iter().enumerate() {
-            let x = &pool.scored[*idx];
-            let i = x.ordinal as usize;
-            debug_assert!(crate::filter::check_one(b, s, i).is_empty());
-            let q = s.hot.quality[i];
-            let q = if q.is_finite() { q } else { s.priors.quality };
-            let reach = s.hot.followers[i] as f64 * q as f64;
-            let occ = cell_seen.entry(items[*idx].cell).or_default();
-            unique_reach += crate::select::discounted(reach, *occ);
-            *occ += 1;
-            selected.push(SelectedCreator {
-                rank: rank as u32 + 1,
-                ordinal: x.ordinal,
-                creator_id: s.creators.creator_id[i].clone(),
-                score: x.score,
-                fee_usd: x.fee_cents as f64 / 100.0,
-                expected_engagements: x.expected_engagements,
-                reach,
-                value: x.value,
-                signals: x.signals,
-                reasons: reasons(sc, x),
-            });
-        }
+        let ranked: Vec<(&Scored, u32)> = order
+            .iter()
+            .map(|&(idx, _)| (&pool.scored[idx], items[idx].cell))
+            .collect();
+        let (selected, unique_reach) = present(sc, &ranked);
         let fee_cents: u64 = selected
             .iter()
             .map(|c| (c.fee_usd * 100.0).round() as u64)
