@@ -137,6 +137,8 @@ pub fn score_candidates(sc: &BriefScorer<'_>, cands: &Candidates) -> Vec<Scored>
     const AHEAD: usize = 8;
     const FAR: usize = 16;
     let h = &s.hot;
+    let asks_female = sc.b.target.audience_female.is_some();
+    let asks_ages = sc.b.target.audience_ages.is_some();
     let fetch_far = |k: usize| {
         use crate::mem::prefetch;
         if let Some(&o) = cands.ordinals.get(k) {
@@ -151,6 +153,21 @@ pub fn score_candidates(sc: &BriefScorer<'_>, cands: &Candidates) -> Vec<Scored>
             prefetch(h.aud_bloom.as_ptr().wrapping_add(o));
             prefetch(h.niche_bloom.as_ptr().wrapping_add(o));
             prefetch(h.hist_bloom.as_ptr().wrapping_add(o));
+            // Read by the score itself (size band, reliability, audience,
+            // the overlap cell): each its own cache line per creator.
+            prefetch(h.band.as_ptr().wrapping_add(o));
+            prefetch(h.country.as_ptr().wrapping_add(o));
+            prefetch(h.aud_known.as_ptr().wrapping_add(o));
+            prefetch(h.tagged_posts.as_ptr().wrapping_add(o));
+            prefetch(s.creators.on_time_known.as_ptr().wrapping_add(o));
+            prefetch(s.creators.on_time_count.as_ptr().wrapping_add(o));
+            if asks_female {
+                prefetch(h.female.as_ptr().wrapping_add(o));
+            }
+            if asks_ages {
+                prefetch(h.ages_known.as_ptr().wrapping_add(o));
+                prefetch(h.ages.as_ptr().wrapping_add(o));
+            }
         }
     };
     // A candidate whose cosine or evidence a retriever computed is not

@@ -266,7 +266,7 @@ impl Hot {
     /// Asks for the per-creator words of creator `i` that the value
     /// estimate (`signals::BriefScorer::quick_value_per_dollar`) reads:
     /// its three list offsets and summaries, audience-known flag, overall
-    /// rate and reach per dollar (a prefetch hint, for creators visited
+    /// rate, reach per dollar and tagged posts (a prefetch hint, for creators visited
     /// out of row order; [`Hot::prefetch_lists`] then finds the offsets
     /// in cache).
     #[inline(always)]
@@ -281,6 +281,7 @@ impl Hot {
         prefetch(self.aud_known.as_ptr().wrapping_add(i));
         prefetch(self.overall_er.as_ptr().wrapping_add(i));
         prefetch(self.reach_per_dollar.as_ptr().wrapping_add(i));
+        prefetch(self.tagged_posts.as_ptr().wrapping_add(i));
     }
 
     /// Asks for the first cache line of each of creator `i`'s three lists
