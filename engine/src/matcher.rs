@@ -210,8 +210,7 @@ pub fn present(sc: &BriefScorer<'_>, ranked: &[(&Scored, u32)]) -> (Vec<Selected
         .map(|(rank, &(x, _))| {
             let i = x.ordinal as usize;
             debug_assert!(crate::filter::check_one(sc.b, s, i).is_empty());
-            let q = s.hot.quality[i];
-            let q = if q.is_finite() { q } else { s.priors.quality };
+            let q = s.audience_quality(i);
             SelectedCreator {
                 rank: rank as u32 + 1,
                 ordinal: x.ordinal,

@@ -274,16 +274,7 @@ impl<T: Copy + Ord> Chunked<T> {
 
     #[cold]
     fn sort_more(&mut self) {
-        let rest = &mut self.v[self.sorted..];
-        if rest.is_empty() {
-            return;
-        }
-        let chunk = self.sorted.max(FIRST_CHUNK).min(rest.len());
-        if chunk < rest.len() {
-            rest.select_nth_unstable(chunk - 1);
-        }
-        rest[..chunk].sort_unstable();
-        self.sorted += chunk;
+        self.sorted += sort_next_chunk(&mut self.v[self.sorted..], self.sorted, FIRST_CHUNK);
     }
 
     /// What is left, in no particular order.
@@ -304,6 +295,23 @@ impl<T: Copy + Ord> Chunked<T> {
     fn release(&mut self) {
         *self = Chunked::new(Vec::new());
     }
+}
+
+/// Sorts the next chunk of a list consumed in order: `rest` is what
+/// follows its sorted prefix of `done` elements (none of `rest` smaller
+/// than those). The smallest `max(done, first)` of `rest` (all, if fewer)
+/// are selected (`select_nth_unstable`) and sorted in place, so the chunks
+/// double; returns how many. [`Chunked`] and [`CellQueue`] sort this way.
+fn sort_next_chunk<T: Ord>(rest: &mut [T], done: usize, first: usize) -> usize {
+    if rest.is_empty() {
+        return 0;
+    }
+    let chunk = done.max(first).min(rest.len());
+    if chunk < rest.len() {
+        rest.select_nth_unstable(chunk - 1);
+    }
+    rest[..chunk].sort_unstable();
+    chunk
 }
 
 /// `x`'s place in `f64::total_cmp`'s order as an unsigned integer.
@@ -496,7 +504,7 @@ impl CellMembers {
 const NEAR: f64 = 1e-9;
 
 /// Smallest chunk of a cell's list sorted at once ([`CellQueue::sort_to`]).
-const CELL_CHUNK: u32 = 8;
+const CELL_CHUNK: usize = 8;
 
 /// The greedy's queue, one list per overlap cell. Within a cell every
 /// item's gain is its value times the same share (`keep_share` of the
@@ -586,15 +594,8 @@ impl CellQueue {
     fn sort_to(&mut self, c: usize, upto: u32) {
         while self.sorted[c] < upto {
             let (from, end) = (self.sorted[c] as usize, self.end[c] as usize);
-            let rest = &mut self.keys[from..end];
-            let chunk = (self.sorted[c] - self.begin[c])
-                .max(CELL_CHUNK)
-                .min(rest.len() as u32) as usize;
-            if chunk < rest.len() {
-                rest.select_nth_unstable(chunk - 1);
-            }
-            rest[..chunk].sort_unstable();
-            self.sorted[c] += chunk as u32;
+            let done = (self.sorted[c] - self.begin[c]) as usize;
+            self.sorted[c] += sort_next_chunk(&mut self.keys[from..end], done, CELL_CHUNK) as u32;
         }
     }
 
@@ -672,6 +673,8 @@ impl CellQueue {
     /// budget only shrinks: none of them will ever fit), keeping the
     /// order of the rest.
     fn keep_affordable(&mut self, c: usize, items: &[Item], left: u64) {
+        #[cfg(test)]
+        tests::CUTS.with(|n| n.set(n.get() + 1));
         let (n, s, e) = (
             self.next[c] as usize,
             self.sorted[c] as usize,
@@ -926,6 +929,11 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    thread_local! {
+        /// Times this thread's greedies cut a cell to the budget left.
+        pub(super) static CUTS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
     #[test]
     fn sort_keys_round_trip_and_order_as_entries() {
         let ratios = [
@@ -1167,6 +1175,9 @@ mod tests {
                 );
             }
         }
+        // The cases exercise the cut (this thread's greedies).
+        let cuts = CUTS.with(|c| c.get());
+        assert!(cuts >= 12, "{cuts} cuts");
     }
 
     #[test]

@@ -642,14 +642,7 @@ impl<'a> BriefScorer<'a> {
     pub fn score_with(&self, i: usize, text: f32, cosine: f32, e: &Evidence) -> Scored {
         let s = self.s;
         let followers = s.hot.followers[i] as f64;
-        let q = {
-            let q = s.hot.quality[i];
-            if q.is_finite() {
-                q
-            } else {
-                s.priors.quality
-            }
-        };
+        let q = s.audience_quality(i);
         let ev = e.niche;
         let er = ev.er;
         let expected = er as f64 * followers * q as f64;

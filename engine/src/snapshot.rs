@@ -627,6 +627,17 @@ impl Snapshot {
         &self.hot.hist[self.hot.hist_off[i] as usize..self.hot.hist_off[i + 1] as usize]
     }
 
+    /// Creator `i`'s audience quality, the snapshot's prior when unknown.
+    #[inline]
+    pub fn audience_quality(&self, i: usize) -> f32 {
+        let q = self.hot.quality[i];
+        if q.is_finite() {
+            q
+        } else {
+            self.priors.quality
+        }
+    }
+
     #[inline]
     pub fn audience_of(&self, i: usize) -> &[(u16, f32)] {
         &self.hot.aud[self.hot.aud_off[i] as usize..self.hot.aud_off[i + 1] as usize]
